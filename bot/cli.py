@@ -1,0 +1,47 @@
+"""The ``orderdesk`` command.
+
+Each subcommand lives in its own module with its own ``main(argv) -> int``; this file only dispatches, so
+modules can grow their options without touching one another.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("bot.serve:main", "run the bot (Socket Mode or HTTP), with the poller and the ledger sweeper"),
+    "sandbox": ("bot.sandbox.graph:main", "serve the Order Management API sandbox on 127.0.0.1"),
+    "slack-sandbox": ("bot.sandbox.slack:main", "serve the Slack Web API sandbox on 127.0.0.1"),
+    "demo": ("bot.demo:main", "run everything offline: sandboxes, bot and the browser console"),
+    "sync": ("bot.notifier:sync_main", "one notification poll now (use --since to backfill)"),
+    "status": ("bot.notifier:status_main", "show the poller's watermark, queue and last error"),
+    "doctor": ("bot.doctor:main", "check settings, tokens, scopes, database and channel"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: orderdesk <command> [options]", "", "commands:"]
+    lines += [f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `orderdesk <command> --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"orderdesk: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, _, func_name = COMMANDS[name][0].partition(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    result: int = func(rest)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

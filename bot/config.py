@@ -1,0 +1,296 @@
+"""Settings: the one place in orderdesk that reads the environment.
+
+Every other module receives a :class:`Settings` (or the values it needs) from its caller, so tests can build
+settings by hand, the demo can run on embedded defaults, and a typo in a variable name shows up in one error
+at start-up instead of as a ``KeyError`` at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_GRAPH_VERSION = "v25.0"
+
+
+class ConfigError(ValueError):
+    """Raised with *every* problem found, one per line, so an operator fixes them in one go."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("orderdesk is not configured correctly:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Route:
+    """Send matching orders to ``channel``: by sales channel (facebook/instagram) and/or a minimum total."""
+
+    channel: str
+    sales_channel: str | None = None
+    min_total: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration. Secrets are kept out of ``repr`` so a logged Settings never leaks a token."""
+
+    slack_bot_token: str = field(repr=False)
+    slack_signing_secret: str = field(repr=False)
+    fb_page_id: str
+    fb_page_access_token: str = field(repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    fb_graph_url: str = DEFAULT_GRAPH_URL
+    fb_graph_version: str = DEFAULT_GRAPH_VERSION
+    db_path: str = "orderdesk.db"
+    notify_channel: str | None = None
+    poll_seconds: int = 60
+    poll_overlap_seconds: int = 120
+    digest_after: int = 10
+    routes: tuple[Route, ...] = ()
+    merchant_ref_template: str | None = None
+    ack_allowed: tuple[str, ...] = ()
+    lookup_scan_max_pages: int = 8
+    lookup_scan_max_age_days: int = 90
+    lookup_scan_cache_seconds: int = 300
+    ack_lease_seconds: int = 60
+    sweep_seconds: int = 30
+    graph_timeout_seconds: float = 10.0
+    graph_max_retries: int = 3
+    graph_retry_budget_seconds: float = 8.0
+    commerce_manager_url: str = "https://www.facebook.com/commerce_manager/"
+    log_level: str = "INFO"
+    http_workers: int = 16
+
+    @property
+    def graph_base_url(self) -> str:
+        """``{FB_GRAPH_URL}/{FB_GRAPH_VERSION}/``: the prefix every Graph request path is joined to."""
+        return f"{self.fb_graph_url.rstrip('/')}/{self.fb_graph_version}/"
+
+    @property
+    def socket_mode_available(self) -> bool:
+        return bool(self.slack_app_token)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some values changed (tests and the demo); no validation is skipped by callers."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        dotenv_path: str | Path | None = ".env",
+    ) -> Settings:
+        """Read and validate settings.
+
+        ``environ`` defaults to ``os.environ``. Values from ``dotenv_path`` fill in only variables that are not
+        already set, so a deployment's real environment always wins over a stray ``.env``.
+        """
+        env: dict[str, str] = {}
+        if dotenv_path is not None and Path(dotenv_path).is_file():
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        env.update(os.environ if environ is None else environ)
+        return _parse(env)
+
+
+# --- parsing -------------------------------------------------------------------------------------------
+
+_SPECS: dict[str, tuple[str, bool, str]] = {
+    # variable: (Settings field, required, what a valid value looks like)
+    "SLACK_BOT_TOKEN": ("slack_bot_token", True, "a bot token starting with xoxb-"),
+    "SLACK_SIGNING_SECRET": ("slack_signing_secret", True, "the app's signing secret (Basic Information page)"),
+    "SLACK_APP_TOKEN": ("slack_app_token", False, "an app-level token starting with xapp- (Socket Mode)"),
+    "SLACK_API_URL": ("slack_api_url", False, "an http(s) URL ending in /, e.g. https://slack.com/api/"),
+    "FB_PAGE_ID": ("fb_page_id", True, "the numeric id of the Facebook Page, e.g. 1122334455"),
+    "FB_PAGE_ACCESS_TOKEN": ("fb_page_access_token", True, "a Page access token (EDITOR role or above)"),
+    "FB_GRAPH_URL": ("fb_graph_url", False, "an http(s) URL, e.g. https://graph.facebook.com"),
+    "FB_GRAPH_VERSION": ("fb_graph_version", False, "a Graph API version such as v25.0"),
+    "ORDERDESK_DB": ("db_path", False, "a path to the sqlite file, e.g. orderdesk.db"),
+    "ORDERDESK_NOTIFY_CHANNEL": ("notify_channel", False, "a Slack channel id such as C0123456789"),
+    "ORDERDESK_POLL_SECONDS": ("poll_seconds", False, "a whole number of seconds >= 5, e.g. 60"),
+    "ORDERDESK_POLL_OVERLAP_SECONDS": ("poll_overlap_seconds", False, "a whole number of seconds >= 0"),
+    "ORDERDESK_DIGEST_AFTER": ("digest_after", False, "a whole number >= 1, e.g. 10"),
+    "ORDERDESK_ROUTES": ("routes", False, "e.g. instagram=C0INSTA,total>=500:C0BIG,facebook=C0FB"),
+    "ORDERDESK_MERCHANT_REF_TEMPLATE": ("merchant_ref_template", False, "a template such as FB-{order_id}"),
+    "ORDERDESK_ACK_ALLOWED": ("ack_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
+    "ORDERDESK_LOOKUP_SCAN_PAGES": ("lookup_scan_max_pages", False, "a whole number >= 0, e.g. 8"),
+    "ORDERDESK_LOOKUP_SCAN_DAYS": ("lookup_scan_max_age_days", False, "a whole number of days >= 1, e.g. 90"),
+    "ORDERDESK_LOOKUP_SCAN_CACHE_SECONDS": ("lookup_scan_cache_seconds", False, "a whole number >= 0"),
+    "ORDERDESK_ACK_LEASE_SECONDS": ("ack_lease_seconds", False, "a whole number of seconds >= 5"),
+    "ORDERDESK_SWEEP_SECONDS": ("sweep_seconds", False, "a whole number of seconds >= 1"),
+    "ORDERDESK_GRAPH_TIMEOUT": ("graph_timeout_seconds", False, "seconds, e.g. 10"),
+    "ORDERDESK_GRAPH_MAX_RETRIES": ("graph_max_retries", False, "a whole number >= 0, e.g. 3"),
+    "ORDERDESK_GRAPH_RETRY_BUDGET": ("graph_retry_budget_seconds", False, "seconds, e.g. 8"),
+    "ORDERDESK_COMMERCE_MANAGER_URL": ("commerce_manager_url", False, "an http(s) URL"),
+    "ORDERDESK_LOG_LEVEL": ("log_level", False, "one of DEBUG, INFO, WARNING, ERROR"),
+    "ORDERDESK_HTTP_WORKERS": ("http_workers", False, "a whole number of server threads >= 1, e.g. 16"),
+}
+
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_ACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+
+def _int(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if value < minimum:
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError
+    return value
+
+
+def _prefixed(prefix: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(prefix) or len(raw) <= len(prefix):
+            raise ValueError
+        return raw
+
+    return parse
+
+
+def _nonempty(raw: str) -> str:
+    if not raw:
+        raise ValueError
+    return raw
+
+
+def _url(raw: str) -> str:
+    if not _URL.match(raw):
+        raise ValueError
+    return raw
+
+
+def _slack_api_url(raw: str) -> str:
+    # WebClient joins with urljoin: without the trailing slash the /api/ path would be dropped.
+    return _url(raw if raw.endswith("/") else raw + "/")
+
+
+def _page_id(raw: str) -> str:
+    if not raw.isdigit():
+        raise ValueError
+    return raw
+
+
+def _version(raw: str) -> str:
+    if not re.fullmatch(r"v\d+\.\d+", raw):
+        raise ValueError
+    return raw
+
+
+def _channel(raw: str) -> str:
+    if not _CHANNEL.match(raw):
+        raise ValueError
+    return raw
+
+
+def _template(raw: str) -> str:
+    if "{order_id}" not in raw:
+        raise ValueError
+    try:
+        raw.format(order_id="1")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError from exc
+    return raw
+
+
+def _ack_allowed(raw: str) -> tuple[str, ...]:
+    items = tuple(p.strip() for p in raw.replace(" ", ",").split(",") if p.strip())
+    if not all(_ACK_ID.match(p) for p in items):
+        raise ValueError
+    return items
+
+
+def _routes(raw: str) -> tuple[Route, ...]:
+    routes: list[Route] = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        if part.startswith("total>="):
+            amount, _, channel = part.removeprefix("total>=").partition(":")
+            routes.append(Route(channel=_channel(channel), min_total=float(amount)))
+            continue
+        sales, sep, channel = part.partition("=")
+        if not sep or sales.lower() not in {"facebook", "instagram"}:
+            raise ValueError
+        routes.append(Route(channel=_channel(channel), sales_channel=sales.lower()))
+    return tuple(routes)
+
+
+def _log_level(raw: str) -> str:
+    value = raw.upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError
+    return value
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "SLACK_BOT_TOKEN": _prefixed("xoxb-"),
+    "SLACK_SIGNING_SECRET": _nonempty,
+    "SLACK_APP_TOKEN": _prefixed("xapp-"),
+    "SLACK_API_URL": _slack_api_url,
+    "FB_PAGE_ID": _page_id,
+    "FB_PAGE_ACCESS_TOKEN": _nonempty,
+    "FB_GRAPH_URL": _url,
+    "FB_GRAPH_VERSION": _version,
+    "ORDERDESK_DB": _nonempty,
+    "ORDERDESK_NOTIFY_CHANNEL": _channel,
+    "ORDERDESK_POLL_SECONDS": _int(5),
+    "ORDERDESK_POLL_OVERLAP_SECONDS": _int(0),
+    "ORDERDESK_DIGEST_AFTER": _int(1),
+    "ORDERDESK_ROUTES": _routes,
+    "ORDERDESK_MERCHANT_REF_TEMPLATE": _template,
+    "ORDERDESK_ACK_ALLOWED": _ack_allowed,
+    "ORDERDESK_LOOKUP_SCAN_PAGES": _int(0),
+    "ORDERDESK_LOOKUP_SCAN_DAYS": _int(1),
+    "ORDERDESK_LOOKUP_SCAN_CACHE_SECONDS": _int(0),
+    "ORDERDESK_ACK_LEASE_SECONDS": _int(5),
+    "ORDERDESK_SWEEP_SECONDS": _int(1),
+    "ORDERDESK_GRAPH_TIMEOUT": _float,
+    "ORDERDESK_GRAPH_MAX_RETRIES": _int(0),
+    "ORDERDESK_GRAPH_RETRY_BUDGET": _float,
+    "ORDERDESK_COMMERCE_MANAGER_URL": _url,
+    "ORDERDESK_LOG_LEVEL": _log_level,
+    "ORDERDESK_HTTP_WORKERS": _int(1),
+}
+
+
+def _parse(env: Mapping[str, str]) -> Settings:
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name, (attr, required, looks_like) in _SPECS.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            if required:
+                problems.append(f"{name} is missing: set it to {looks_like}")
+            continue
+        try:
+            values[attr] = _PARSERS[name](raw)
+        except ValueError:
+            # Never echo the value: it may be a secret pasted into the wrong variable.
+            problems.append(f"{name} is malformed: it should be {looks_like}")
+    if problems:
+        raise ConfigError(problems)
+    return Settings(**values)
+
+
+def setting_names() -> list[str]:
+    """Every variable orderdesk reads (used by the test that keeps `.env.example` complete)."""
+    known = {f.name for f in fields(Settings)}
+    assert all(attr in known for attr, _, _ in _SPECS.values())
+    return list(_SPECS)

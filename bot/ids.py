@@ -1,0 +1,42 @@
+"""Slack identifiers: commands, callback ids, action ids, block ids.
+
+One module, used by handler registration, the Block Kit builders and the manifest test, so that a renamed id
+cannot silently leave a button without a listener.
+"""
+
+from __future__ import annotations
+
+# Slash command
+ORDER_COMMAND = "/order"
+
+# Message shortcut ("Look up order" on any message)
+LOOKUP_SHORTCUT = "lookup_order"
+
+# Buttons (action ids)
+ACK = "order_ack"
+ACK_WITH_REF = "order_ack_with_ref"
+ACK_RETRY = "order_ack_retry"
+SHOW_CONTACT = "order_show_contact"
+SHARE_IN_CHANNEL = "order_share"
+DIGEST_LIST = "digest_list"
+DIGEST_ACK_ALL = "digest_ack_all"
+OPEN_IN_COMMERCE_MANAGER = "order_open_cm"
+
+# Modals (view callback ids) and their inputs
+ACK_REF_MODAL = "ack_ref_modal"
+ACK_REF_BLOCK = "ack_ref_block"
+ACK_REF_INPUT = "ack_ref_input"
+
+# Message metadata event type: lets the notifier find its own cards after a crash.
+ORDER_CARD_EVENT = "orderdesk_order_card"
+
+ALL_ACTION_IDS = (
+    ACK,
+    ACK_WITH_REF,
+    ACK_RETRY,
+    SHOW_CONTACT,
+    SHARE_IN_CHANNEL,
+    DIGEST_LIST,
+    DIGEST_ACK_ALL,
+    OPEN_IN_COMMERCE_MANAGER,
+)

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Route, Settings, setting_names
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
+    "SLACK_SIGNING_SECRET": "s3cret",
+    "FB_PAGE_ID": "1122334455",
+    "FB_PAGE_ACCESS_TOKEN": "EAAB-page-token",
+}
+
+
+def test_defaults_apply() -> None:
+    s = Settings.from_env(GOOD, dotenv_path=None)
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.graph_base_url == "https://graph.facebook.com/v25.0/"
+    assert s.db_path == "orderdesk.db"
+    assert s.poll_seconds == 60
+    assert s.notify_channel is None
+    assert not s.socket_mode_available
+
+
+def test_all_problems_reported_at_once_without_values() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxp-user-token-pasted", "ORDERDESK_POLL_SECONDS": "soon", "FB_GRAPH_URL": "ftp://x"}
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env, dotenv_path=None)
+    text = str(err.value)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "FB_PAGE_ID", "FB_PAGE_ACCESS_TOKEN"):
+        assert name in text
+    assert "ORDERDESK_POLL_SECONDS is malformed" in text
+    assert "FB_GRAPH_URL is malformed" in text
+    assert "xoxp-user-token-pasted" not in text
+    assert len(err.value.problems) == 6
+
+
+def test_dotenv_does_not_override_environment(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("FB_PAGE_ID=999\nORDERDESK_DB=from-dotenv.db\n")
+    s = Settings.from_env(GOOD, dotenv_path=dotenv)
+    assert s.fb_page_id == "1122334455"
+    assert s.db_path == "from-dotenv.db"
+
+
+def test_slack_api_url_gets_trailing_slash() -> None:
+    s = Settings.from_env({**GOOD, "SLACK_API_URL": "http://127.0.0.1:9000/api"}, dotenv_path=None)
+    assert s.slack_api_url == "http://127.0.0.1:9000/api/"
+
+
+def test_secrets_not_in_repr() -> None:
+    s = Settings.from_env({**GOOD, "SLACK_APP_TOKEN": "xapp-1-secret"}, dotenv_path=None)
+    text = repr(s)
+    assert "xoxb-1-2-abc" not in text
+    assert "s3cret" not in text
+    assert "EAAB-page-token" not in text
+    assert "xapp-1-secret" not in text
+
+
+def test_routes_and_ack_allowed_parse() -> None:
+    s = Settings.from_env(
+        {**GOOD, "ORDERDESK_ROUTES": "instagram=C0INSTA, total>=500:C0BIG", "ORDERDESK_ACK_ALLOWED": "U123,S0ONCALL"},
+        dotenv_path=None,
+    )
+    assert s.routes == (Route("C0INSTA", sales_channel="instagram"), Route("C0BIG", min_total=500.0))
+    assert s.ack_allowed == ("U123", "S0ONCALL")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ORDERDESK_MERCHANT_REF_TEMPLATE", "FB-{nope}"),
+        ("ORDERDESK_ROUTES", "tiktok=C0X"),
+        ("ORDERDESK_ACK_ALLOWED", "bob"),
+        ("FB_GRAPH_VERSION", "25"),
+        ("FB_PAGE_ID", "my-page"),
+        ("ORDERDESK_NOTIFY_CHANNEL", "#orders"),
+    ],
+)
+def test_malformed_values_rejected(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({**GOOD, name: value}, dotenv_path=None)
+
+
+def test_env_example_lists_every_setting() -> None:
+    text = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z_]+)=", text, flags=re.M))
+    assert listed == set(setting_names())
+
+
+def test_nothing_else_reads_os_environ() -> None:
+    offenders = []
+    for path in [*(ROOT / "bot").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]:
+        if path.name == "config.py":
+            continue
+        if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text()):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
