@@ -7,8 +7,9 @@ touching handlers or services; the statements stick to what both dialects unders
 Threads. Bolt runs listeners in a thread pool and the HTTP server has its own, so the store is shared between
 threads. Each thread gets its own connection (``threading.local``): reads run side by side under WAL and never
 wait for a writer. Writes go through :meth:`Store.transaction`, which takes an in-process lock before
-``BEGIN IMMEDIATE``: threads of this process queue on the lock in turn instead of polling in SQLite's busy
-handler, and ``busy_timeout`` only has to cover other processes (``orderdesk sync`` beside ``serve``, a restart).
+``BEGIN IMMEDIATE``: threads of this process queue on the lock instead of polling in SQLite's busy handler,
+whose sleeps starve unlucky writers (bench_ledger, 8 threads: worst claim 1.6 s without the lock, 0.13 s with
+it), and ``busy_timeout`` only has to cover other processes (``orderdesk sync`` beside ``serve``, a restart).
 Connections are opened with ``check_same_thread=False`` solely so that :meth:`Store.close` (and the reaping of
 connections whose thread has ended) can close them from another thread; each is used by its own thread only.
 
@@ -23,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
@@ -346,9 +347,15 @@ class Store:
                 db.rollback()  # a no-op when the error already ended the transaction
                 raise
 
+    def _statement(self) -> AbstractContextManager[None]:
+        """The transaction for a single write: the caller's if one is open (a statement is atomic by itself, so
+        no savepoint is needed), else a new one. Saves a third of the cost of a claim made inside a transaction.
+        """
+        return nullcontext() if self._db().conn.in_transaction else self.transaction()
+
     def _write(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run one write statement in its own transaction (or the caller's); return the rows it changed."""
-        with self.transaction():
+        with self._statement():
             return int(self._db().execute(sql, params).rowcount)
 
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -362,7 +369,7 @@ class Store:
 
     def _returning(self, sql: str, params: Sequence[Any]) -> Row | None:
         """An ``UPDATE ... RETURNING`` in a transaction: the changed row, or None when the WHERE did not match."""
-        with self.transaction():
+        with self._statement():
             return self._select_one(sql, params)
 
     # --- health (for /healthz and `orderdesk doctor`) -----------------------------------------------------
