@@ -1,0 +1,114 @@
+"""The app factory: one ``slack_bolt.App`` per call, wired to injected services, with every listener registered.
+
+There is no module-level ``App``: tests, the demo and ``orderdesk serve`` each build their own from explicit
+settings, so nothing reads ``SLACK_*`` from the environment behind our back (Bolt would, and would even switch to
+OAuth mode when it sees a client id and secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from slack_bolt import App, BoltContext
+from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot import logs
+from bot.config import Settings
+from bot.services import Services
+from handlers import actions, commands, events, shortcuts, views
+
+# One ``register(app)`` per listener kind; the manifest test registers through these too.
+HANDLER_MODULES = (commands, shortcuts, actions, views, events)
+
+USER_ERROR = "Something went wrong (reference {reference}). Try again; if it keeps happening, tell your admin."
+
+log = logging.getLogger(__name__)
+
+
+def new_request_id() -> str:
+    """Short enough to read out over a call, long enough not to collide within a day of logs."""
+    return uuid.uuid4().hex[:10]
+
+
+def web_client(settings: Settings) -> WebClient:
+    """The Web API client: Slack (or the Slack sandbox) at ``SLACK_API_URL``, retrying dropped connections and 429s.
+
+    Bolt copies base URL and retry handlers into the per-request client it gives listeners, so ``client`` and
+    ``say`` retry as well. ``respond()`` does not: it uses a plain ``WebhookClient`` on the response URL.
+    """
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler()],
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services: Services,
+    client: WebClient | None = None,
+    process_before_response: bool = False,
+) -> App:
+    """Build the Bolt app.
+
+    ``token_verification_enabled=False`` defers ``auth.test`` to the first request, so building an app does no
+    I/O and a server starts even while Slack is briefly unreachable. ``process_before_response=True`` runs each
+    listener to completion before the HTTP response: deterministic for unit tests, wrong for production, where
+    the ack must go back while the slow work continues in the listener pool.
+    """
+    app = App(
+        name="orderdesk",
+        token=settings.slack_bot_token,
+        signing_secret=settings.slack_signing_secret,
+        client=client or web_client(settings),
+        token_verification_enabled=False,
+        process_before_response=process_before_response,
+        listener_executor=logs.ContextThreadPoolExecutor(
+            max_workers=settings.http_workers, thread_name_prefix="orderdesk-listener"
+        ),
+    )
+    app.use(_services_middleware(services))
+    app.error(_on_error)
+    for module in HANDLER_MODULES:
+        module.register(app)
+    return app
+
+
+def _services_middleware(services: Services) -> Callable[..., None]:
+    """Put the services into every request's context and bind the request's log fields (no I/O: it runs per
+    request on the ack path)."""
+    shared = services.context()
+
+    def inject_services(context: BoltContext, next_: Callable[[], None]) -> None:
+        request_id = new_request_id()
+        context.update(shared)
+        context["request_id"] = request_id
+        logs.start_request(
+            request_id=request_id, team=context.team_id, user=context.user_id, channel=context.channel_id
+        )
+        next_()
+
+    return inject_services
+
+
+def _on_error(error: Exception, context: BoltContext, respond: Respond, client: WebClient) -> None:
+    """The one place a listener's exception ends: logged with its traceback under a reference, and the user told
+    that reference instead of silence (never the traceback)."""
+    reference = context.get("request_id") or new_request_id()
+    log.error("listener failed: %s", type(error).__name__, exc_info=error, extra={"reference": reference})
+    text = USER_ERROR.format(reference=reference)
+    try:
+        if context.response_url:
+            response = respond(text=text, response_type="ephemeral", replace_original=False)
+            if response.status_code != 200:
+                log.error("could not tell the user: response_url answered %s", response.status_code)
+        elif context.user_id and context.channel_id:
+            client.chat_postEphemeral(channel=context.channel_id, user=context.user_id, text=text)
+    except (SlackClientError, OSError):
+        log.exception("could not tell the user about the failure", extra={"reference": reference})

@@ -1,0 +1,306 @@
+"""``orderdesk serve``: run the bot over Socket Mode or HTTP, with its background workers, until SIGTERM/SIGINT.
+
+HTTP mode serves a small WSGI router under waitress (a production-grade threaded server that also runs in-process
+for tests and the demo): ``POST /slack/events`` goes to Bolt, ``GET /healthz`` reports status, the rest is 404.
+Both modes return a :class:`Running` that owns the background workers (the notification poller, the ledger
+sweeper) and stops everything in order: no new requests, in-flight requests finished, listener work finished,
+workers stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+from typing import Any
+
+import waitress
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import wasyncore
+
+from bot import logs
+from bot.app import create_app
+from bot.config import ConfigError, Settings
+from bot.graph import GraphError
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+GRAPH_PROBE_MAX_AGE_SECONDS = 30.0
+STOP_GRACE_SECONDS = 20.0
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Status = Callable[[], Mapping[str, Any]]
+
+
+class Worker:
+    """Calls ``fn`` now and then every ``interval_seconds`` in its own thread until stopped.
+
+    An exception is logged and the worker carries on at the next interval: one bad poll must not end the poller.
+    """
+
+    def __init__(self, name: str, fn: Callable[[], object], interval_seconds: float) -> None:
+        self.name = name
+        self._fn = fn
+        self._interval = interval_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"orderdesk-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._fn()
+            except Exception:
+                log.exception("background worker %s failed; retrying in %ss", self.name, self._interval)
+            self._stopping.wait(self._interval)
+
+    def stop(self) -> None:
+        """Lets a run in progress finish (it may be mid-transaction), then ends the thread."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+class GraphProbe:
+    """Whether Meta's Graph API answers, for ``/healthz``, without making the health check wait for Meta.
+
+    A check older than ``max_age`` starts a fresh one in the background and reports the last result meanwhile
+    (``unknown`` before the first finishes). The Graph API is only probed when someone asks, so tests that count
+    Graph requests see none they did not cause, unless they call ``/healthz``.
+    """
+
+    def __init__(self, services: Services, max_age: float = GRAPH_PROBE_MAX_AGE_SECONDS) -> None:
+        self._services = services
+        self._max_age = max_age
+        self._state = "unknown"
+        self._checked_at = -max_age
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orderdesk-graph-probe")
+
+    def state(self) -> str:
+        with self._lock:
+            if time.monotonic() - self._checked_at >= self._max_age:
+                self._checked_at = time.monotonic()
+                self._executor.submit(self._check)
+            return self._state
+
+    def _check(self) -> None:
+        try:
+            self._services.graph.get_page()
+            state = "reachable"
+        except GraphError as exc:
+            # Meta answered with an error (a bad token, say): reachable; `orderdesk doctor` explains the rest.
+            state = "unreachable" if exc.is_transient else "reachable"
+        with self._lock:
+            self._state = state
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Running:
+    """A started bot: background workers, health sections, and an ordered :meth:`stop`."""
+
+    def __init__(self, app: App, services: Services, close_frontend: Callable[[], None]) -> None:
+        self.app = app
+        self.services = services
+        self._close_frontend = close_frontend
+        self._workers: list[Worker] = []
+        self._statuses: dict[str, Status] = {}
+        self._stopped = False
+
+    def add_worker(self, name: str, fn: Callable[[], object], interval_seconds: float) -> None:
+        """Run ``fn`` now and every ``interval_seconds`` until :meth:`stop` (e.g. the poller, the sweeper)."""
+        worker = Worker(name, fn, interval_seconds)
+        self._workers.append(worker)
+        worker.start()
+
+    def add_status(self, name: str, fn: Status) -> None:
+        """Add a section to ``/healthz`` (e.g. ``poller``: last poll, watermark, queue length, last error)."""
+        self._statuses[name] = fn
+
+    def statuses(self) -> dict[str, Any]:
+        sections: dict[str, Any] = {}
+        for name, fn in self._statuses.items():
+            try:
+                sections[name] = dict(fn())
+            except Exception:
+                log.exception("health section %s failed", name)
+                sections[name] = {"error": "status unavailable"}
+        return sections
+
+    def stop(self) -> None:
+        """Stop taking requests, finish those in flight and the listener work they started, then the workers.
+
+        The services stay open: whoever opened them closes them, after this returns.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self._close_frontend()
+        self.app.listener_runner.listener_executor.shutdown(wait=True)
+        for worker in self._workers:
+            worker.stop()
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class HttpServer(Running):
+    """:class:`Running` in HTTP mode: waitress serving the router at :attr:`url` from a background thread."""
+
+    def __init__(self, app: App, services: Services, host: str, port: int) -> None:
+        super().__init__(app, services, self._close_server)
+        self._probe = GraphProbe(services)
+        self._server = waitress.create_server(
+            router(SlackRequestHandler(app, path=EVENTS_PATH), self.health),
+            host=host,
+            port=port,
+            threads=services.settings.http_workers,
+            ident="orderdesk",
+            clear_untrusted_proxy_headers=True,
+        )
+        self.url = f"http://{host}:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._server.run, name="orderdesk-http", daemon=True)
+        self._thread.start()
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        database = self.services.store.ping()
+        graph = self._probe.state()
+        body = {
+            "ok": database and graph != "unreachable",
+            "version": version("orderdesk"),
+            "database": database,
+            "graph": graph,
+            **self.statuses(),
+        }
+        # 503 only when the bot cannot work at all; Meta being down is reported, not a reason to restart us.
+        return (200 if database else 503), body
+
+    def _close_server(self) -> None:
+        server = self._server
+        # Stop accepting, in the server's own loop thread (the socket map is not thread-safe).
+        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while _busy(server) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        self._thread.join()
+        self._probe.close()
+
+
+def _busy(server: Any) -> bool:
+    """True while a connection has a request being handled or a response not yet sent."""
+    return any(ch.requests or ch.total_outbufs_len for ch in list(server.active_channels.values()))
+
+
+def router(bolt: WSGIApp, health: Callable[[], tuple[int, dict[str, Any]]]) -> WSGIApp:
+    """``POST /slack/events`` → Bolt, ``GET /healthz`` → JSON status, anything else → 404 (405 for a wrong
+    method on a known path)."""
+
+    def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        logs.start_request()  # this server thread's previous request must not lend its fields to this one
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if path == EVENTS_PATH and method == "POST":
+            return bolt(environ, start_response)
+        if path == HEALTH_PATH and method == "GET":
+            status, body = health()
+            return _respond(start_response, status, json.dumps(body), "application/json")
+        if path in {EVENTS_PATH, HEALTH_PATH}:
+            return _respond(start_response, 405, "Method Not Allowed", "text/plain")
+        return _respond(start_response, 404, "Not Found", "text/plain")
+
+    return route
+
+
+_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+
+
+def _respond(start_response: Callable[..., Any], status: int, body: str, content_type: str) -> list[bytes]:
+    data = body.encode()
+    start_response(
+        f"{status} {_REASONS[status]}",
+        [("Content-Type", f"{content_type}; charset=utf-8"), ("Content-Length", str(len(data)))],
+    )
+    return [data]
+
+
+def build_server(
+    settings: Settings, services: Services, host: str = "127.0.0.1", port: int = 0, *, app: App | None = None
+) -> HttpServer:
+    """Serve the bot over HTTP on ``host:port`` (port 0: any free port; read :attr:`HttpServer.url`).
+
+    ``app`` replaces the orderdesk app with another Bolt app in the same server setup (the ack benchmark's
+    bare-Bolt baseline).
+    """
+    return HttpServer(app or create_app(settings, services=services), services, host, port)
+
+
+def connect_socket_mode(settings: Settings, services: Services) -> Running:
+    """Connect to Slack over Socket Mode (no public URL); the handler's own threads deliver the envelopes."""
+    app = create_app(settings, services=services)
+    handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+    handler.connect()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
+    return Running(app, services, handler.close)
+
+
+def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="orderdesk serve", description="Run the orderdesk Slack bot.")
+    parser.add_argument(
+        "--mode", choices=("socket", "http"), help="socket (the default when SLACK_APP_TOKEN is set) or http"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port to listen on (default 3000)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parse_args(argv)  # first, so that --help works before anything is configured
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    mode = args.mode or ("socket" if settings.socket_mode_available else "http")
+    if mode == "socket" and not settings.socket_mode_available:
+        print("orderdesk serve: --mode socket needs SLACK_APP_TOKEN (an xapp- token)", file=sys.stderr)
+        return 2
+    logs.configure_logging(
+        settings.log_level,
+        secrets=[settings.slack_bot_token, settings.slack_signing_secret, settings.fb_page_access_token]
+        + ([settings.slack_app_token] if settings.slack_app_token else []),
+    )
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    with Services.open(settings) as services:
+        running: Running
+        if mode == "http":
+            running = server = build_server(settings, services, args.host, args.port)
+            log.info("serving Slack requests at %s%s", server.url, EVENTS_PATH)
+        else:
+            running = connect_socket_mode(settings, services)
+            log.info("connected to Slack over Socket Mode")
+        with running:
+            stopping.wait()
+            log.info("stopping: finishing requests in flight")
+    log.info("stopped")
+    return 0

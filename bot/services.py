@@ -1,0 +1,55 @@
+"""The services a running bot shares between listeners, built once per process.
+
+Listeners never import services as globals: :func:`bot.app.create_app` puts every field of :class:`Services` into
+Bolt's ``context`` under its own name, and a listener declares what it needs as a parameter
+(``def on_order(ack, command, respond, orders, settings)``). Tests build a ``Services`` by hand around sandboxes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from types import TracebackType
+
+from bot.config import Settings
+from bot.graph import GraphClient
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    """``orders``, ``acks`` and ``notifier`` stay ``None`` until their modules exist; listeners that need them
+    are registered only alongside them. (Typed ``object`` until then: their owners narrow the type.)"""
+
+    settings: Settings
+    graph: GraphClient
+    store: Store
+    orders: object | None = None
+    acks: object | None = None
+    notifier: object | None = None
+
+    @classmethod
+    def open(cls, settings: Settings) -> Services:
+        """The production wiring: a Graph client from settings and the sqlite store at ``settings.db_path``."""
+        graph = GraphClient.from_settings(settings)
+        try:
+            store = Store(settings.db_path)
+        except BaseException:
+            graph.close()
+            raise
+        return cls(settings=settings, graph=graph, store=store)
+
+    def context(self) -> dict[str, object]:
+        """What the middleware adds to each request's context: one entry per field, by field name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def close(self) -> None:
+        self.graph.close()
+        self.store.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,55 @@
+"""The ``/order`` slash command: ``ack()`` first, then one subcommand chosen by :func:`parse`.
+
+The dispatch table is the whole grammar: ``/order`` or ``/order help`` shows the usage; anything else is a lookup
+query. Subcommands added later (``history``, ``ack-pending``) are one entry in ``SUBCOMMANDS`` each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_bolt.context.respond import Respond
+
+from bot import ids
+from bot.blocks import help_blocks
+
+Subcommand = Callable[[str, Respond, BoltContext], None]
+
+# First words that name a subcommand rather than start a lookup query.
+KEYWORDS = frozenset({"help"})
+
+
+def register(app: App) -> None:
+    app.command(ids.ORDER_COMMAND)(on_order)
+
+
+def parse(text: str) -> tuple[str, str]:
+    """``(subcommand, argument)`` for the text after ``/order``. A first word in ``KEYWORDS`` (any case) names its
+    subcommand and the rest is its argument; any other text is a lookup query, kept whole."""
+    words = text.split(maxsplit=1)
+    if not words:
+        return "help", ""
+    keyword = words[0].lower()
+    if keyword in KEYWORDS:
+        return keyword, words[1].strip() if len(words) > 1 else ""
+    return "lookup", text.strip()
+
+
+def on_order(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    ack()  # first: Slack gives up after 3 seconds, and nothing below is guaranteed to be fast
+    name, argument = parse(command.get("text") or "")
+    SUBCOMMANDS[name](argument, respond, context)
+
+
+def show_help(argument: str, respond: Respond, context: BoltContext) -> None:
+    respond(blocks=help_blocks(), text="How to use /order", response_type="ephemeral")
+
+
+def lookup(argument: str, respond: Respond, context: BoltContext) -> None:
+    # Placeholder until the order lookup lands (issue 4); it replaces this function.
+    respond(text=f"Order lookup is not available yet (you asked for `{argument}`).", response_type="ephemeral")
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {"help": show_help, "lookup": lookup}
