@@ -258,6 +258,13 @@ def test_limit_is_capped_at_25_and_pages_go_back(client: httpx.Client) -> None:
     assert [o["id"] for o in back["data"]] == [o["id"] for o in first["data"]]
 
 
+def test_the_commerce_account_id_lists_the_same_orders(client: httpx.Client, sandbox: GraphSandbox) -> None:
+    cms = client.get(f"/v25.0/{PAGE}", params={"fields": "commerce_merchant_settings{id}"}).json()
+    cms_id = cms["commerce_merchant_settings"]["id"]
+    via_cms = client.get(f"/v25.0/{cms_id}/commerce_orders", params={"state": ALL_STATES}).json()["data"]
+    assert [o["id"] for o in via_cms] == sandbox.order_ids()[:25]
+
+
 def test_next_links_carry_the_query_but_never_a_header_token(client: httpx.Client) -> None:
     body = client.get(f"/v25.0/{PAGE}/commerce_orders", params={"state": ALL_STATES, "fields": "id,channel"}).json()
     url = httpx.URL(body["paging"]["next"])

@@ -294,7 +294,10 @@ class GraphSandbox:
         return DroppingWSGITransport(app=self)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> ServerThread:
-        """The sandbox on a real port (0: any free one), started; stop it (or use it as a context manager)."""
+        """The sandbox on a real port (0: any free one), already started: call ``.stop()`` when done.
+
+        For a ``with`` block use ``ServerThread(sandbox)`` instead (entering it starts it, which may happen once).
+        """
         return ServerThread(self, host, port).start()
 
     def add_order(self, **fields: Any) -> dict[str, Any]:
@@ -584,7 +587,6 @@ class GraphSandbox:
     # --- writes -------------------------------------------------------------------------------------------------
 
     def _post(self, request: _Request, node: str, edge: str | None, trace: str) -> tuple[int, bytes]:
-        action = self._action(node, edge)
         key = request.params.get("idempotency_key")
         if key in (None, ""):
             raise invalid("The parameter idempotency_key is required")
@@ -592,6 +594,7 @@ class GraphSandbox:
             raise invalid("Param idempotency_key must be 1 to 100 characters from A-Z, a-z, 0-9, '_' and '-'")
         fingerprint = _fingerprint(f"{node}/{edge}", request.params)
         with self._lock:  # check-and-apply as one step: concurrent identical retries make one change
+            action = self._action(node, edge)  # an unknown route is refused before any key is stored
             stored = self._idempotency.get(key)
             if stored is not None:
                 if stored.fingerprint != fingerprint:

@@ -75,7 +75,8 @@ def iso(ts: int) -> str:
 
 def money(cents: int) -> dict[str, str]:
     """A ``currency_amount``: Meta sends the amount as a decimal *string*."""
-    return {"amount": str(Decimal(cents).scaleb(-2).quantize(Decimal("0.01"))), "currency": CURRENCY}
+    sign = "-" if cents < 0 else ""
+    return {"amount": f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}", "currency": CURRENCY}
 
 
 def cents(amount: Mapping[str, Any]) -> int:
