@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -502,6 +503,18 @@ def bolt_url(sandbox: SlackSandbox) -> Iterator[str]:
         ack()
         respond(f"usage for {command['user_name']}")
 
+    @app.shortcut("lookup_order")
+    def lookup(ack: Any, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=MODAL)
+
+    @app.view("ack_ref_modal")
+    def submit(ack: Any, view: dict[str, Any]) -> None:
+        if view["state"]["values"]["ack_ref_block"]["ack_ref_input"]["value"]:
+            ack()
+        else:
+            ack(response_action="errors", errors={"ack_ref_block": "Type a reference"})
+
     @app.action("order_ack")
     def acknowledge(ack: Any, respond: Any, body: dict[str, Any]) -> None:
         ack()
@@ -528,6 +541,93 @@ def test_bolt_app_updates_the_clicked_message(sandbox: SlackSandbox, client: Web
     with SlackRequester(sandbox, bolt_url) as slack:
         assert slack.block_action("order_ack", "1001:key", message_ts=posted["ts"]).response.status_code == 200
     sandbox.wait_for(lambda: sandbox.message("C0ORDERS", posted["ts"])["text"] == "acknowledged by alice")
+
+
+def test_bolt_modal_opened_from_a_shortcut_shows_errors_then_closes(sandbox: SlackSandbox, bolt_url: str) -> None:
+    quoted = sandbox.post_as_user("C0ORDERS", "order 1001?", "U0AGENT2")
+    with SlackRequester(sandbox, bolt_url) as slack:
+        slack.message_shortcut(quoted)
+        (view,) = sandbox.wait_for(lambda: sandbox.views(user="U0AGENT1"))
+        empty = {"ack_ref_block": {"ack_ref_input": {"type": "plain_text_input", "value": None}}}
+        refused = slack.view_submission(view, empty)
+        assert refused.response.json()["response_action"] == "errors"
+        assert sandbox.view(view["id"])["errors"] == {"ack_ref_block": "Type a reference"}
+        assert sandbox.view(view["id"])["open"] is True
+        filled = {"ack_ref_block": {"ack_ref_input": {"type": "plain_text_input", "value": "SHOP-1"}}}
+        slack.view_submission(view, filled)
+    assert sandbox.view(view["id"])["open"] is False
+    assert "errors" not in sandbox.view(view["id"])
+
+
+def test_submission_ack_update_push_and_clear(sandbox: SlackSandbox, client: WebClient) -> None:
+    first = client.views_open(trigger_id=sandbox.new_trigger_id(user="U0AGENT1"), view=MODAL)["view"]
+    assert not {"user", "open", "errors"} & first.keys()  # the sandbox's bookkeeping stays out of API answers
+    sandbox.submission_acked(first["id"], {"response_action": "push", "view": MODAL | {"callback_id": "second"}})
+    second = sandbox.views(user="U0AGENT1")[-1]
+    assert (second["callback_id"], second["previous_view_id"]) == ("second", first["id"])
+    sandbox.submission_acked(second["id"], {"response_action": "update", "view": MODAL | {"callback_id": "third"}})
+    assert sandbox.view(second["id"])["callback_id"] == "third"
+    sandbox.submission_acked(second["id"], {"response_action": "clear"})
+    assert [v["open"] for v in sandbox.views()] == [False, False]
+
+
+def test_mounted_app_shares_the_port(sandbox: SlackSandbox) -> None:
+    def console(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<h1>console</h1>"]
+
+    sandbox.mount("/console", console)
+    assert httpx.get(f"{sandbox.url}/console/").text == "<h1>console</h1>"
+    assert httpx.post(f"{sandbox.api_url}auth.test").json()["error"] == "not_authed"
+    assert httpx.get(f"{sandbox.url}/elsewhere").status_code == 404
+
+
+def test_in_process_through_an_httpx_transport() -> None:
+    sandbox = SlackSandbox()
+    with httpx.Client(transport=httpx.WSGITransport(app=sandbox), base_url="http://slack") as http:
+        answer = http.post("/api/chat.postMessage", json={"channel": "C0ORDERS", "text": "hi"},
+                           headers={"Authorization": f"Bearer {DEFAULT_BOT_TOKEN}"})  # fmt: skip
+    assert answer.json()["ok"] is True
+    assert [m["text"] for m in sandbox.messages("C0ORDERS")] == ["hi"]
+    with pytest.raises(RuntimeError, match="serve"):
+        sandbox.new_response_url(channel="C0ORDERS", user="U0AGENT1")
+
+
+def test_response_url_faults_and_unknown_urls(sandbox: SlackSandbox) -> None:
+    url = sandbox.new_response_url(channel="C0ORDERS", user="U0AGENT1")
+    sandbox.fail_next("response_url", status=500, error="internal_error")
+    assert WebhookClient(url).send(text="first").status_code == 500
+    assert WebhookClient(url).send(text="second").status_code == 200
+    assert [e["text"] for e in sandbox.ephemerals()] == ["second"]
+    assert WebhookClient(f"{sandbox.url}/hooks/T0SANDBOX/9/forged").send(text="x").status_code == 404
+
+
+def test_response_url_expires_after_30_minutes(sandbox: SlackSandbox, clock: FakeClock) -> None:
+    url = sandbox.new_response_url(channel="C0ORDERS", user="U0AGENT1")
+    clock.now += 30 * 60 + 1
+    assert WebhookClient(url).send(text="late").status_code == 404
+    assert sandbox.calls("response_url")[-1]["error"] == "expired_url"
+
+
+def test_concurrent_posts_get_unique_increasing_ts(sandbox: SlackSandbox, client: WebClient) -> None:
+    def post(i: int) -> str:
+        ts: str = client.chat_postMessage(channel="C0ORDERS", text=str(i))["ts"]
+        return ts
+
+    with ThreadPoolExecutor(8) as pool:
+        stamps = list(pool.map(post, range(80)))
+    history = [m["ts"] for m in sandbox.messages("C0ORDERS")]
+    assert sorted(stamps) == history
+    assert len(set(history)) == 80
+
+
+def test_reset_forgets_everything_but_the_directory(sandbox: SlackSandbox, client: WebClient) -> None:
+    client.chat_postMessage(channel="C0ORDERS", text="x")
+    sandbox.fail_next("auth.test")
+    sandbox.reset()
+    assert (sandbox.messages("C0ORDERS"), sandbox.calls()) == ([], [])
+    assert client.auth_test()["ok"] is True
+    assert sandbox.user("U0AGENT1")["name"] == "alice"
 
 
 def test_wait_for_times_out_with_a_clear_message(sandbox: SlackSandbox) -> None:

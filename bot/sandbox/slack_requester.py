@@ -19,7 +19,14 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.sandbox.slack_web import APP_ID, BOT_USER_ID, DEFAULT_SIGNING_SECRET, TEAM_DOMAIN, SlackSandbox
+from bot.sandbox.slack_web import (
+    APP_ID,
+    BOT_USER_ID,
+    DEFAULT_SIGNING_SECRET,
+    SANDBOX_VIEW_FIELDS,
+    TEAM_DOMAIN,
+    SlackSandbox,
+)
 
 JSON = dict[str, Any]
 VERIFICATION_TOKEN = "sandbox-verification-token"  # noqa: S105 - Slack's deprecated per-payload token, not a secret
@@ -175,20 +182,20 @@ class SlackRequester:
     def view_submission(self, view: JSON, values: JSON, *, user: str = "U0AGENT1") -> Sent:
         """Submit a modal: ``view`` as ``views.open`` returned it (the sandbox's current version is used when it
         knows the id), ``values`` in Slack's ``state.values`` shape (``{block_id: {action_id: {type, value}}}``)."""
-        try:
-            current = self.sandbox.view(view["id"])
-        except KeyError:
-            current = dict(view)
-        current.pop("user", None)
+        known = view["id"] in {v["id"] for v in self.sandbox.views()}
+        current = self.sandbox.view(view["id"]) if known else dict(view)
         trigger_id = self.sandbox.new_trigger_id(user=user)
         payload = {
             "type": "view_submission",
             **self._actor(user, None),
             "trigger_id": trigger_id,
-            "view": current | {"state": {"values": values}},
+            "view": {k: v for k, v in current.items() if k not in SANDBOX_VIEW_FIELDS} | {"state": {"values": values}},
             "response_urls": [],
         }
-        return self._deliver_payload(payload)
+        sent = self._deliver_payload(payload)
+        if known and sent.response.status_code == 200:
+            self.sandbox.submission_acked(current["id"], _ack_body(sent.response))
+        return sent
 
     def event(
         self,
@@ -282,6 +289,15 @@ class SlackRequester:
         if message_ts is not None:
             return next((e for e in shown if e["message_ts"] == message_ts), None)
         return shown[-1] if shown else None
+
+
+def _ack_body(response: httpx.Response) -> JSON:
+    """The JSON a listener passed to ``ack()`` (Bolt answers an empty body when it passed nothing)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _find_action(blocks: list[JSON], action_id: str) -> tuple[JSON, str | None]:

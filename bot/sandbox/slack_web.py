@@ -31,7 +31,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.sandbox.server import ServerThread
+from bot.sandbox.server import ServerThread, WSGIApp
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -55,6 +55,9 @@ HISTORY_MAX_LIMIT = 999
 HOOKS_PATH = "/hooks/"
 # Arguments slack_sdk and form-posting clients send as JSON-encoded strings.
 _JSON_ARGS = ("blocks", "view", "metadata", "attachments")
+SANDBOX_VIEW_FIELDS = ("user", "open", "errors")  # the sandbox's own bookkeeping, never sent to the bot
+_VIEW_SERVER_FIELDS = ("id", "hash", "root_view_id", "previous_view_id", "team_id", "app_id", "bot_id", "state",
+                       *SANDBOX_VIEW_FIELDS)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class SlackSandbox:
         self._cond = threading.Condition(threading.RLock())
         self._version = 0
         self._server: ServerThread | None = None
+        self._mounts: dict[str, WSGIApp] = {}
         self._ids = itertools.count(1)
         self._methods: dict[str, Callable[[JSON], JSON]] = {
             "auth.test": self._auth_test,
@@ -192,6 +196,10 @@ class SlackSandbox:
         self._server = ServerThread(self, host, port).start()
         return self._server
 
+    def mount(self, prefix: str, app: WSGIApp) -> None:
+        """Serve another WSGI app under ``prefix`` on the same port (the demo console lives beside the API)."""
+        self._mounts[prefix] = app
+
     @property
     def url(self) -> str:
         """Base URL of the running server, without a trailing slash."""
@@ -206,6 +214,9 @@ class SlackSandbox:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        for prefix, app in self._mounts.items():
+            if path.startswith(prefix):
+                return app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         if path.startswith("/api/"):
             status, headers, answer = self._web_api(path.removeprefix("/api/"), environ, body)
@@ -266,7 +277,8 @@ class SlackSandbox:
             return copy.deepcopy(self._response_urls[self._hook_key(response_url)].posts)
 
     def view(self, view_id: str) -> JSON:
-        """A modal or Home tab as stored after ``views.open/update/push/publish``."""
+        """A modal or Home tab as stored after ``views.open/update/push/publish``, with the sandbox's own fields:
+        ``user`` (who it was opened for), ``open`` (False once closed) and ``errors`` (inline errors shown)."""
         with self._cond:
             return copy.deepcopy(self._views[view_id])
 
@@ -676,41 +688,37 @@ class SlackSandbox:
 
     def _views_open(self, args: JSON) -> JSON:
         trigger = self._use_trigger(args)
-        return {"view": self._new_view(args, trigger.user, previous=None)}
+        return {"view": self._new_view(_view_content(args, "modal"), trigger.user, previous=None)}
 
     def _views_push(self, args: JSON) -> JSON:
         trigger = self._use_trigger(args)
-        stack = [v for v in self._views.values() if v["type"] == "modal" and v.get("user") == trigger.user]
-        return {"view": self._new_view(args, trigger.user, previous=stack[-1] if stack else None)}
+        stack = [v for v in self._views.values() if v["type"] == "modal" and v["user"] == trigger.user and v["open"]]
+        return {
+            "view": self._new_view(_view_content(args, "modal"), trigger.user, previous=stack[-1] if stack else None)
+        }
 
     def _views_update(self, args: JSON) -> JSON:
-        view_id, external_id = args.get("view_id"), args.get("external_id")
-        if not view_id and not external_id:
+        if args.get("view_id"):
+            stored = self._views.get(args["view_id"])
+        elif args.get("external_id"):
+            stored = next((v for v in self._views.values() if v["external_id"] == args["external_id"]), None)
+        else:
             raise SlackApiFailure("invalid_arguments")
-        stored = next((v for v in self._views.values() if view_id in (None, v["id"]) and
-                       external_id in (None, v.get("external_id"))), None)  # fmt: skip
         if stored is None:
             raise SlackApiFailure("not_found")
         if args.get("hash") and args["hash"] != stored["hash"]:
             raise SlackApiFailure("hash_conflict")
-        stored.update(_view_content(args, VIEW_MAX_BLOCKS), hash=self._view_hash())
-        self._changed()
-        return {"view": copy.deepcopy(stored)}
+        return {"view": self._replace_view(stored, _view_content(args, stored["type"]))}
 
     def _views_publish(self, args: JSON) -> JSON:
         user = _required(args, "user_id")
         if user not in self._users:
             raise SlackApiFailure("user_not_found")
-        content = _view_content(args, VIEW_MAX_BLOCKS)
-        if content.get("type") != "home":
-            raise SlackApiFailure("invalid_arguments")
+        content = _view_content(args, "home")
         home = self._home.get(user)
         if home is None:
-            view_id = self._view_id()
-            home = self._home[user] = self._views[view_id] = {"id": view_id, "user": user}
-        home.update(content, hash=self._view_hash(), team_id=self.team_id, app_id=APP_ID, bot_id=BOT_ID)
-        self._changed()
-        return {"view": copy.deepcopy(home)}
+            return {"view": self._new_view(content, user, previous=None)}
+        return {"view": self._replace_view(home, content)}
 
     def _use_trigger(self, args: JSON) -> _Trigger:
         trigger = self._triggers.pop(_required(args, "trigger_id"), None)
@@ -720,14 +728,10 @@ class SlackSandbox:
             raise SlackApiFailure("expired_trigger_id")
         return trigger
 
-    def _new_view(self, args: JSON, user: str | None, previous: JSON | None) -> JSON:
-        content = _view_content(args, VIEW_MAX_BLOCKS)
-        if content.get("type") != "modal":
-            raise SlackApiFailure("invalid_arguments")
-        external_id = content.get("external_id")
-        if external_id and any(v.get("external_id") == external_id for v in self._views.values()):
+    def _new_view(self, content: JSON, user: str | None, previous: JSON | None) -> JSON:
+        if content.get("external_id") and any(v["external_id"] == content["external_id"] for v in self._views.values()):
             raise SlackApiFailure("duplicate_external_id")
-        view_id = self._view_id()
+        view_id = f"V{next(self._ids):010d}"
         view = {
             "id": view_id,
             "team_id": self.team_id,
@@ -744,16 +748,41 @@ class SlackSandbox:
             "root_view_id": previous["root_view_id"] if previous else view_id,
             "previous_view_id": previous["id"] if previous else None,
             "user": user,
+            "open": True,
         }
         self._views[view_id] = view
+        if view["type"] == "home" and user is not None:
+            self._home[user] = view
         self._changed()
-        return copy.deepcopy(view)
+        return _public_view(view)
 
-    def _view_id(self) -> str:
-        return f"V{next(self._ids):010d}"
+    def _replace_view(self, view: JSON, content: JSON) -> JSON:
+        view.update(content, hash=self._view_hash())
+        self._changed()
+        return _public_view(view)
 
     def _view_hash(self) -> str:
         return f"{int(self._clock())}.{secrets.token_hex(4)}"
+
+    def submission_acked(self, view_id: str, ack: JSON) -> None:
+        """Do what Slack does with a view_submission's ack body: show ``errors`` on the modal (kept under the
+        sandbox's own ``errors`` key), ``update`` or ``push`` a view, ``clear`` the whole stack, or (no
+        ``response_action``) close the submitted view. An invalid view raises ``SlackApiFailure``."""
+        with self._cond:
+            view = self._views[view_id]
+            view.pop("errors", None)
+            action = ack.get("response_action")
+            if action == "errors":
+                view["errors"] = ack.get("errors", {})
+            elif action == "update":
+                self._replace_view(view, _view_content(ack, "modal"))
+            elif action == "push":
+                self._new_view(_view_content(ack, "modal"), view["user"], previous=view)
+            else:
+                for other in self._views.values():
+                    if other is view or (action == "clear" and other["root_view_id"] == view["root_view_id"]):
+                        other["open"] = False
+            self._changed()
 
 
 # ---------------------------------------------------------------------- argument helpers
@@ -824,16 +853,22 @@ def _checked_blocks(blocks: Any, limit: int) -> list[JSON]:
     return blocks
 
 
-def _view_content(args: JSON, limit: int) -> JSON:
+def _view_content(args: JSON, view_type: str) -> JSON:
+    """The ``view`` argument, checked as Slack checks it (type, title, block limits) and without server fields."""
     view = args.get("view")
-    if not isinstance(view, dict):
+    if not isinstance(view, dict) or view.get("type") != view_type:
         raise SlackApiFailure("invalid_arguments")
-    _checked_blocks(view.get("blocks", []), limit)
+    _checked_blocks(view.get("blocks", []), VIEW_MAX_BLOCKS)
     try:
         View(**view).validate_json()
     except (SlackObjectFormationError, TypeError, ValueError, AttributeError) as exc:
         raise SlackApiFailure("invalid_arguments") from exc
-    return {k: v for k, v in view.items() if k not in ("id", "hash", "user")}
+    return {k: v for k, v in view.items() if k not in _VIEW_SERVER_FIELDS}
+
+
+def _public_view(view: JSON) -> JSON:
+    """A stored view as the Web API returns it, without the sandbox's bookkeeping."""
+    return {k: copy.deepcopy(v) for k, v in view.items() if k not in SANDBOX_VIEW_FIELDS}
 
 
 def _encode_cursor(offset: int) -> str:
