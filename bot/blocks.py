@@ -218,7 +218,7 @@ def _shipping_option(order: Mapping[str, Any]) -> str | None:
     if not isinstance(option, Mapping):
         return None
     low, high = (_get(option, "estimated_shipping_time", k) for k in ("min_days", "max_days"))
-    days = f"{escape(low)}-{escape(high)} days" if low is not None and high is not None else None
+    days = f"{_text(low, 12)}-{_text(high, 12)} days" if _text(low) and _text(high) else None
     parts = [_text(option.get("name"), 100), money(option.get("price")), days]
     return " · ".join(p for p in parts if p) or None
 
@@ -540,7 +540,7 @@ def digest_message(orders: Sequence[Mapping[str, Any]], *, digest_id: str) -> li
 def digest_list(orders: Sequence[Mapping[str, Any]], *, commerce_manager_url: str) -> list[Block]:
     """The ephemeral list behind a digest's "List them" button, each order linked to Commerce Manager."""
     lines = [_digest_line(o, commerce_manager_link(commerce_manager_url, _order_id(o))) for o in orders]
-    title = f"*Orders in this digest* ({len(orders)}); look one up with `/order <id>`"
+    title = f"*Orders in this digest* ({len(orders)}); look one up with `/order &lt;id&gt;`"
     return line_sections(title, summarised(lines, DIGEST_LIST_SHOWN, "orders"), line_limit=400)
 
 
@@ -562,7 +562,7 @@ def ack_reference_modal(
     blocks: list[Block] = [
         section(
             f"Acknowledge order *{escape(order_id)}* with your shop's order number. "
-            "The buyer sees it on the receipt, and `/order <reference>` finds the order by it."
+            "The buyer sees it on the receipt, and `/order &lt;reference&gt;` finds the order by it."
         ),
         {
             "type": "input",
@@ -605,7 +605,7 @@ def ack_conflict_blocks(order_id: str) -> list[Block]:
     """The answer when a card's key was already used for a different request (another reference)."""
     return message_blocks(
         f":no_entry: This card already sent a different acknowledgement for order {clip(escape(order_id), 100)}, "
-        "so nothing was sent to Meta. Look the order up again (`/order <id>`) for a fresh card."
+        "so nothing was sent to Meta. Look the order up again (`/order &lt;id&gt;`) for a fresh card."
     )
 
 
@@ -660,7 +660,7 @@ def history_blocks(order_id: str, rows: Sequence[Any]) -> list[Block]:
             f"→ {_text(field(row, 'outcome'), 60) or '?'}",
         ]
         lines.append("• " + " ".join(parts) + (f" · key `{key}`" if key else "") + (f" · {detail}" if detail else ""))
-    return line_sections(f"*History of order {shown}*", summarised(lines, HISTORY_SHOWN, "older entries"))
+    return line_sections(f"*History of order {shown}*", summarised(lines, HISTORY_SHOWN, "entries"))
 
 
 # --- help and plain answers -------------------------------------------------------------------------------
@@ -671,10 +671,10 @@ def help_blocks() -> list[Block]:
     return [
         header("Looking up Facebook and Instagram Shops orders"),
         section(
-            "*`/order <Facebook order ID>`*: the order's card, e.g. `/order 7001234567890`\n"
-            "*`/order <merchant reference>`*: the same by your shop's own order number, e.g. `/order SHOP-1042`\n"
-            "*`/order <id> <id> …`*: several at once (space or comma separated, at most 5)\n"
-            "*`/order history <id or reference>`*: who did what to an order, and when\n"
+            "*`/order &lt;Facebook order ID&gt;`*: the order's card, e.g. `/order 7001234567890`\n"
+            "*`/order &lt;merchant reference&gt;`*: the same by your shop's own order number, e.g. `/order SHOP-1042`\n"
+            "*`/order &lt;id&gt; &lt;id&gt; …`*: several at once (space or comma separated, at most 5)\n"
+            "*`/order history &lt;id or reference&gt;`*: who did what to an order, and when\n"
             "*`/order ack-pending`*: acknowledge every order awaiting acknowledgement (on-call)\n"
             "*`/order help`*: this message"
         ),
