@@ -105,7 +105,9 @@ class ServerThread:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> ServerThread:
-        self._thread.start()
+        """Start serving; calling it on a started server is a no-op (``with sandbox.serve():`` works)."""
+        if not self._thread.is_alive():
+            self._thread.start()
         return self
 
     def stop(self) -> None:
