@@ -328,8 +328,10 @@ class GraphClient:
         if not 0 < len(orders) <= MAX_BATCH_ACK:
             raise ValueError(f"acknowledge_orders takes 1 to {MAX_BATCH_ACK} orders, got {len(orders)}")
         params = {"idempotency_key": idempotency_key, "orders": [dict(order) for order in orders]}
-        body = self.send("POST", f"{self.page_id}/acknowledge_orders", params)
-        results: list[dict[str, Any]] = body.get("orders", [])
+        results = self.send("POST", f"{self.page_id}/acknowledge_orders", params).get("orders")
+        if not isinstance(results, list):
+            # Without per-order results nobody knows which orders moved: never read that as "none did".
+            raise GraphError("acknowledge_orders answered without per-order results", status=200)
         return results
 
     def cancel_order(

@@ -197,6 +197,12 @@ def test_acknowledge_orders_sends_json_orders_and_returns_per_order_results(
     assert json.loads(form["orders"]) == orders
 
 
+def test_acknowledge_orders_without_results_is_an_error(rig: Callable[..., tuple[GraphClient, Rig]]) -> None:
+    client, _ = rig(ok({"success": True}))
+    with pytest.raises(GraphError, match="per-order results"):
+        client.acknowledge_orders("k", [{"id": ORDER}])
+
+
 @pytest.mark.parametrize("count", [0, 101])
 def test_acknowledge_orders_refuses_an_empty_or_oversized_batch(
     rig: Callable[..., tuple[GraphClient, Rig]], count: int
@@ -263,7 +269,7 @@ def test_write_edges_post_nested_values_as_json(
 
 def test_send_replays_a_stored_call_byte_for_byte(rig: Callable[..., tuple[GraphClient, Rig]]) -> None:
     """The ledger stores the parameters and replays them through ``send``: the bytes must not change."""
-    client, script = rig(ok({"id": ORDER, "state": "IN_PROGRESS"}))
+    client, script = rig(ok({"orders": [{"id": ORDER, "state": "IN_PROGRESS"}]}))
     client.acknowledge_orders("k", [{"merchant_order_reference": "SO-1", "id": ORDER}])
     stored = json.loads(
         json.dumps({"idempotency_key": "k", "orders": [{"id": ORDER, "merchant_order_reference": "SO-1"}]})
