@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -636,3 +639,23 @@ def test_wait_for_times_out_with_a_clear_message(sandbox: SlackSandbox) -> None:
 
     with pytest.raises(AssertionError, match="nothing_posted"):
         sandbox.wait_for(nothing_posted, timeout=0.1)
+
+
+def test_orderdesk_slack_sandbox_command_serves_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "slack-sandbox", "--port", "0", "--token", "xoxb-cli"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        api_url = next(line.split("=", 1)[1].strip() for line in lines if "SLACK_API_URL=" in line)
+        assert WebClient(base_url=api_url, token="xoxb-cli").auth_test()["bot_id"] == "B0BOT"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

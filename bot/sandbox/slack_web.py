@@ -693,9 +693,8 @@ class SlackSandbox:
     def _views_push(self, args: JSON) -> JSON:
         trigger = self._use_trigger(args)
         stack = [v for v in self._views.values() if v["type"] == "modal" and v["user"] == trigger.user and v["open"]]
-        return {
-            "view": self._new_view(_view_content(args, "modal"), trigger.user, previous=stack[-1] if stack else None)
-        }
+        previous = stack[-1] if stack else None
+        return {"view": self._new_view(_view_content(args, "modal"), trigger.user, previous=previous)}
 
     def _views_update(self, args: JSON) -> JSON:
         if args.get("view_id"):
