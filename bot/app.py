@@ -64,9 +64,8 @@ def create_app(
     """
     app = App(
         name="orderdesk",
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
-        client=client or web_client(settings),
+        client=client or web_client(settings),  # it carries the bot token: Bolt warns if given both
         token_verification_enabled=False,
         process_before_response=process_before_response,
         listener_executor=logs.ContextThreadPoolExecutor(

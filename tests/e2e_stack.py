@@ -6,7 +6,7 @@ checks, Bolt, the listeners, the Graph client and the Web API client.
 
 Use the ``stack`` fixture::
 
-    from e2e_stack import stack  # noqa: F401  (pytest finds the fixture by name)
+    from e2e_stack import Stack, stack_fixture  # noqa: F401  (importing it registers the ``stack`` fixture)
 
     def test_something(stack: Stack) -> None:
         sent = stack.slack.slash_command("help")
@@ -78,8 +78,8 @@ class Stack:
             yield cls(config, graph_sandbox, slack_sandbox, services, server, slack)
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+@pytest.fixture(name="stack")
+def stack_fixture(tmp_path: Path) -> Iterator[Stack]:
     """A fresh stack per test, with default settings and the default seeded Graph sandbox."""
     with Stack.start(tmp_path) as started:
         yield started
