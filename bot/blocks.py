@@ -213,6 +213,11 @@ def _ship_to(order: Mapping[str, Any]) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
+def _ship_by(order: Mapping[str, Any]) -> str | None:
+    """Meta's fulfilment deadline: a calendar date (``Y-m-d``), shown as is, not shifted into a time zone."""
+    return _text(order.get("ship_by_date"), 40)
+
+
 def _shipping_option(order: Mapping[str, Any]) -> str | None:
     option = order.get("selected_shipping_option")
     if not isinstance(option, Mapping):
@@ -335,7 +340,7 @@ def order_card(
         ("Merchant reference", _text(order.get("merchant_order_id"), 100) or "not set"),
         ("Buyer", None if shared_by else _text(_get(order, "buyer_details", "name"), 200)),
         ("Ship to", _ship_to(order)),
-        ("Ship by", _text(order.get("ship_by_date"), 40)),
+        ("Ship by", _ship_by(order)),
         ("Shipping", _shipping_option(order)),
     ]
     blocks: list[Block] = [
@@ -431,7 +436,7 @@ def notification_card(
     total = money(_get(order, "estimated_payment_details", "total_amount"))
     items = _items(order)
     first = summarised([_short_item(i) for i in items], NOTIFICATION_ITEMS_SHOWN, "items")
-    ship_to, ship_by = _ship_to(order), _text(order.get("ship_by_date"), 40)
+    ship_to, ship_by = _ship_to(order), _ship_by(order)
     where = " · ".join(p for p in (ship_to and f"Ship to {ship_to}", ship_by and f"ship by {ship_by}") if p)
     lines = [
         f"*{_channel_order(order)} {title}*" + (f" · {total}" if total else ""),
@@ -511,7 +516,7 @@ def _digest_line(order: Mapping[str, Any], link: str | None = None) -> str:
         money(_get(order, "estimated_payment_details", "total_amount")),
         f"{items} item{'s' if items != 1 else ''}" if items else None,
         _ship_to(order),
-        _text(order.get("ship_by_date"), 40) and f"ship by {_text(order.get('ship_by_date'), 40)}",
+        _ship_by(order) and f"ship by {_ship_by(order)}",
     ]
     return "• " + " · ".join(p for p in parts if p)
 
@@ -523,7 +528,7 @@ def digest_message(orders: Sequence[Mapping[str, Any]], *, digest_id: str) -> li
     lines = summarised([_digest_line(o) for o in orders], DIGEST_SHOWN, "orders")
     confirm = confirm_dialog(
         "Acknowledge all?",
-        f"This acknowledges all {count} orders with the configured merchant reference.",
+        f"This acknowledges all {count} orders at Meta, each with the configured merchant reference (if any).",
         "Acknowledge all",
     )
     return [

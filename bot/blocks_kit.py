@@ -9,7 +9,7 @@ foreign text before it gets near mrkdwn. Nothing here knows about orders.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -108,7 +108,7 @@ def money(amount: object) -> str | None:
     Amounts are decimal strings; Decimal keeps them exact. A value that is not a sane number is shown as Meta
     sent it (escaped) rather than dropped, so nobody is told a wrong total.
     """
-    if not isinstance(amount, dict) or amount.get("amount") is None:
+    if not isinstance(amount, Mapping) or amount.get("amount") is None:
         return None
     currency = clip(escape(amount.get("currency") or ""), 10)
     raw = amount["amount"]
