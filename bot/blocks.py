@@ -350,7 +350,7 @@ def order_card(
 
     items = _items(order)
     if items:
-        lines = summarised([_item_line(i) for i in items], CARD_ITEMS_SHOWN, "items")
+        lines = summarised(items, _item_line, CARD_ITEMS_SHOWN, "items")
         blocks += line_sections(f"*Items* ({len(items)})", lines)
     totals = [
         ("Subtotal", money(_get(order, "estimated_payment_details", "subtotal", "items"))),
@@ -367,7 +367,7 @@ def order_card(
     ):
         entries = _edge(order, name)
         if entries:
-            lines = summarised([line(e) for e in entries], CARD_EDGE_SHOWN, name)
+            lines = summarised(entries, line, CARD_EDGE_SHOWN, name)
             blocks += line_sections(f"*{title}* ({len(entries)})", lines)
 
     notes = [_ack_status_text(ack_status)] if ack_status else []
@@ -435,7 +435,7 @@ def notification_card(
     title = f"<{url}|{order_id}>" if url else order_id
     total = money(_get(order, "estimated_payment_details", "total_amount"))
     items = _items(order)
-    first = summarised([_short_item(i) for i in items], NOTIFICATION_ITEMS_SHOWN, "items")
+    first = summarised(items, _short_item, NOTIFICATION_ITEMS_SHOWN, "items")
     ship_to, ship_by = _ship_to(order), _ship_by(order)
     where = " · ".join(p for p in (ship_to and f"Ship to {ship_to}", ship_by and f"ship by {ship_by}") if p)
     lines = [
@@ -525,7 +525,7 @@ def digest_message(orders: Sequence[Mapping[str, Any]], *, digest_id: str) -> li
     """One message for a burst of new orders ("37 new orders") instead of a flood of cards."""
     count = len(orders)
     title = f":package: *{count} new order{'s' if count != 1 else ''}* awaiting acknowledgement"
-    lines = summarised([_digest_line(o) for o in orders], DIGEST_SHOWN, "orders")
+    lines = summarised(orders, _digest_line, DIGEST_SHOWN, "orders")
     confirm = confirm_dialog(
         "Acknowledge all?",
         f"This acknowledges all {count} orders at Meta, each with the configured merchant reference (if any).",
@@ -544,9 +544,12 @@ def digest_message(orders: Sequence[Mapping[str, Any]], *, digest_id: str) -> li
 
 def digest_list(orders: Sequence[Mapping[str, Any]], *, commerce_manager_url: str) -> list[Block]:
     """The ephemeral list behind a digest's "List them" button, each order linked to Commerce Manager."""
-    lines = [_digest_line(o, commerce_manager_link(commerce_manager_url, _order_id(o))) for o in orders]
+
+    def linked(order: Mapping[str, Any]) -> str:
+        return _digest_line(order, commerce_manager_link(commerce_manager_url, _order_id(order)))
+
     title = f"*Orders in this digest* ({len(orders)}); look one up with `/order &lt;id&gt;`"
-    return line_sections(title, summarised(lines, DIGEST_LIST_SHOWN, "orders"), line_limit=400)
+    return line_sections(title, summarised(orders, linked, DIGEST_LIST_SHOWN, "orders"))
 
 
 # --- acknowledgement flow ---------------------------------------------------------------------------------
@@ -614,6 +617,17 @@ def ack_conflict_blocks(order_id: str) -> list[Block]:
     )
 
 
+def _batch_line(result: Mapping[str, Any]) -> str:
+    order_id = _text(result.get("id"), 100) or "(no id)"
+    if isinstance(result.get("error"), Mapping):
+        code = _text(_get(result, "error", "error_code"), 20)
+        reason = _text(_get(result, "error", "error_message"), 200) or "refused"
+        return f"• :x: {order_id}: " + (f"{reason} ({code})" if code else reason)
+    reference = _text(result.get("merchant_order_reference"), 100)
+    state = _text(result.get("state"), 40) or "acknowledged"
+    return f"• :white_check_mark: {order_id}: {state}" + (f" · reference {reference}" if reference else "")
+
+
 def batch_result_blocks(results: Sequence[Mapping[str, Any]]) -> list[Block]:
     """Per-order results of ``/order ack-pending``.
 
@@ -622,22 +636,25 @@ def batch_result_blocks(results: Sequence[Mapping[str, Any]]) -> list[Block]:
     """
     if not results:
         return message_blocks("No orders are awaiting acknowledgement.")
-    failed = [r for r in results if isinstance(r.get("error"), Mapping)]
-    lines = []
-    for result in results:
-        order_id = _text(result.get("id"), 100) or "(no id)"
-        if isinstance(result.get("error"), Mapping):
-            code = _text(_get(result, "error", "error_code"), 20)
-            reason = _text(_get(result, "error", "error_message"), 200) or "refused"
-            lines.append(f"• :x: {order_id}: " + (f"{reason} ({code})" if code else reason))
-        else:
-            reference = _text(result.get("merchant_order_reference"), 100)
-            state = _text(result.get("state"), 40) or "acknowledged"
-            lines.append(
-                f"• :white_check_mark: {order_id}: {state}" + (f" · reference {reference}" if reference else "")
-            )
-    title = f"*Acknowledged {len(results) - len(failed)} of {len(results)} orders*"
-    return line_sections(title, summarised(lines, BATCH_SHOWN, "orders"))
+    succeeded = sum(not isinstance(r.get("error"), Mapping) for r in results)
+    title = f"*Acknowledged {succeeded} of {len(results)} orders*"
+    return line_sections(title, summarised(results, _batch_line, BATCH_SHOWN, "orders"))
+
+
+def _history_line(row: Any) -> str:
+    """One audit row: a ``bot.store.AuditRow`` or a mapping with the same names."""
+
+    def field(name: str) -> Any:
+        return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
+
+    at, key, detail = field("at"), _text(field("key"), 100), _text(field("detail"), 200)
+    parts = [
+        slack_date(at) if isinstance(at, int | float) else "(no time)",
+        mention(field("user_id")),
+        f"*{_text(field('action'), 60) or '?'}*",
+        f"→ {_text(field('outcome'), 60) or '?'}",
+    ]
+    return "• " + " ".join(parts) + (f" · key `{key}`" if key else "") + (f" · {detail}" if detail else "")
 
 
 def history_blocks(order_id: str, rows: Sequence[Any]) -> list[Block]:
@@ -649,23 +666,7 @@ def history_blocks(order_id: str, rows: Sequence[Any]) -> list[Block]:
     shown = clip(escape(order_id), 100)
     if not rows:
         return message_blocks(f"No history for order {shown}: nobody has acted on it through orderdesk.")
-
-    def field(row: Any, name: str) -> Any:
-        return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
-
-    lines = []
-    for row in rows:
-        at = field(row, "at")
-        key = _text(field(row, "key"), 100)
-        detail = _text(field(row, "detail"), 200)
-        parts = [
-            slack_date(at) if isinstance(at, int | float) else "(no time)",
-            mention(field(row, "user_id")),
-            f"*{_text(field(row, 'action'), 60) or '?'}*",
-            f"→ {_text(field(row, 'outcome'), 60) or '?'}",
-        ]
-        lines.append("• " + " ".join(parts) + (f" · key `{key}`" if key else "") + (f" · {detail}" if detail else ""))
-    return line_sections(f"*History of order {shown}*", summarised(lines, HISTORY_SHOWN, "entries"))
+    return line_sections(f"*History of order {shown}*", summarised(rows, _history_line, HISTORY_SHOWN, "entries"))
 
 
 # --- help and plain answers -------------------------------------------------------------------------------

@@ -9,12 +9,13 @@ foreign text before it gets near mrkdwn. Nothing here knows about orders.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 Block = dict[str, Any]
+T = TypeVar("T")
 
 # Slack's documented limits (https://api.slack.com/reference/block-kit). slack_sdk validates most of them, but
 # not the block count or the length of a section field, and Slack checks them all server-side.
@@ -210,8 +211,11 @@ def line_sections(title: str, lines: Sequence[str], *, line_limit: int = 400) ->
     return blocks
 
 
-def summarised(lines: Sequence[str], shown: int, noun: str) -> list[str]:
-    """The first ``shown`` lines, then one "…and N more {noun}" line instead of the rest."""
-    if len(lines) <= shown:
-        return list(lines)
-    return [*lines[:shown], f"{ELLIPSIS}and {len(lines) - shown} more {noun}"]
+def summarised(entries: Sequence[T], render: Callable[[T], str], shown: int, noun: str) -> list[str]:
+    """The first ``shown`` entries rendered as lines, then one "…and N more {noun}" line instead of the rest.
+
+    Only the shown entries are rendered, so a card for an order with thousands of items costs what one with
+    ``shown`` items costs.
+    """
+    lines = [render(entry) for entry in entries[:shown]]
+    return [*lines, f"{ELLIPSIS}and {len(entries) - shown} more {noun}"] if len(entries) > shown else lines
