@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from slack_bolt import App, BoltContext
 from slack_bolt.context.respond import Respond
@@ -62,21 +63,39 @@ def create_app(
     listener to completion before the HTTP response: deterministic for unit tests, wrong for production, where
     the ack must go back while the slow work continues in the listener pool.
     """
-    app = App(
-        name="orderdesk",
-        signing_secret=settings.slack_signing_secret,
-        client=client or web_client(settings),  # it carries the bot token: Bolt warns if given both
-        token_verification_enabled=False,
-        process_before_response=process_before_response,
-        listener_executor=logs.ContextThreadPoolExecutor(
-            max_workers=settings.http_workers, thread_name_prefix="orderdesk-listener"
-        ),
-    )
+    with _without_env_token_warning():
+        app = App(
+            name="orderdesk",
+            signing_secret=settings.slack_signing_secret,
+            client=client or web_client(settings),  # it carries the bot token: Bolt warns if given both
+            token_verification_enabled=False,
+            process_before_response=process_before_response,
+            listener_executor=logs.ContextThreadPoolExecutor(
+                max_workers=settings.http_workers, thread_name_prefix="orderdesk-listener"
+            ),
+        )
     app.use(_services_middleware(services))
     app.error(_on_error)
     for module in HANDLER_MODULES:
         module.register(app)
     return app
+
+
+@contextmanager
+def _without_env_token_warning() -> Iterator[None]:
+    """Bolt reads ``SLACK_BOT_TOKEN`` from the environment even when given a client, then warns at every start
+    that it will use the client's token instead (slack_bolt/app/app.py). That is what we want (the client carries
+    the token from Settings), so the warning would only alarm operators: drop exactly that one, only here."""
+    bolt_logger = logging.getLogger("slack_bolt.App")
+
+    def drop(record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+    bolt_logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        bolt_logger.removeFilter(drop)
 
 
 def _services_middleware(services: Services) -> Callable[..., None]:

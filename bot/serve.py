@@ -178,7 +178,8 @@ class HttpServer(Running):
             clear_untrusted_proxy_headers=True,
         )
         self.url = f"http://{host}:{self._server.effective_port}"
-        self._thread = threading.Thread(target=self._server.run, name="orderdesk-http", daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="orderdesk-http", daemon=True)
         self._thread.start()
 
     def health(self) -> tuple[int, dict[str, Any]]:
@@ -194,21 +195,31 @@ class HttpServer(Running):
         # 503 only when the bot cannot work at all; Meta being down is reported, not a reason to restart us.
         return (200 if database else 503), body
 
-    def _close_server(self) -> None:
+    def _serve(self) -> None:
+        """waitress's event loop, run here rather than by ``server.run()`` so that stopping happens in this thread:
+        the socket map is not thread-safe, and no other thread then needs to touch it."""
         server = self._server
-        # Stop accepting, in the server's own loop thread (the socket map is not thread-safe).
-        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
+        while not self._stopping.is_set():
+            self._poll()
+        wasyncore.dispatcher.close(server)  # stop accepting (BaseWSGIServer.close would also close the trigger)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while _busy(server) and time.monotonic() < deadline:
-            time.sleep(0.01)
+            self._poll()
         server.task_dispatcher.shutdown()
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        wasyncore.close_all(server._map)
+
+    def _poll(self) -> None:
+        # A short timeout only bounds how soon a stop is noticed: activity wakes the loop at once.
+        wasyncore.loop(timeout=0.05, map=self._server._map, use_poll=self._server.adj.asyncore_use_poll, count=1)
+
+    def _close_server(self) -> None:
+        self._stopping.set()
         self._thread.join()
         self._probe.close()
 
 
 def _busy(server: Any) -> bool:
-    """True while a connection has a request being handled or a response not yet sent."""
+    """True while a connection has a request being handled or a response not yet sent (waitress's channels)."""
     return any(ch.requests or ch.total_outbufs_len for ch in list(server.active_channels.values()))
 
 
