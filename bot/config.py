@@ -284,6 +284,12 @@ def _parse(env: Mapping[str, str]) -> Settings:
         except ValueError:
             # Never echo the value: it may be a secret pasted into the wrong variable.
             problems.append(f"{name} is malformed: it should be {looks_like}")
+    if env.get("SLACK_CLIENT_ID") and env.get("SLACK_CLIENT_SECRET"):
+        # Bolt reads these two from the environment by itself and silently turns into a multi-workspace OAuth app.
+        problems.append(
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are both set: unset them, orderdesk is a single-workspace app "
+            "that uses SLACK_BOT_TOKEN (Bolt would otherwise switch itself to OAuth installation mode)"
+        )
     if problems:
         raise ConfigError(problems)
     return Settings(**values)

@@ -101,3 +101,9 @@ def test_nothing_else_reads_os_environ() -> None:
         if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text()):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_oauth_client_credentials_refused() -> None:
+    env = {**GOOD, "SLACK_CLIENT_ID": "123.456", "SLACK_CLIENT_SECRET": "abc"}
+    with pytest.raises(ConfigError, match="SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"):
+        Settings.from_env(env, dotenv_path=None)
