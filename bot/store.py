@@ -132,6 +132,17 @@ def _initial_schema(db: Database) -> None:
     )
 
 
+# --- acknowledgements (issue 5): one live acknowledgement per order -------------------------------------
+
+
+@MIGRATIONS(name="0002_ack_order_locks")
+def _ack_order_locks(db: Database) -> None:
+    """Which idempotency key owns an order's acknowledgement. Two cards of one order carry different keys, so
+    the ledger's primary key alone cannot stop both calling Meta; a unique order id here can, with the same
+    ``INSERT OR IGNORE`` claim."""
+    db.execute("CREATE TABLE ack_order_locks (order_id TEXT PRIMARY KEY, key TEXT NOT NULL, locked_at REAL NOT NULL)")
+
+
 # --- rows handed to callers -------------------------------------------------------------------------------
 
 
@@ -702,3 +713,19 @@ class Store:
             """,
             (name, value, self._clock()),
         )
+
+    # --- acknowledgement order locks (issue 5; bot/acks.py gives them meaning) ----------------------------
+
+    def ack_lock(self, order_id: str, key: str) -> str:
+        """Claim the order's acknowledgement for ``key`` (``INSERT OR IGNORE``); the key that owns it now."""
+        with self._statement():
+            self._db().execute(
+                "INSERT OR IGNORE INTO ack_order_locks (order_id, key, locked_at) VALUES (?, ?, ?)",
+                (order_id, key, self._clock()),
+            )
+            row = self._select_one("SELECT key FROM ack_order_locks WHERE order_id = ?", (order_id,))
+        return str(row["key"]) if row else key
+
+    def ack_unlock(self, order_id: str, key: str) -> None:
+        """Free the order for a new key (after a permanent failure); a lock held by another key stays."""
+        self._write("DELETE FROM ack_order_locks WHERE order_id = ? AND key = ?", (order_id, key))
