@@ -1,0 +1,287 @@
+"""The demo console: a browser page that plays a Slack channel with orderdesk in it, served by the Slack sandbox.
+
+It is a thin window onto the sandboxes, never a second implementation of the bot: the page shows what the Slack
+sandbox recorded (the channel's history with threads and edits, the current user's ephemeral messages and modals)
+and what the Graph sandbox received, and every click is turned, server side, into the signed request Slack would
+send (through :class:`~bot.sandbox.slack.SlackRequester`). So the bot under the console is exactly the bot under
+a real workspace, and the page needs no secrets and no build step (plain HTML, CSS and JavaScript in ``static/``).
+
+Mounted beside the Web API on the Slack sandbox's port (:meth:`Console.mount`)::
+
+    GET  /console                     the page (static/console.html, .css, .js)
+    GET  /console/api/state?user=U…   the channel as that user sees it, the Graph call record; ``since=<version>``
+                                      answers ``{"unchanged": true}`` when nothing changed (the page polls)
+    POST /console/api/send            {user, text}: ``/order …`` → signed slash command; other text → a message
+    POST /console/api/action          {user, action_id, value, message_ts, block_id?}: signed block_actions
+    POST /console/api/shortcut        {user, message_ts}: signed message_action ("Look up order")
+    POST /console/api/submit          {user, view_id, values}: signed view_submission
+
+Each POST answers ``{ok, status, ack?, error?}``: ``status`` is the bot's HTTP answer, so the page can say what
+Slack would say when an app does not answer ("dispatch_failed").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+from bot import ids
+from bot.sandbox.slack_requester import Sent, SlackRequester
+from bot.sandbox.slack_web import BOT_USER_ID, SlackApiFailure, SlackSandbox
+
+JSON = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+PREFIX = "/console"
+GRAPH_CALLS_SHOWN = 60
+MAX_BODY = 64 * 1024
+_STATIC = {
+    "console.html": "text/html",
+    "console.css": "text/css",
+    "console.js": "text/javascript",
+}
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A person the page can act as; ``note`` is shown in the user switcher (e.g. "not allowed to acknowledge")."""
+
+    user_id: str
+    note: str = ""
+
+
+class BadRequest(Exception):
+    """The page sent something the console cannot turn into a Slack request (answered 400 with the reason)."""
+
+
+class Console:
+    """WSGI app for ``/console``: reads the sandboxes' records and sends signed requests on the page's behalf.
+
+    ``graph_calls`` returns the Graph sandbox's call record (its ``calls`` method, in-process); ``tips`` are
+    mrkdwn lines shown at the top of the channel (things to try, with ids that exist).
+    """
+
+    def __init__(
+        self,
+        slack: SlackSandbox,
+        requester: SlackRequester,
+        *,
+        graph_calls: Callable[[], list[JSON]] = list,
+        channel: str = "C0ORDERS",
+        agents: Sequence[Agent] = (Agent("U0AGENT1"), Agent("U0AGENT2"), Agent("U0AGENT3")),
+        command: str = ids.ORDER_COMMAND,
+        tips: Sequence[str] = (),
+    ) -> None:
+        self.slack = slack
+        self.requester = requester
+        self.channel = channel
+        self.agents = tuple(agents)
+        self.command = command
+        self.tips = tuple(tips)
+        self._graph_calls = graph_calls
+        self._routes: dict[tuple[str, str], Callable[[JSON], JSON]] = {
+            ("GET", "state"): lambda query: self.state(query.get("user", ""), since=query.get("since")),
+            ("POST", "send"): self._send,
+            ("POST", "action"): self._action,
+            ("POST", "shortcut"): self._shortcut,
+            ("POST", "submit"): self._submit,
+        }
+
+    def mount(self) -> None:
+        """Serve the console at ``/console`` on the Slack sandbox's own port."""
+        self.slack.mount(PREFIX, self)
+
+    # ------------------------------------------------------------------ WSGI
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "").removeprefix(PREFIX).strip("/")
+        if method == "GET" and path in ("", "console.html"):
+            return _static(start_response, "console.html")
+        if method == "GET" and path.startswith("static/") and path.removeprefix("static/") in _STATIC:
+            return _static(start_response, path.removeprefix("static/"))
+        route = self._routes.get((method, path.removeprefix("api/"))) if path.startswith("api/") else None
+        if route is None:
+            return _json(start_response, 404, {"ok": False, "error": "not_found"})
+        try:
+            return _json(start_response, 200, route(_read_json(environ) if method == "POST" else _query(environ)))
+        except BadRequest as exc:
+            return _json(start_response, 400, {"ok": False, "error": str(exc)})
+        except httpx.HTTPError as exc:
+            # The bot is down or hung up: what Slack shows an agent when an app does not answer.
+            return _json(start_response, 200, {"ok": False, "status": 0, "error": f"dispatch_failed ({exc})"})
+
+    # ------------------------------------------------------------------ what the page shows
+
+    def state(self, user: str, *, since: str | None = None) -> JSON:
+        """The channel as ``user`` sees it: messages (threads folded in), their ephemerals, their open modals,
+        and the Graph call record. ``version`` is a digest of all of it, so polling is cheap when nothing moved."""
+        user = self._agent(user)
+        messages = self.slack.messages(self.channel)
+        for message in messages:
+            if message.get("reply_count"):
+                message["replies"] = self.slack.messages(self.channel, thread_ts=message["ts"])[1:]
+        state = {
+            "channel": self.slack.channel(self.channel),
+            "command": self.command,
+            "tips": self.tips,
+            "bot_user_id": BOT_USER_ID,
+            "users": {u: self._public_user(u) for u in self._known_users(messages)},
+            "agents": [
+                {"id": a.user_id, "name": self.slack.user(a.user_id)["name"], "note": a.note} for a in self.agents
+            ],
+            "user": user,
+            "messages": messages,
+            "ephemerals": self.slack.ephemerals(user=user, channel=self.channel),
+            "modals": [_modal(v) for v in self.slack.views(user=user) if v["type"] == "modal" and v["open"]],
+            "graph_calls": self._graph_calls()[-GRAPH_CALLS_SHOWN:],
+        }
+        version = hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        if since == version:
+            return {"version": version, "unchanged": True}
+        return {"version": version, **state}
+
+    def _known_users(self, messages: list[JSON]) -> set[str]:
+        known = {a.user_id for a in self.agents} | {BOT_USER_ID}
+        for message in messages:
+            known |= {m.get("user", "") for m in (message, *message.get("replies", []))}
+        return {u for u in known if u}
+
+    def _public_user(self, user_id: str) -> JSON:
+        try:
+            info = self.slack.user(user_id)
+        except KeyError:
+            return {"id": user_id, "name": user_id, "real_name": user_id, "is_bot": False}
+        return {k: info[k] for k in ("id", "name", "real_name", "is_bot")}
+
+    def _agent(self, user: object) -> str:
+        if not any(a.user_id == user for a in self.agents):
+            raise BadRequest(f"unknown user {user!r}")
+        return str(user)
+
+    # ------------------------------------------------------------------ what the page does
+
+    def _send(self, body: JSON) -> JSON:
+        """The composer: a slash command goes to the bot signed, like Slack; anything else is a message."""
+        user, text = self._agent(body.get("user")), str(body.get("text") or "").strip()
+        if not text:
+            raise BadRequest("nothing to send")
+        if not text.startswith("/"):
+            self.slack.post_as_user(self.channel, text, user)
+            return {"ok": True}
+        command, _, argument = text.partition(" ")
+        if command != self.command:
+            return {"ok": False, "error": f"{command} is not a valid command. Try {self.command} help."}
+        return _answer(self.requester.slash_command(argument.strip(), user=user, channel=self.channel))
+
+    def _action(self, body: JSON) -> JSON:
+        user = self._agent(body.get("user"))
+        action_id, value = _text(body, "action_id"), str(body.get("value") or "")
+        sent = self.requester.block_action(
+            action_id,
+            value,
+            user=user,
+            channel=self.channel,
+            message_ts=_text(body, "message_ts"),
+            block_id=body.get("block_id") or None,
+        )
+        return _answer(sent)
+
+    def _shortcut(self, body: JSON) -> JSON:
+        user = self._agent(body.get("user"))
+        try:
+            message = self.slack.message(self.channel, _text(body, "message_ts"))
+        except KeyError as exc:
+            raise BadRequest("that message is gone") from exc
+        return _answer(self.requester.message_shortcut(message, channel=self.channel, user=user))
+
+    def _submit(self, body: JSON) -> JSON:
+        user = self._agent(body.get("user"))
+        values = body.get("values")
+        if not isinstance(values, dict):
+            raise BadRequest("values must be an object")
+        try:
+            view = self.slack.view(_text(body, "view_id"))
+        except KeyError as exc:
+            raise BadRequest("that modal is gone") from exc
+        try:
+            return _answer(self.requester.view_submission(view, values, user=user))
+        except SlackApiFailure as failure:  # the bot acked with a view Slack would refuse
+            return {"ok": False, "status": 200, "error": f"the app answered with an invalid view ({failure.error})"}
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _modal(view: JSON) -> JSON:
+    keys = ("id", "title", "submit", "close", "blocks", "callback_id", "errors", "previous_view_id", "root_view_id")
+    return {k: view.get(k) for k in keys}
+
+
+def _answer(sent: Sent) -> JSON:
+    status = sent.response.status_code
+    answer: JSON = {"ok": status == 200, "status": status}
+    if status != 200:
+        answer["error"] = "dispatch_failed" if status >= 500 else f"the app answered HTTP {status}"
+    elif sent.response.content:
+        try:
+            answer["ack"] = sent.response.json()
+        except ValueError:
+            answer["ack"] = sent.response.text
+    return answer
+
+
+def _text(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{key} is required")
+    return value
+
+
+def _query(environ: dict[str, Any]) -> JSON:
+    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
+def _read_json(environ: dict[str, Any]) -> JSON:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length > MAX_BODY:
+        raise BadRequest("request too large")
+    try:
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    except ValueError as exc:
+        raise BadRequest("body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+def _static(start_response: StartResponse, name: str) -> list[bytes]:
+    data = resources.files("bot.sandbox").joinpath("static", name).read_bytes()
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", f"{_STATIC[name]}; charset=utf-8"),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-store"),
+            # Everything the page needs is served from here: no CDN, no inline script, no third-party request.
+            ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'"),
+        ],
+    )
+    return [data]
+
+
+def _json(start_response: StartResponse, status: int, payload: JSON) -> list[bytes]:
+    data = json.dumps(payload).encode()
+    start_response(
+        f"{status} {HTTPStatus(status).phrase}",
+        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))],
+    )
+    return [data]
