@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import waitress
@@ -28,6 +29,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import wasyncore
 
 from bot import logs
+from bot.acks import CrashPoints
 from bot.app import create_app
 from bot.config import ConfigError, Settings
 from bot.graph import GraphError
@@ -280,6 +282,8 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port to listen on (default 3000)")
+    # Test-only (tests/test_crash.py): a directory whose flag files stop an acknowledgement at a named point.
+    parser.add_argument("--crash-points", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -302,7 +306,7 @@ def main(argv: Sequence[str]) -> int:
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    with Services.open(settings) as services:
+    with Services.open(settings, crash_points=CrashPoints(args.crash_points)) as services:
         running: Running
         if mode == "http":
             running = server = build_server(settings, services, args.host, args.port)
@@ -310,6 +314,9 @@ def main(argv: Sequence[str]) -> int:
         else:
             running = connect_socket_mode(settings, services)
             log.info("connected to Slack over Socket Mode")
+        acks = services.acks
+        if acks is not None:  # finishes acknowledgements a crash left pending: now, then every sweep_seconds
+            running.add_worker("ack-sweeper", lambda: acks.sweep(running.app.client), settings.sweep_seconds)
         with running:
             stopping.wait()
             log.info("stopping: finishing requests in flight")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from types import TracebackType
 
+from bot.acks import AcknowledgementService, CrashPoints
 from bot.config import Settings
 from bot.graph import GraphClient
 from bot.store import Store
@@ -24,19 +25,22 @@ class Services:
     graph: GraphClient
     store: Store
     orders: object | None = None
-    acks: object | None = None
+    acks: AcknowledgementService | None = None
     notifier: object | None = None
 
     @classmethod
-    def open(cls, settings: Settings) -> Services:
-        """The production wiring: a Graph client from settings and the sqlite store at ``settings.db_path``."""
+    def open(cls, settings: Settings, *, crash_points: CrashPoints | None = None) -> Services:
+        """The production wiring: a Graph client from settings and the sqlite store at ``settings.db_path``.
+
+        ``crash_points`` arms the acknowledgement crash test's stopping points (``serve --crash-points``)."""
         graph = GraphClient.from_settings(settings)
         try:
             store = Store(settings.db_path)
         except BaseException:
             graph.close()
             raise
-        return cls(settings=settings, graph=graph, store=store)
+        acks = AcknowledgementService(settings, graph, store, crash_points=crash_points)
+        return cls(settings=settings, graph=graph, store=store, acks=acks)
 
     def context(self) -> dict[str, object]:
         """What the middleware adds to each request's context: one entry per field, by field name."""

@@ -1,12 +1,35 @@
-"""Modal submissions (``view_submission``): the "Acknowledge with reference…" modal registers here.
+"""Modal submissions (``view_submission``): the "Acknowledge with reference…" modal.
 
-No modal is opened yet, so nothing is registered.
+The modal carries the click it was opened from (order, idempotency key, card, response URL) in
+``private_metadata``, so a submission is the same intent as the button and answers the same way. A reference the
+bot cannot send is refused inline (``response_action="errors"``) and the modal stays open.
 """
 
 from __future__ import annotations
 
-from slack_bolt import App
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import ids
+from bot.acks import AcknowledgementService, Click
 
 
 def register(app: App) -> None:
-    """Nothing yet: see the module docstring."""
+    app.view(ids.ACK_REF_MODAL)(on_ack_reference)
+
+
+def on_ack_reference(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, acks: AcknowledgementService
+) -> None:
+    user = body.get("user") or {}
+    click = Click.from_metadata(view["private_metadata"], user_id=user["id"], user_team_id=user.get("team_id"))
+    field = view["state"]["values"][ids.ACK_REF_BLOCK][ids.ACK_REF_INPUT]
+    reference = (field.get("value") or "").strip()
+    error = acks.reference_error(click.order_id, reference)
+    if error is not None:
+        ack(response_action="errors", errors={ids.ACK_REF_BLOCK: error})
+        return
+    ack()  # closes the modal; the card and the clicker's answers show the outcome
+    acks.acknowledge(click, client, reference)

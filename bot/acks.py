@@ -1,0 +1,604 @@
+"""Acknowledging orders: who may, the idempotency ledger around each Graph call, and every card kept current.
+
+One order is acknowledged once, whatever Slack and the process do (design.md, section 2):
+
+* The idempotency key arrives in the click (minted when the card was rendered), so every click of one card, its
+  modal and its Retry are one intent at Meta. Two *cards* of one order carry two keys, so the order itself is
+  claimed too: ``Store.ack_lock`` (an ``INSERT OR IGNORE`` on the order id, in the same transaction as the ledger
+  claim) lets one key own an order's acknowledgement until it fails for good.
+* Only the claimant calls Meta, with the stored key and the stored parameters; everyone else gets an answer
+  ("@X is acknowledging this order", "already acknowledged by @X") and no call.
+* The outcome is recorded before Slack hears of it; then every card the bot knows of is re-rendered.
+* A claim whose process died is finished by :meth:`AcknowledgementService.sweep` (at start-up and periodically in
+  ``orderdesk serve``): it reads the order first and counts ``IN_PROGRESS`` with our reference as done.
+
+Slack answers go to the click's ``response_url`` (ephemeral, never replacing the card) so that button clicks and
+modal submissions, which carry the click in ``private_metadata``, answer the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from bot.blocks import (
+    MERCHANT_REF_MAX,
+    MERCHANT_REF_PATTERN,
+    AckStatus,
+    ack_conflict_blocks,
+    ack_not_allowed_blocks,
+    ack_reference_modal,
+    ack_status_blocks,
+    ack_value,
+    batch_result_blocks,
+    history_blocks,
+    message_blocks,
+    notification_card,
+    notification_text,
+    order_card,
+    parse_ack_value,
+)
+from bot.blocks_kit import Block, escape
+from bot.config import Settings
+from bot.graph import MAX_BATCH_ACK, ORDER_CARD_FIELDS, GraphClient, GraphError, OrderStateError
+from bot.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, LedgerEntry, new_key
+from bot.store import Card, Store
+
+log = logging.getLogger(__name__)
+
+# Card kinds, as stored by ``Store.remember_card``: what the card was rendered with decides how it is re-rendered.
+CARD_LOOKUP = "lookup"  # the asking agent's ephemeral card (buyer name, contact button)
+CARD_NOTIFICATION = "notification"  # the PII-free card in the on-call channel
+CARD_SHARED = "shared:"  # + the sharer's user id: the channel version of a lookup card
+
+GROUP_CACHE_SECONDS = 300.0
+ACKNOWLEDGED_STATES = frozenset({"IN_PROGRESS", "COMPLETED"})
+_ORDER_CHECK_FIELDS = "id,order_status,merchant_order_id"
+
+# Why Meta refuses an acknowledgement, by the state the order turned out to be in (read after the refusal).
+_REFUSED_IN_STATE = {
+    "FB_PROCESSING": "The order is still in Meta's processing hold (FB_PROCESSING); it cannot be acknowledged yet.",
+    "COMPLETED": "The order is already completed.",
+}
+
+
+@dataclass(frozen=True)
+class Click:
+    """One press of an Acknowledge / Retry button: the intent (order, key), who pressed it, and where.
+
+    ``user_team_id`` is the clicker's own workspace and ``workspace_id`` the one the app is installed in: they
+    differ for a Slack Connect guest. ``response_url`` answers the clicker and replaces an ephemeral card.
+    """
+
+    order_id: str
+    key: str
+    user_id: str
+    user_team_id: str | None
+    workspace_id: str | None
+    channel_id: str | None
+    message_ts: str | None
+    ephemeral: bool
+    response_url: str | None
+
+    @classmethod
+    def from_action(cls, body: Mapping[str, Any], workspace_id: str | None) -> Click:
+        """From a ``block_actions`` payload; ValueError if the button value is not one the bot rendered."""
+        order_id, key = parse_ack_value(body["actions"][0].get("value", ""))
+        container = body.get("container") or {}
+        user = body.get("user") or {}
+        return cls(
+            order_id=order_id,
+            key=key,
+            user_id=str(user.get("id")),
+            user_team_id=user.get("team_id"),
+            workspace_id=workspace_id,
+            channel_id=container.get("channel_id") or (body.get("channel") or {}).get("id"),
+            message_ts=container.get("message_ts"),
+            ephemeral=bool(container.get("is_ephemeral")),
+            response_url=body.get("response_url"),
+        )
+
+    def to_metadata(self) -> str:
+        """The modal's ``private_metadata``: the whole click, so the submission answers and updates like it."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_metadata(cls, text: str, *, user_id: str, user_team_id: str | None) -> Click:
+        """The click a modal was opened from, submitted by ``user_id`` (who may differ from the opener only if
+        Slack misbehaves: the submitter is the one checked)."""
+        data = json.loads(text)
+        ack_value(data["order_id"], data["key"])  # same strict check as a button value
+        return cls(**{**data, "user_id": user_id, "user_team_id": user_team_id})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone asking for an acknowledgement outside a card (``/order ack-pending``)."""
+
+    user_id: str
+    user_team_id: str | None
+    workspace_id: str | None
+
+
+class CrashPoints:
+    """Test-only: stop dead at a named point of an acknowledgement, so a crash test can SIGKILL the process there.
+
+    Off unless ``orderdesk serve --crash-points DIR`` names a directory. When ``DIR/<point>`` exists, reaching
+    the point creates ``DIR/<point>.reached`` and blocks forever. Points: ``before_call`` (claim committed, Meta
+    not called) and ``after_call`` (Meta answered or failed, outcome not recorded).
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._directory = directory
+
+    def __call__(self, point: str) -> None:
+        if self._directory is None or not (self._directory / point).exists():
+            return
+        (self._directory / f"{point}.reached").touch()
+        threading.Event().wait()
+
+
+def status_of(entry: LedgerEntry) -> AckStatus:
+    """How a card shows a ledger entry."""
+    if entry.state == "succeeded":
+        return AckStatus("succeeded", entry.user_id, entry.updated_at, entry.reference)
+    if entry.state == "pending":
+        return AckStatus("pending", entry.user_id, entry.updated_at)
+    message = (entry.error or {}).get("message")
+    return AckStatus("retryable" if entry.retryable else "failed", entry.user_id, entry.updated_at, message=message)
+
+
+def _error_record(exc: GraphError, message: str | None = None) -> dict[str, Any]:
+    """What the ledger keeps of a failure: the Graph numbers for support, and words for the card."""
+    words = message or exc.user_message or exc.message
+    return {"type": type(exc).__name__, "code": exc.code, "subcode": exc.subcode, "message": words}
+
+
+class AcknowledgementService:
+    """Acknowledge buttons, the reference modal, Retry, the crash sweeper, ``ack-pending`` and ``history``.
+
+    Thread-safe: the ledger and the store serialise writes, and the user-group cache has its own lock. Slack is
+    reached through the ``client`` each call is given (Bolt's per-request client, or the app's for the sweeper).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        graph: GraphClient,
+        store: Store,
+        *,
+        crash_points: CrashPoints | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._graph = graph
+        self._store = store
+        self._ledger = Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock)
+        self._crash_points = crash_points or CrashPoints()
+        self._clock = clock
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._groups_lock = threading.Lock()
+
+    # --- entry points (listeners) ---------------------------------------------------------------------------
+
+    def acknowledge(self, click: Click, client: WebClient, reference: str | None = None) -> None:
+        """An Acknowledge click (``reference`` None: the configured template, if any) or a modal submission."""
+        if self._refused(click, client):
+            return
+        if reference is None and self._settings.merchant_ref_template:
+            reference = self._settings.merchant_ref_template.format(order_id=click.order_id)
+        indexed = self._store.get_order(click.order_id)
+        with self._store.transaction():
+            holder = self._store.ack_lock(click.order_id, click.key)
+            claim = None
+            if holder == click.key:
+                claim = self._ledger.claim(
+                    key=click.key,
+                    operation=ACKNOWLEDGE_ORDER,
+                    order_id=click.order_id,
+                    params={"merchant_order_reference": reference} if reference else {},
+                    user_id=click.user_id,
+                    team_id=click.user_team_id,
+                    channel_id=click.channel_id,
+                    message_ts=click.message_ts,
+                    reference=reference,
+                )
+        if claim is None:
+            self._answer_holder(click, holder, client)
+        elif claim.conflict:
+            self._tell(click, ack_conflict_blocks(click.order_id), client)
+        elif not claim.won:
+            # The same intent again: re-drive it if it failed transiently or its owner died, else say where it is.
+            entry = self._ledger.take_over(click.key)
+            if entry is not None:
+                self._drive(entry, client, click)
+            else:
+                self._tell(click, ack_status_blocks(click.order_id, status_of(claim.entry)), client)
+        elif indexed is not None and indexed.state in ACKNOWLEDGED_STATES and indexed.merchant_ref != reference:
+            # Acknowledged outside orderdesk (the index saw it): no call can succeed, so none is made.
+            words = f"It was already acknowledged outside orderdesk (reference {indexed.merchant_ref or 'none'})."
+            self._finish(self._fail_for_good(claim.entry, {"message": words}), client, click)
+        else:
+            self._remember(click)
+            self._drive(claim.entry, client, click)
+
+    def retry(self, click: Click, client: WebClient) -> None:
+        """A Retry click: the same key and the same stored parameters, never a rebuilt request."""
+        if self._refused(click, client):
+            return
+        entry = self._ledger.take_over(click.key)
+        if entry is not None:
+            self._drive(entry, client, click)
+            return
+        earlier = self._ledger.get(click.key)
+        if earlier is None:
+            self._tell(click, message_blocks("There is nothing to retry for this card."), client)
+        else:
+            self._tell(click, ack_status_blocks(click.order_id, status_of(earlier)), client)
+
+    def reference_error(self, order_id: str, reference: str) -> str | None:
+        """Why the modal cannot accept ``reference`` (shown inline under the input), or None if it can."""
+        if not reference:
+            return "Enter your shop's order number."
+        if len(reference) > MERCHANT_REF_MAX:
+            return f"At most {MERCHANT_REF_MAX} characters."
+        if not MERCHANT_REF_PATTERN.match(reference):
+            return "Use letters, digits and . _ / # - only, starting with a letter or digit."
+        owner = self._store.reference_owner(reference, other_than=order_id)
+        if owner is not None:
+            return f"Already used for order {owner}."
+        return None
+
+    def history(self, query: str) -> list[Block]:
+        """The audit trail of an order given by id or merchant reference (newest first)."""
+        if not query:
+            return message_blocks("Usage: `/order history &lt;order id or reference&gt;`")
+        order_ids = [query] if query.isdigit() else self._store.find_by_reference(query)
+        if not order_ids:
+            return message_blocks(f"No order known with id or reference `{escape(query)}`.")
+        return history_blocks(order_ids[0], self._store.audit_for_order(order_ids[0]))
+
+    def ack_pending(self, actor: Actor, client: WebClient) -> list[Block]:
+        """Acknowledge every ``CREATED`` order at Meta, at most 100 a call, one ledger key per call."""
+        refusal = self._refusal(actor, client, order_id=None, key=None, action=ACKNOWLEDGE_ORDERS)
+        if refusal is not None:
+            return refusal
+        order_ids = [str(o["id"]) for o in self._graph.iter_orders(state=["CREATED"], fields="id")]
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(order_ids), MAX_BATCH_ACK):
+            results += self._ack_batch(order_ids[start : start + MAX_BATCH_ACK], actor, client)
+        return batch_result_blocks(results)
+
+    def sweep(self, client: WebClient) -> int:
+        """Finish claims whose owner died (lease expired); how many this call took over.
+
+        Reads the order first: already acknowledged with our reference means Meta committed and the answer was
+        lost, so it is recorded without a call; otherwise the stored request is sent again with the stored key.
+        """
+        finished = 0
+        for stale in self._ledger.expired():
+            entry = self._ledger.take_over(stale.key)
+            if entry is None:
+                continue  # another process or thread got it first
+            finished += 1
+            log.warning("sweeper: re-driving %s %s (key %s)", entry.operation, entry.order_id, entry.key)
+            if entry.operation == ACKNOWLEDGE_ORDER:
+                try:
+                    order = self._graph.get_order(entry.order_id, _ORDER_CHECK_FIELDS)
+                except GraphError:
+                    log.warning("sweeper: cannot read order %s; trying again after the lease", entry.order_id)
+                    continue
+                if self._ours(entry, order):
+                    self._finish(self._ledger.succeed(entry.key, _recovered(order)), client, None)
+                    continue
+            self._drive(entry, client, None)
+        return finished
+
+    # --- who may acknowledge ----------------------------------------------------------------------------------
+
+    def _refused(self, click: Click, client: WebClient) -> bool:
+        actor = Actor(click.user_id, click.user_team_id, click.workspace_id)
+        refusal = self._refusal(actor, client, order_id=click.order_id, key=click.key, action=ACKNOWLEDGE_ORDER)
+        if refusal is not None:
+            self._tell(click, refusal, client)
+        return refusal is not None
+
+    def _refusal(
+        self, actor: Actor, client: WebClient, *, order_id: str | None, key: str | None, action: str
+    ) -> list[Block] | None:
+        """The answer for someone who may not acknowledge (with an audit row), or None if they may."""
+        foreign = bool(actor.user_team_id and actor.workspace_id and actor.user_team_id != actor.workspace_id)
+        allowed = self._settings.ack_allowed
+        if not foreign and (not allowed or actor.user_id in self._allowed_users(client)):
+            return None
+        self._store.add_audit(
+            action=action,
+            order_id=order_id,
+            user_id=actor.user_id,
+            team_id=actor.user_team_id,
+            key=key,
+            outcome="refused",
+            detail="user from another workspace" if foreign else "not in ORDERDESK_ACK_ALLOWED",
+        )
+        return ack_not_allowed_blocks(allowed, other_workspace=foreign)
+
+    def _allowed_users(self, client: WebClient) -> frozenset[str]:
+        users = {entry for entry in self._settings.ack_allowed if not entry.startswith("S")}
+        for group in (entry for entry in self._settings.ack_allowed if entry.startswith("S")):
+            users |= self._group_members(group, client)
+        return frozenset(users)
+
+    def _group_members(self, group: str, client: WebClient) -> frozenset[str]:
+        """Members of a user group, cached for a few minutes; on a Slack failure, nobody (fail closed)."""
+        with self._groups_lock:
+            cached = self._groups.get(group)
+        if cached is not None and self._clock() - cached[0] < GROUP_CACHE_SECONDS:
+            return cached[1]
+        try:
+            members = frozenset(client.usergroups_users_list(usergroup=group).get("users") or [])
+        except SlackClientError:
+            log.exception("could not list user group %s; its members may not acknowledge until it answers", group)
+            return frozenset()
+        with self._groups_lock:
+            self._groups[group] = (self._clock(), members)
+        return members
+
+    # --- claim → call → record → show -------------------------------------------------------------------------
+
+    def _drive(self, entry: LedgerEntry, client: WebClient, click: Click | None) -> None:
+        """Send the stored request with the stored key, record what Meta said, then update the cards."""
+        self._crash_points("before_call")
+        try:
+            response = self._send(entry)
+        except GraphError as exc:
+            self._crash_points("after_call")
+            recorded = self._record_failure(entry, exc)
+        else:
+            self._crash_points("after_call")
+            recorded = self._record_success(entry, response)
+        self._finish(recorded, client, click)
+
+    def _send(self, entry: LedgerEntry) -> dict[str, Any]:
+        if entry.operation == ACKNOWLEDGE_ORDERS:
+            return {"orders": self._graph.acknowledge_orders(entry.key, entry.params["orders"])}
+        return self._graph.acknowledge_order(entry.order_id, entry.key, **entry.params)
+
+    def _record_success(self, entry: LedgerEntry, response: Mapping[str, Any]) -> LedgerEntry:
+        if entry.operation != ACKNOWLEDGE_ORDERS:
+            return self._ledger.succeed(entry.key, response)
+        with self._store.transaction():  # the batch row, its per-order audit and the freed orders: all or nothing
+            recorded = self._ledger.succeed(entry.key, response)
+            for result in response["orders"]:
+                error = result.get("error")
+                self._store.add_audit(
+                    action=ACKNOWLEDGE_ORDERS,
+                    order_id=str(result.get("id")),
+                    user_id=entry.user_id,
+                    team_id=entry.team_id,
+                    key=entry.key,
+                    outcome="failed" if error else "succeeded",
+                    detail=json.dumps(error) if error else None,
+                )
+                if error:
+                    self._store.ack_unlock(str(result.get("id")), entry.key)
+        return recorded
+
+    def _record_failure(self, entry: LedgerEntry, exc: GraphError) -> LedgerEntry:
+        """Transient: retryable with the same key. Refused by state: read the order, since 2361009 with the order
+        acknowledged with our reference means an earlier send of this intent (or another card's) got through."""
+        if exc.is_transient:
+            return self._ledger.fail(entry.key, _error_record(exc), retryable=True)
+        message = None
+        if isinstance(exc, OrderStateError) and entry.operation == ACKNOWLEDGE_ORDER:
+            try:
+                order = self._graph.get_order(entry.order_id, _ORDER_CHECK_FIELDS)
+            except GraphError:
+                order = {}
+            if self._ours(entry, order):
+                return self._ledger.succeed(entry.key, _recovered(order))
+            message = self._refused_words(order)
+        return self._fail_for_good(entry, _error_record(exc, message))
+
+    def _fail_for_good(self, entry: LedgerEntry, error: Mapping[str, Any]) -> LedgerEntry:
+        """Record a permanent failure and free the order(s) for a corrected request with a new key."""
+        with self._store.transaction():
+            failed = self._ledger.fail(entry.key, error, retryable=False)
+            if failed.state == "failed":  # not a success recorded meanwhile, which keeps the order
+                self._unlock(failed)
+        return failed
+
+    def _ours(self, entry: LedgerEntry, order: Mapping[str, Any]) -> bool:
+        state = (order.get("order_status") or {}).get("state")
+        return state in ACKNOWLEDGED_STATES and order.get("merchant_order_id") == entry.reference
+
+    @staticmethod
+    def _refused_words(order: Mapping[str, Any]) -> str | None:
+        state = (order.get("order_status") or {}).get("state")
+        if state == "IN_PROGRESS":
+            reference = order.get("merchant_order_id") or "none"
+            return f"It was already acknowledged outside orderdesk (reference {reference})."
+        return _REFUSED_IN_STATE.get(str(state))
+
+    def _unlock(self, entry: LedgerEntry) -> None:
+        """Free the orders of a permanently failed entry: a corrected request (a new key) may try again."""
+        if entry.operation == ACKNOWLEDGE_ORDERS:
+            for order in entry.params["orders"]:
+                self._store.ack_unlock(str(order["id"]), entry.key)
+        else:
+            self._store.ack_unlock(entry.order_id, entry.key)
+
+    def _ack_batch(self, order_ids: Sequence[str], actor: Actor, client: WebClient) -> list[dict[str, Any]]:
+        """One ``acknowledge_orders`` call for the orders no other key owns; per-order results, skipped included."""
+        key = new_key()
+        template = self._settings.merchant_ref_template
+        with self._store.transaction():
+            mine = [order_id for order_id in order_ids if self._store.ack_lock(order_id, key) == key]
+            orders = [
+                {
+                    "id": order_id,
+                    **({"merchant_order_reference": template.format(order_id=order_id)} if template else {}),
+                }
+                for order_id in mine
+            ]
+            if orders:
+                claim = self._ledger.claim(
+                    key=key,
+                    operation=ACKNOWLEDGE_ORDERS,
+                    order_id=self._graph.page_id,
+                    params={"orders": orders},
+                    user_id=actor.user_id,
+                    team_id=actor.user_team_id,
+                )
+        skipped = [
+            {"id": order_id, "error": {"error_message": "already acknowledged or being acknowledged in orderdesk"}}
+            for order_id in order_ids
+            if order_id not in mine
+        ]
+        if not orders:
+            return skipped
+        self._drive(claim.entry, client, None)
+        entry = self._ledger.get(key)
+        if entry is None or entry.state != "succeeded" or entry.response is None:
+            words = (entry.error or {}).get("message") if entry else None
+            failed = {"error_message": f"not sent: {words or 'Meta did not answer'}"}
+            return [{"id": order["id"], "error": failed} for order in orders] + skipped
+        sent = {order["id"]: order.get("merchant_order_reference") for order in orders}
+        return [
+            {**r, "merchant_order_reference": sent.get(str(r.get("id")))} for r in entry.response["orders"]
+        ] + skipped
+
+    # --- answers and cards ------------------------------------------------------------------------------------
+
+    def _answer_holder(self, click: Click, holder: str, client: WebClient) -> None:
+        """Another key owns this order: answer from its entry ("already acknowledged by @X", "@X is ...")."""
+        entry = self._ledger.get(holder)
+        if entry is None:  # the other claim's transaction has not committed yet: it is in flight
+            status = AckStatus("pending")
+        elif entry.operation == ACKNOWLEDGE_ORDERS and entry.state == "succeeded":
+            sent = {str(o["id"]): o.get("merchant_order_reference") for o in entry.params["orders"]}
+            status = AckStatus("succeeded", entry.user_id, entry.updated_at, sent.get(click.order_id))
+        else:
+            status = status_of(entry)
+        self._tell(click, ack_status_blocks(click.order_id, status), client)
+
+    def _finish(self, entry: LedgerEntry, client: WebClient, click: Click | None) -> None:
+        """Show the recorded outcome on every card of the order(s); a clicker whose card cannot show it is told."""
+        if entry.operation == ACKNOWLEDGE_ORDERS:
+            for result in (entry.response or {}).get("orders", []):
+                if "error" not in result:
+                    self._update_cards(
+                        str(result["id"]), AckStatus("succeeded", entry.user_id, entry.updated_at), None, client, None
+                    )
+            return
+        status = status_of(entry)
+        # Retry must resend this key; a permanent failure leaves the order to a fresh, corrected request.
+        key = entry.key if status.state == "retryable" else new_key() if status.state == "failed" else None
+        updated = self._update_cards(entry.order_id, status, key, client, click)
+        if click is not None and not updated:
+            self._tell(click, ack_status_blocks(entry.order_id, status), client)
+
+    def _update_cards(
+        self, order_id: str, status: AckStatus, key: str | None, client: WebClient, click: Click | None
+    ) -> bool:
+        """Re-render every known card of the order; True if the clicked card was among them."""
+        cards = self._store.cards_for_order(order_id)
+        if not cards:
+            return False
+        order = self._card_order(order_id)
+        clicked = False
+        for card in cards:
+            blocks, text = self._render(card, order, status, key)
+            try:
+                if card.channel and card.ts:
+                    client.chat_update(channel=card.channel, ts=card.ts, blocks=blocks, text=text)
+                elif card.response_url:
+                    WebhookClient(card.response_url).send(blocks=blocks, text=text, replace_original=True)
+            except (SlackClientError, OSError):
+                log.exception("could not update card %s of order %s", card.id, order_id)
+                continue
+            if click is not None and _same_message(card, click):
+                clicked = True
+        return clicked
+
+    def _card_order(self, order_id: str) -> dict[str, Any]:
+        """The order to draw cards from: fresh from Meta, else as last indexed (cards must update either way)."""
+        try:
+            return self._graph.get_order(order_id, ORDER_CARD_FIELDS)
+        except GraphError:
+            log.warning("could not read order %s for its cards; drawing them from the index", order_id)
+            indexed = self._store.get_order(order_id)
+            return indexed.data if indexed else {"id": order_id}
+
+    def _render(
+        self, card: Card, order: Mapping[str, Any], status: AckStatus, key: str | None
+    ) -> tuple[list[Block], str]:
+        url = self._settings.commerce_manager_url
+        text = notification_text(order)
+        if card.kind == CARD_LOOKUP:
+            return order_card(order, commerce_manager_url=url, ack_key=key, ack_status=status), text
+        if card.kind.startswith(CARD_SHARED):
+            shared_by = card.kind.removeprefix(CARD_SHARED)
+            return order_card(
+                order, commerce_manager_url=url, ack_key=key, ack_status=status, shared_by=shared_by
+            ), text
+        # Notifications, and any channel card of a kind this module does not know: the PII-free card.
+        return notification_card(order, ack_key=key, commerce_manager_url=url, ack_status=status), text
+
+    def _remember(self, click: Click) -> None:
+        """Make the clicked card one the bot knows, so the sweeper can update it after a crash."""
+        if click.channel_id and click.message_ts and not click.ephemeral:
+            known = any(c.ts == click.message_ts for c in self._store.cards_for_order(click.order_id))
+            if not known:
+                self._store.remember_card(
+                    click.order_id,
+                    channel=click.channel_id,
+                    ts=click.message_ts,
+                    response_url=None,
+                    kind=CARD_NOTIFICATION,
+                )
+        elif click.response_url:
+            self._store.remember_card(
+                click.order_id, channel=None, ts=None, response_url=click.response_url, kind=CARD_LOOKUP
+            )
+
+    def _tell(self, click: Click, blocks: list[Block], client: WebClient) -> None:
+        """An ephemeral answer to the clicker that leaves the card as it is."""
+        text = "orderdesk: acknowledgement"
+        try:
+            if click.response_url:
+                WebhookClient(click.response_url).send(
+                    blocks=blocks, text=text, response_type="ephemeral", replace_original=False
+                )
+            elif click.channel_id:
+                client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, blocks=blocks, text=text)
+        except (SlackApiError, SlackClientError, OSError):
+            log.exception("could not answer %s about order %s", click.user_id, click.order_id)
+
+
+def _recovered(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The success recorded when Meta's answer was lost but the order shows our acknowledgement."""
+    return {"id": order.get("id"), "state": (order.get("order_status") or {}).get("state"), "recovered": True}
+
+
+def _same_message(card: Card, click: Click) -> bool:
+    if click.ephemeral:
+        return card.response_url == click.response_url
+    return card.channel == click.channel_id and card.ts == click.message_ts
+
+
+def ack_modal(click: Click, *, error: str | None = None, initial: str | None = None) -> dict[str, Any]:
+    """The reference modal for a click, carrying the whole click (key included) in ``private_metadata``."""
+    return {
+        **ack_reference_modal(click.order_id, click.key, error=error, initial=initial),
+        "private_metadata": click.to_metadata(),
+    }
