@@ -13,12 +13,13 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 
 from bot import ids
+from bot.acks import AcknowledgementService, Actor
 from bot.blocks import help_blocks
 
 Subcommand = Callable[[str, Respond, BoltContext], None]
 
 # First words that name a subcommand rather than start a lookup query.
-KEYWORDS = frozenset({"help"})
+KEYWORDS = frozenset({"help", "history", "ack-pending"})
 
 
 def register(app: App) -> None:
@@ -52,4 +53,28 @@ def lookup(argument: str, respond: Respond, context: BoltContext) -> None:
     respond(text=f"Order lookup is not available yet (you asked for `{argument}`).", response_type="ephemeral")
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {"help": show_help, "lookup": lookup}
+# --- acknowledgements (issue 5) ---------------------------------------------------------------------------
+
+
+def history(argument: str, respond: Respond, context: BoltContext) -> None:
+    """``/order history <id or reference>``: the audit trail, to the asker only (it names agents and keys)."""
+    acks: AcknowledgementService = context["acks"]
+    respond(blocks=acks.history(argument), text="Order history", response_type="ephemeral")
+
+
+def ack_pending(argument: str, respond: Respond, context: BoltContext) -> None:
+    """``/order ack-pending``: acknowledge every order awaiting it, then show the per-order results."""
+    acks: AcknowledgementService = context["acks"]
+    respond(text="Acknowledging every order awaiting acknowledgement…", response_type="ephemeral")
+    actor = Actor(user_id=str(context.user_id), user_team_id=context.team_id, workspace_id=context.team_id)
+    respond(blocks=acks.ack_pending(actor, context.client), text="Acknowledgement results", response_type="ephemeral")
+
+
+# --- end of acknowledgements --------------------------------------------------------------------------------
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": show_help,
+    "lookup": lookup,
+    "history": history,
+    "ack-pending": ack_pending,
+}
