@@ -1,0 +1,266 @@
+"""Acknowledgements end to end over real HTTP: signed clicks → the bot → the Graph sandbox and the Slack sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_stack import Stack
+from slack_sdk import WebClient
+
+from bot import ids
+from bot.blocks import ack_value, notification_card, notification_text
+from bot.graph import ORDER_CARD_FIELDS
+from bot.ledger import new_key
+from bot.sandbox.graph import GraphSandbox
+
+CHANNEL = "C0ORDERS"
+TEMPLATE = "FB-{order_id}"
+
+
+@pytest.fixture(name="stack")
+def stack_fixture(tmp_path: Path) -> Iterator[Stack]:
+    """Retries off in the Graph client, so a single injected fault reaches the ledger (and the Retry button)."""
+    with Stack.start(tmp_path, merchant_ref_template=TEMPLATE, graph_max_retries=0) as started:
+        yield started
+
+
+def created_order(stack: Stack) -> str:
+    return str(stack.graph_sandbox.add_order()["id"])
+
+
+def post_card(stack: Stack, order_id: str) -> tuple[str, str]:
+    """Post a notification card with Acknowledge buttons as the bot would, and remember it: (key, message ts)."""
+    key = new_key()
+    order = stack.services.graph.get_order(order_id, ORDER_CARD_FIELDS)
+    url = stack.settings.commerce_manager_url
+    client = WebClient(token=stack.settings.slack_bot_token, base_url=stack.settings.slack_api_url)
+    posted = client.chat_postMessage(
+        channel=CHANNEL,
+        blocks=notification_card(order, ack_key=key, commerce_manager_url=url),
+        text=notification_text(order),
+    )
+    ts = str(posted["ts"])
+    stack.services.store.remember_card(order_id, channel=CHANNEL, ts=ts, response_url=None, kind="notification")
+    return key, ts
+
+
+def ack_posts(stack: Stack) -> list[dict[str, Any]]:
+    return [c for c in stack.graph_sandbox.calls() if c["method"] == "POST" and "acknowledge" in c["path"]]
+
+
+def card_text(stack: Stack, ts: str) -> str:
+    return json.dumps(stack.slack_sandbox.message(CHANNEL, ts)["blocks"])
+
+
+def buttons(stack: Stack, ts: str) -> dict[str, str]:
+    """action id → value of every button on the card."""
+    blocks = stack.slack_sandbox.message(CHANNEL, ts)["blocks"]
+    return {e["action_id"]: e.get("value", "") for b in blocks for e in b.get("elements", []) if "action_id" in e}
+
+
+def acknowledged(stack: Stack, ts: str) -> bool:
+    return "Acknowledged by" in card_text(stack, ts)
+
+
+def test_fifty_concurrent_clicks_make_one_acknowledgement_and_all_are_answered(stack: Stack) -> None:
+    order_id = created_order(stack)
+    key, ts = post_card(stack, order_id)
+    stack.graph_sandbox.set_faults(latency_ms=300, match={"method": "POST"})  # keep the first click in flight
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        sent = list(
+            pool.map(
+                lambda n: stack.slack.block_action(
+                    ids.ACK, ack_value(order_id, key), user=f"U0AGENT{n % 3 + 1}", message_ts=ts
+                ),
+                range(50),
+            )
+        )
+    assert all(s.response.status_code == 200 for s in sent)
+    stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts))
+    # Every click but the winner's is answered ephemerally; the winner's answer is the updated card.
+    answered = stack.slack_sandbox.wait_for(
+        lambda: (n := sum(bool(stack.slack_sandbox.responses(s.response_url or "")) for s in sent)) >= 49 and n
+    )
+    assert answered == 49
+    posts = ack_posts(stack)
+    assert len(posts) == 1
+    assert posts[0]["params"] == {
+        "idempotency_key": key,
+        "merchant_order_reference": f"FB-{order_id}",
+    }
+    assert stack.graph_sandbox.order(order_id)["order_status"]["state"] == "IN_PROGRESS"
+    assert f"reference FB-{order_id}" in card_text(stack, ts)
+    assert ids.ACK not in buttons(stack, ts)
+
+
+def test_two_cards_of_one_order_clicked_together_make_one_acknowledgement(stack: Stack) -> None:
+    order_id = created_order(stack)
+    (key_a, ts_a), (key_b, ts_b) = post_card(stack, order_id), post_card(stack, order_id)
+    assert key_a != key_b
+    stack.graph_sandbox.set_faults(latency_ms=300, match={"method": "POST"})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sent = list(
+            pool.map(
+                lambda card: stack.slack.block_action(ids.ACK, ack_value(order_id, card[0]), message_ts=card[1]),
+                [(key_a, ts_a), (key_b, ts_b)],
+            )
+        )
+    assert [s.response.status_code for s in sent] == [200, 200]
+    stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts_a) and acknowledged(stack, ts_b))
+    assert len(ack_posts(stack)) == 1
+    # A later click on either card (or a third, fresh one) is answered "already acknowledged", without a call.
+    _, ts_c = post_card(stack, order_id)
+    late = stack.slack.block_action(ids.ACK, ack_value(order_id, new_key()), message_ts=ts_c)
+    answer = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(late.response_url or ""))
+    assert "Acknowledged by" in json.dumps(answer)
+    assert len(ack_posts(stack)) == 1
+
+
+def test_a_transient_failure_shows_retry_which_resends_the_identical_request(stack: Stack) -> None:
+    order_id = created_order(stack)
+    key, ts = post_card(stack, order_id)
+    stack.graph_sandbox.set_faults(status=503, count=1, match={"method": "POST"})
+    stack.slack.block_action(ids.ACK, ack_value(order_id, key), message_ts=ts)
+    retry = stack.slack_sandbox.wait_for(lambda: buttons(stack, ts).get(ids.ACK_RETRY))
+    assert retry == ack_value(order_id, key)  # the same key travels on
+    assert "did not go through yet" in card_text(stack, ts)
+
+    stack.slack.block_action(ids.ACK_RETRY, retry, message_ts=ts)
+    stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts))
+    first, second = ack_posts(stack)
+    assert (first["status"], second["status"]) == (503, 200)
+    assert first["params"] == second["params"]
+    assert first["params"]["idempotency_key"] == key
+
+
+def test_a_permanent_failure_is_said_in_words_and_offers_a_fresh_key(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="FB_PROCESSING")["id"])
+    stack.graph_sandbox.advance(order_id, "CREATED")
+    key, ts = post_card(stack, order_id)
+    stack.graph_sandbox.advance(order_id, "IN_PROGRESS", merchant_order_reference="ELSEWHERE-1")
+    stack.slack.block_action(ids.ACK, ack_value(order_id, key), message_ts=ts)
+    stack.slack_sandbox.wait_for(lambda: "failed" in card_text(stack, ts))
+    assert "already acknowledged outside orderdesk (reference ELSEWHERE-1)" in card_text(stack, ts)
+    assert ids.ACK_RETRY not in buttons(stack, ts)
+
+
+def open_modal(stack: Stack, order_id: str, key: str, ts: str) -> dict[str, Any]:
+    stack.slack.block_action(ids.ACK_WITH_REF, ack_value(order_id, key), message_ts=ts)
+    view: dict[str, Any] = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.views())[-1]
+    return view
+
+
+def submit(stack: Stack, view: dict[str, Any], reference: str) -> dict[str, Any]:
+    values = {ids.ACK_REF_BLOCK: {ids.ACK_REF_INPUT: {"type": "plain_text_input", "value": reference}}}
+    sent = stack.slack.view_submission(view, values)
+    assert sent.response.status_code == 200
+    return sent.response.json() if sent.response.content else {}
+
+
+@pytest.mark.parametrize(
+    ("reference", "error"),
+    [
+        ("", "Enter your shop's order number."),
+        ("   ", "Enter your shop's order number."),
+        ("S" * 65, "At most 64 characters."),
+        ("SHOP 1", "Use letters, digits"),
+        ("-SHOP", "Use letters, digits"),
+        ("shop-taken", "Already used for order"),
+    ],
+)
+def test_the_reference_modal_refuses_bad_references_inline(stack: Stack, reference: str, error: str) -> None:
+    taken = stack.graph_sandbox.order_ids("IN_PROGRESS", with_reference=True)[0]
+    stack.services.store.set_reference(taken, "SHOP-TAKEN")
+    order_id = created_order(stack)
+    key, ts = post_card(stack, order_id)
+    answer = submit(stack, open_modal(stack, order_id, key, ts), reference)
+    assert answer["response_action"] == "errors"
+    assert answer["errors"][ids.ACK_REF_BLOCK].startswith(error)
+    assert ack_posts(stack) == []
+
+
+def test_the_reference_modal_acknowledges_with_the_typed_reference(stack: Stack) -> None:
+    order_id = created_order(stack)
+    key, ts = post_card(stack, order_id)
+    assert submit(stack, open_modal(stack, order_id, key, ts), " SHOP-1042 ") == {}
+    stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts))
+    assert [p["params"] for p in ack_posts(stack)] == [
+        {"idempotency_key": key, "merchant_order_reference": "SHOP-1042"}
+    ]
+    # The same card's plain Acknowledge now means a different request under the same key: refused, not sent.
+    again = stack.slack.block_action(ids.ACK, ack_value(order_id, key), message_ts=ts)
+    answer = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(again.response_url or ""))
+    assert "different acknowledgement" in json.dumps(answer)
+    assert len(ack_posts(stack)) == 1
+
+
+@pytest.mark.parametrize(
+    ("user", "allowed", "words"),
+    [
+        ("U0AGENT2", ("S0ONCALL",), "not allowed to acknowledge orders; ask <!subteam^S0ONCALL>"),
+        ("U0FOREIGN", (), "members of this workspace"),
+        ("U0FOREIGN", ("U0FOREIGN",), "members of this workspace"),
+    ],
+)
+def test_unauthorised_and_foreign_users_are_refused_with_an_audit_row(
+    tmp_path: Path, user: str, allowed: tuple[str, ...], words: str
+) -> None:
+    with Stack.start(tmp_path, ack_allowed=allowed) as stack:
+        order_id = created_order(stack)
+        key, ts = post_card(stack, order_id)
+        sent = stack.slack.block_action(ids.ACK, ack_value(order_id, key), user=user, message_ts=ts)
+        answer = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url or ""))
+        assert words in json.dumps(answer)
+        assert ack_posts(stack) == []
+        [row] = stack.services.store.audit_for_order(order_id)
+        assert (row.user_id, row.key, row.outcome) == (user, key, "refused")
+
+
+def test_a_member_of_an_allowed_user_group_may_acknowledge(tmp_path: Path) -> None:
+    with Stack.start(tmp_path, ack_allowed=("S0ONCALL",)) as stack:
+        order_id = created_order(stack)
+        key, ts = post_card(stack, order_id)
+        stack.slack.block_action(ids.ACK, ack_value(order_id, key), user="U0AGENT1", message_ts=ts)
+        stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts))
+        assert len(ack_posts(stack)) == 1
+
+
+def test_history_shows_who_acknowledged_with_which_key(stack: Stack) -> None:
+    order_id = created_order(stack)
+    key, ts = post_card(stack, order_id)
+    stack.slack.block_action(ids.ACK, ack_value(order_id, key), user="U0AGENT3", message_ts=ts)
+    stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts))
+    for query in (order_id, f"fb-{order_id}"):
+        url = stack.slack.slash_command(f"history {query}").response_url or ""
+        answer = json.dumps(stack.slack_sandbox.wait_for(lambda url=url: stack.slack_sandbox.responses(url)))
+        assert "<@U0AGENT3>" in answer
+        assert key in answer
+        assert "succeeded" in answer
+
+
+def test_ack_pending_acknowledges_every_created_order_in_batches_of_at_most_100(tmp_path: Path) -> None:
+    with Stack.start(tmp_path, graph_sandbox=GraphSandbox(orders=0), merchant_ref_template=TEMPLATE) as stack:
+        order_ids = [created_order(stack) for _ in range(130)]
+        key, ts = post_card(stack, order_ids[0])
+        sent = stack.slack.slash_command("ack-pending")
+        answers = stack.slack_sandbox.wait_for(
+            lambda: len(stack.slack_sandbox.responses(sent.response_url or "")) >= 2, timeout=20
+        )
+        assert answers
+        result = json.dumps(stack.slack_sandbox.responses(sent.response_url or "")[-1])
+        assert "Acknowledged 130 of 130 orders" in result
+        batches = [c for c in ack_posts(stack) if c["path"].endswith("acknowledge_orders")]
+        assert sorted(len(json.loads(b["params"]["orders"])) for b in batches) == [30, 100]
+        assert stack.graph_sandbox.order_ids("CREATED") == []
+        assert stack.graph_sandbox.order(order_ids[7])["merchant_order_id"] == f"FB-{order_ids[7]}"
+        # The remembered card is updated, and a click on it is answered "already acknowledged", not sent again.
+        stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts))
+        late = stack.slack.block_action(ids.ACK, ack_value(order_ids[0], key), message_ts=ts)
+        answer = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(late.response_url or ""))
+        assert "Acknowledged by" in json.dumps(answer)
+        assert len(ack_posts(stack)) == 2
