@@ -1,0 +1,158 @@
+"""The console in a real browser (Debian's headless Chromium, driven by Playwright) on the real demo stack.
+
+The console is the newcomer's first look at orderdesk, so these tests click what a person clicks: the composer,
+buttons (a double-click on Acknowledge), the message menu, modals and the user switcher, and read what a person
+reads. Any console error on the page fails the test. A screenshot of a rendered card is kept in
+``artifacts/console.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import ids
+from bot.demo import ALICE, CAROL, Demo
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+Browser, Locator, Page = playwright_api.Browser, playwright_api.Locator, playwright_api.Page
+expect = playwright_api.expect
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+WAIT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    with Demo.start(tmp_path, poll_seconds=1) as started:
+        yield started
+
+
+@pytest.fixture
+def page(chromium: Browser, demo: Demo) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, timezone_id="UTC")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(demo.console_url)
+    expect(page.locator(".intro-title")).to_contain_text("#orders", timeout=WAIT_MS)
+    yield page
+    context.close()
+    assert errors == [], f"the console logged errors: {errors}"
+
+
+def send(page: Page, text: str) -> None:
+    page.fill("#composer-input", text)
+    page.press("#composer-input", "Enter")
+
+
+def ephemeral_card(page: Page, order_id: str) -> Locator:
+    card = page.locator("[data-kind=ephemeral]", has=page.locator(".b-header", has_text=f"Order {order_id}"))
+    expect(card).to_be_visible(timeout=WAIT_MS)
+    return card
+
+
+# ---------------------------------------------------------------------- the console itself (frame only)
+
+
+def test_help_comes_back_only_visible_to_the_asker(page: Page) -> None:
+    send(page, "/order help")
+
+    answer = page.locator("[data-kind=ephemeral]").last
+    expect(answer).to_contain_text("Only visible to you", timeout=WAIT_MS)
+    expect(answer.locator(".b-header")).to_have_text("Looking up Facebook and Instagram Shops orders")
+    expect(answer.locator("code").first).to_have_text("/order <Facebook order ID>")  # entities shown as text
+
+
+def test_messages_post_and_the_user_switcher_changes_who_acts(page: Page, demo: Demo) -> None:
+    send(page, "hello from alice")
+    expect(page.locator("[data-kind=message]").last).to_contain_text("hello from alice", timeout=WAIT_MS)
+
+    page.select_option("#user-switch", CAROL)
+    expect(page.locator("#user-note")).to_have_text("carol is not allowed to acknowledge.")
+    send(page, "hello from carol")
+    expect(page.locator("[data-kind=message]").last).to_contain_text("Carol Agent", timeout=WAIT_MS)
+    assert [m["user"] for m in demo.slack.messages("C0ORDERS")] == [ALICE, CAROL]
+
+
+def test_unknown_slash_commands_are_refused_like_slack_does(page: Page, demo: Demo) -> None:
+    send(page, "/shrug")
+    expect(page.locator("#toast")).to_contain_text("/shrug is not a valid command", timeout=WAIT_MS)
+    assert demo.slack.calls() == []
+
+
+def test_the_message_menu_sends_the_look_up_order_shortcut(page: Page, demo: Demo) -> None:
+    order_id = demo.examples[0]
+    send(page, f"my order {order_id} is late")
+    message = page.locator("[data-kind=message]").last
+    expect(message).to_contain_text("is late", timeout=WAIT_MS)
+
+    message.hover()
+    message.locator(".more").click()
+    message.locator(".menu-item", has_text="Look up order").click()
+
+    expect(page.locator("[data-kind=ephemeral]").last).to_contain_text("Only visible to you", timeout=WAIT_MS)
+    assert demo.slack.calls("response_url")  # the bot answered through the shortcut's response URL
+
+
+# ---------------------------------------------------------------------- the whole bot through the console
+
+
+def test_lookup_double_click_modal_and_notification(page: Page, demo: Demo) -> None:
+    awaiting, _, _ = demo.examples
+    send(page, f"/order {awaiting}")
+    card = ephemeral_card(page, awaiting)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-card.png"))
+
+    card.locator(f"[data-action-id={ids.ACK}]").dblclick()
+
+    acks = page.locator(".graph-call.ack", has_text=f"/{awaiting}/acknowledge_order")
+    expect(acks).to_have_count(1, timeout=WAIT_MS)
+    expect(card.locator(".b-context")).to_contain_text("Acknowledged by", timeout=WAIT_MS)
+    expect(card.locator(f"[data-action-id={ids.ACK}]")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "console.png"))
+    at_meta = [c for c in demo.graph.calls() if c["path"].endswith(f"/{awaiting}/acknowledge_order")]
+    assert len(at_meta) == 1
+
+    other = demo.graph.order_ids("CREATED")[1]
+    send(page, f"/order {other}")
+    ephemeral_card(page, other).locator(f"[data-action-id={ids.ACK_WITH_REF}]").click()
+    modal = page.locator("#overlay .modal")
+    expect(modal).to_be_visible(timeout=WAIT_MS)
+    modal.locator(".modal-submit").click()
+    expect(modal.locator(".input-error")).to_be_visible()  # Slack's client refuses an empty required input
+    modal.locator(".text-input").fill("   ")
+    modal.locator(".modal-submit").click()
+    expect(modal.locator(".input-error")).not_to_have_text("Please complete this required field.", timeout=WAIT_MS)
+    assert not [c for c in demo.graph.calls() if c["path"].endswith(f"/{other}/acknowledge_order")]
+    modal.locator(".modal-x").click()
+
+    new = demo.graph.add_order(items=1)
+    notification = page.locator("[data-kind=message]", has_text=new["id"])
+    expect(notification.locator(f"[data-action-id={ids.ACK}]")).to_be_visible(timeout=WAIT_MS)
