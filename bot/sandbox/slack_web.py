@@ -44,6 +44,19 @@ TEAM_DOMAIN = "orderdesk-sandbox"
 BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0ORDERDESK"
+DEFAULT_APP_TOKEN = "xapp-sandbox-app-token"  # noqa: S105 - likewise
+# manifest.yml's oauth_config.scopes.bot, granted by default (tests/test_doctor.py fails when they drift apart).
+DEFAULT_SCOPES = (
+    "commands",
+    "chat:write",
+    "users:read",
+    "usergroups:read",
+    "channels:read",
+    "groups:read",
+    "channels:history",
+    "groups:history",
+)
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})  # the methods Slack accepts only an xapp- token for
 
 TRIGGER_TTL_SECONDS = 3.0  # Slack: "trigger_id expires 3 seconds after it's sent to your app"
 RESPONSE_URL_MAX_USES = 5  # Slack: a response_url can be used five times within 30 minutes
@@ -137,6 +150,8 @@ class SlackSandbox:
         self,
         *,
         bot_token: str = DEFAULT_BOT_TOKEN,
+        app_token: str = DEFAULT_APP_TOKEN,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
         team_id: str = DEFAULT_TEAM_ID,
         users: Iterable[User] = DEFAULT_USERS,
         channels: Iterable[Channel] = DEFAULT_CHANNELS,
@@ -144,6 +159,8 @@ class SlackSandbox:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.scopes = tuple(scopes)  # sent back, like Slack, in every answer's X-OAuth-Scopes header
         self.team_id = team_id
         self._users = {u.id: u for u in (*users, _BOT_USER)}
         self._channels = {c.id: c for c in channels}
@@ -156,6 +173,7 @@ class SlackSandbox:
         self._ids = itertools.count(1)
         self._methods: dict[str, Callable[[JSON], JSON]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
@@ -371,9 +389,11 @@ class SlackSandbox:
                 raise SlackApiFailure("unknown_method")
             if not token:
                 raise SlackApiFailure("not_authed")
-            if not secrets.compare_digest(token, self.bot_token):
+            app_method = method in _APP_TOKEN_METHODS
+            if not secrets.compare_digest(token, self.app_token if app_method else self.bot_token):
                 raise SlackApiFailure("invalid_auth")
-            return 200, {}, {"ok": True, **handler(args)}
+            scopes = "connections:write" if app_method else ",".join(self.scopes)
+            return 200, {"X-OAuth-Scopes": scopes}, {"ok": True, **handler(args)}
         except SlackApiFailure as failure:
             return 200, {}, {"ok": False, "error": failure.error}
 
@@ -412,6 +432,10 @@ class SlackSandbox:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, args: JSON) -> JSON:
+        # A URL that accepts no connection: the sandbox has no Socket Mode server; doctor only needs the answer.
+        return {"url": f"wss://{TEAM_DOMAIN}.invalid/link/?ticket={secrets.token_hex(8)}"}
 
     def _users_info(self, args: JSON) -> JSON:
         user = self._users.get(_required(args, "user"))
