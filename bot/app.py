@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
@@ -115,18 +115,26 @@ def _services_middleware(services: Services) -> Callable[..., None]:
     return inject_services
 
 
-def _on_error(error: Exception, context: BoltContext, respond: Respond, client: WebClient) -> None:
+def _on_error(
+    error: Exception, context: BoltContext, respond: Respond, client: WebClient, response: BoltResponse | None
+) -> BoltResponse | None:
     """The one place a listener's exception ends: logged with its traceback under a reference, and the user told
-    that reference instead of silence (never the traceback)."""
+    that reference instead of silence (never the traceback).
+
+    ``response`` is set only when the request was not acked yet (Bolt would answer 500: a listener that failed
+    before ``ack()``, or a payload Bolt itself could not handle). It becomes a 400: a 5xx tells Slack to retry,
+    and the same request would fail the same way again.
+    """
     reference = context.get("request_id") or new_request_id()
     log.error("listener failed: %s", type(error).__name__, exc_info=error, extra={"reference": reference})
     text = USER_ERROR.format(reference=reference)
     try:
         if context.response_url:
-            response = respond(text=text, response_type="ephemeral", replace_original=False)
-            if response.status_code != 200:
-                log.error("could not tell the user: response_url answered %s", response.status_code)
+            told = respond(text=text, response_type="ephemeral", replace_original=False)
+            if told.status_code != 200:
+                log.error("could not tell the user: response_url answered %s", told.status_code)
         elif context.user_id and context.channel_id:
             client.chat_postEphemeral(channel=context.channel_id, user=context.user_id, text=text)
     except (SlackClientError, OSError):
         log.exception("could not tell the user about the failure", extra={"reference": reference})
+    return None if response is None else BoltResponse(status=400, body=f"Request failed (reference {reference}).")

@@ -233,7 +233,13 @@ def router(bolt: WSGIApp, health: Callable[[], tuple[int, dict[str, Any]]]) -> W
         logs.start_request()  # this server thread's previous request must not lend its fields to this one
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == EVENTS_PATH and method == "POST":
-            return bolt(environ, start_response)
+            try:
+                return bolt(environ, start_response)
+            except Exception:
+                # Bolt trusts the shape of a body it parses (a view without "type", "actions" that is not a list,
+                # a payload that is not JSON) and raises; that is a malformed request, not our failure.
+                log.warning("refused a malformed Slack request", exc_info=True)
+                return _respond(start_response, 400, "Bad Request", "text/plain")
         if path == HEALTH_PATH and method == "GET":
             status, body = health()
             return _respond(start_response, status, json.dumps(body), "application/json")
@@ -244,7 +250,7 @@ def router(bolt: WSGIApp, health: Callable[[], tuple[int, dict[str, Any]]]) -> W
     return route
 
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
 def _respond(start_response: Callable[..., Any], status: int, body: str, content_type: str) -> list[bytes]:
