@@ -1,0 +1,294 @@
+"""``orderdesk doctor``: check a deployment's settings, tokens, scopes, database and channels before going live.
+
+Every check prints one line, and every failure a ``fix:`` line saying exactly what to change, because the person
+running this is usually setting the bot up for the first time, and Slack's or Meta's raw error codes do not say
+which page of which console to open. Checks that depend on a failed one are shown as skipped rather than as more
+failures. Nothing printed ever contains a token: Slack is quoted by its error code only, Graph errors are scrubbed
+by the client, and settings problems never echo values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
+
+from bot.config import ConfigError, Settings
+from bot.graph import GraphClient, GraphError, GraphPermissionError, InvalidTokenError, NotFoundError
+from bot.store import Store
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+_SLACK_TIMEOUT_SECONDS = 10
+
+
+class Status(Enum):
+    OK = "✓"
+    FAILED = "✗"
+    SKIPPED = "–"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One printed verdict; ``fixes`` are the steps that turn a failure green."""
+
+    name: str
+    status: Status
+    detail: str
+    fixes: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        return [f"{self.status.value} {self.name}: {self.detail}", *(f"  fix: {fix}" for fix in self.fixes)]
+
+
+def _ok(name: str, detail: str) -> Check:
+    return Check(name, Status.OK, detail)
+
+
+def _failed(name: str, detail: str, *fixes: str) -> Check:
+    return Check(name, Status.FAILED, detail, fixes)
+
+
+def _skipped(name: str, because: str) -> Check:
+    return Check(name, Status.SKIPPED, f"skipped: {because}")
+
+
+def manifest_bot_scopes(path: Path = MANIFEST) -> frozenset[str]:
+    """The scopes the app is designed for: ``oauth_config.scopes.bot`` of the Slack app manifest."""
+    manifest: dict[str, Any] = yaml.safe_load(path.read_text())
+    return frozenset(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def diagnose(settings: Settings, scopes: frozenset[str]) -> Iterator[Check]:
+    """Every check after settings, in order and lazily, so each line shows up while the next call is made."""
+    slack = WebClient(base_url=settings.slack_api_url, timeout=_SLACK_TIMEOUT_SECONDS)
+    auth, checks = _slack_bot_token(slack, settings, scopes)
+    yield from checks
+    yield _slack_app_token(slack, settings)
+    yield from _graph(settings)
+    yield _database(settings)
+    # The notification channel and every routed channel: the poller posts to all of them.
+    for channel in dict.fromkeys([settings.notify_channel, *(route.channel for route in settings.routes)]):
+        if channel:
+            yield _channel(slack, settings, channel, auth)
+
+
+# --- Slack ---------------------------------------------------------------------------------------------------
+
+_FIX_BOT_AUTH = (
+    "set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page; "
+    "if it was revoked, reinstall the app to the workspace first"
+)
+_FIX_APP_AUTH = (
+    "set SLACK_APP_TOKEN to an app-level token (xapp-…) with the connections:write scope (app settings → Basic "
+    "Information → App-Level Tokens) and turn Socket Mode on; or unset it to receive requests over HTTP"
+)
+_AUTH_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive")
+
+
+def _slack_call(
+    name: str, call: Callable[[], SlackResponse], settings: Settings, fixes: dict[str, str]
+) -> SlackResponse | Check:
+    """One Web API call, or the failed check saying why (by Slack's error code: the answer never holds a token)."""
+    try:
+        return call()
+    except SlackApiError as error:
+        code = str(error.response.get("error") or f"HTTP {error.response.status_code}")
+        return _failed(name, f"Slack answered {code}", fixes.get(code, f"see https://api.slack.com/methods for {code}"))
+    except (SlackClientError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return _failed(
+            name,
+            f"cannot reach Slack: {reason}",
+            f"check SLACK_API_URL ({settings.slack_api_url}) and this host's network and proxy settings",
+        )
+
+
+def _slack_bot_token(
+    slack: WebClient, settings: Settings, wanted: frozenset[str]
+) -> tuple[SlackResponse | None, list[Check]]:
+    """``auth.test`` proves the token; Slack lists the token's scopes in the ``X-OAuth-Scopes`` answer header."""
+    auth = _slack_call(
+        "slack bot token",
+        lambda: slack.auth_test(token=settings.slack_bot_token),
+        settings,
+        dict.fromkeys(_AUTH_ERRORS, _FIX_BOT_AUTH),
+    )
+    if isinstance(auth, Check):
+        return None, [auth, _skipped("slack scopes", "needs a working bot token")]
+    token = _ok("slack bot token", f"team {auth['team']} ({auth['team_id']}), bot @{auth['user']} ({auth['user_id']})")
+    headers = {name.lower(): value for name, value in auth.headers.items()}
+    granted = {scope.strip() for scope in headers.get("x-oauth-scopes", "").split(",") if scope.strip()}
+    missing = sorted(wanted - granted)
+    if missing:
+        scopes = _failed(
+            "slack scopes",
+            f"the bot token lacks {', '.join(missing)}",
+            "add them under OAuth & Permissions → Bot Token Scopes (or update the app from manifest.yml), then "
+            "reinstall the app to the workspace and set SLACK_BOT_TOKEN to the token it shows",
+        )
+    else:
+        scopes = _ok("slack scopes", f"all {len(wanted)} scopes of manifest.yml granted")
+    return auth, [token, scopes]
+
+
+def _slack_app_token(slack: WebClient, settings: Settings) -> Check:
+    """``apps.connections.open`` is exactly what Socket Mode calls first; it opens no connection by itself."""
+    name = "slack app token"
+    if not settings.slack_app_token:
+        return _ok(name, "not set: the bot receives requests over HTTP at /slack/events")
+    app_token = settings.slack_app_token
+    answer = _slack_call(
+        name,
+        lambda: slack.apps_connections_open(app_token=app_token),
+        settings,
+        dict.fromkeys((*_AUTH_ERRORS, "not_allowed_token_type"), _FIX_APP_AUTH),
+    )
+    return answer if isinstance(answer, Check) else _ok(name, "Socket Mode can connect")
+
+
+def _channel(slack: WebClient, settings: Settings, channel: str, auth: SlackResponse | None) -> Check:
+    name = f"channel {channel}"
+    if auth is None:
+        return _skipped(name, "needs a working bot token")
+    invite = f"/invite @{auth['user']}"
+    not_found = (
+        f"no channel {channel} is visible to the bot: check ORDERDESK_NOTIFY_CHANNEL and ORDERDESK_ROUTES; "
+        f"for a private channel, invite the bot first: {invite} in that channel"
+    )
+    answer = _slack_call(
+        name,
+        lambda: slack.conversations_info(token=settings.slack_bot_token, channel=channel),
+        settings,
+        {"channel_not_found": not_found},
+    )
+    if isinstance(answer, Check):
+        return answer
+    info = answer["channel"]
+    if info.get("is_archived"):
+        return _failed(name, f"#{info['name']} is archived", f"unarchive #{info['name']} or choose another channel")
+    if not info.get("is_member"):
+        return _failed(
+            name, f"the bot is not a member of #{info['name']}", f"invite the bot: {invite} in #{info['name']}"
+        )
+    return _ok(name, f"#{info['name']}, the bot is a member")
+
+
+# --- Graph ---------------------------------------------------------------------------------------------------
+
+_GRAPH_FIXES: tuple[tuple[type[GraphError], str], ...] = (
+    (
+        InvalidTokenError,
+        "the Page token is invalid or expired: issue a new system-user token (Business Settings → System users → "
+        "Generate new token, with the Page assigned) and set FB_PAGE_ACCESS_TOKEN to it",
+    ),
+    (
+        GraphPermissionError,
+        "the app lacks commerce_account_read_orders/manage_orders or the token's Page role is below EDITOR: add the "
+        "permissions in the app's dashboard, give the system user EDITOR (or higher) on the Page, issue a new token",
+    ),
+    (
+        NotFoundError,
+        "FB_PAGE_ID does not name a Page this token can see: check FB_PAGE_ID, or issue the token for that Page",
+    ),
+)
+
+
+def _graph_failure(name: str, error: GraphError, settings: Settings) -> Check:
+    fallback = (
+        f"check FB_GRAPH_URL ({settings.fb_graph_url}) and FB_GRAPH_VERSION ({settings.fb_graph_version}) and this "
+        "host's network; a transient failure passes if you run doctor again"
+    )
+    fix = next((fix for kind, fix in _GRAPH_FIXES if isinstance(error, kind)), fallback)
+    return _failed(name, str(error), fix)
+
+
+def _graph(settings: Settings) -> list[Check]:
+    """``GET /{page-id}`` proves the token and the Page; one page of ``commerce_orders`` proves the permissions."""
+    with GraphClient.from_settings(settings) as graph:
+        try:
+            page = graph.get_page()
+        except GraphError as error:
+            return [_graph_failure("graph token", error, settings), _skipped("commerce orders", "needs the Page")]
+        if page.get("id") != settings.fb_page_id:
+            token = _failed(
+                "graph token",
+                f"Graph answered for Page {page.get('id')}, not FB_PAGE_ID {settings.fb_page_id}",
+                f"set FB_PAGE_ID to the Page's numeric id ({page.get('id')})",
+            )
+        else:
+            token = _ok("graph token", f"Page {page.get('name')!r} ({settings.fb_page_id})")
+        try:
+            list(graph.iter_orders(limit=1, max_pages=1))
+        except GraphError as error:
+            return [token, _graph_failure("commerce orders", error, settings)]
+        return [token, _ok("commerce orders", "readable")]
+
+
+# --- database ------------------------------------------------------------------------------------------------
+
+
+def _database(settings: Settings) -> Check:
+    """Open the Store (which applies migrations and WAL) and write one row: the bot needs exactly that to work."""
+    name = "database"
+    try:
+        with Store(settings.db_path) as store:
+            store.set_state("doctor.checked_at", str(int(time.time())))
+            mode, version, current = store.journal_mode(), store.schema_version(), store.migrations_current()
+    except sqlite3.Error as error:
+        return _failed(
+            name,
+            f"cannot write {settings.db_path}: {error}",
+            "set ORDERDESK_DB to a file in an existing directory that the user running orderdesk can write to",
+        )
+    if not current:
+        return _failed(name, f"schema version {version} has pending migrations", "run orderdesk serve once")
+    if mode != "wal":
+        return _failed(
+            name,
+            f"journal mode is {mode}, not WAL",
+            "put ORDERDESK_DB on a local disk: WAL, which lets lookups read while an acknowledgement writes, "
+            "does not work in memory or on network filesystems",
+        )
+    return _ok(name, f"{settings.db_path} writable, schema version {version}, migrations current, WAL")
+
+
+# --- command -------------------------------------------------------------------------------------------------
+
+
+def _print(check: Check) -> None:
+    print("\n".join(check.lines()), flush=True)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Exit 0 when every check passes, 1 when one fails, 2 when the settings themselves are wrong."""
+    parser = argparse.ArgumentParser(prog="orderdesk doctor", description="Check orderdesk's setup end to end.")
+    parser.add_argument("--env-file", default=".env", help="dotenv file filling unset variables (default: .env)")
+    parser.add_argument("--manifest", type=Path, default=MANIFEST, help="the Slack app manifest (scopes)")
+    args = parser.parse_args(argv)
+    try:
+        scopes = manifest_bot_scopes(args.manifest)
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as error:
+        parser.error(f"cannot read the bot scopes from {args.manifest}: {error}")
+    try:
+        settings = Settings.from_env(dotenv_path=args.env_file)
+    except ConfigError as error:
+        source = args.env_file if Path(args.env_file).is_file() else f"{args.env_file} (no such file)"
+        _print(_failed("settings", f"{len(error.problems)} problem(s) in the environment or {source}", *error.problems))
+        return 2
+    mode = "Socket Mode" if settings.socket_mode_available else "HTTP mode"
+    _print(_ok("settings", f"{mode}, Page {settings.fb_page_id}, Graph {settings.fb_graph_version}"))
+    failed = False
+    for check in diagnose(settings, scopes):
+        _print(check)
+        failed |= check.status is Status.FAILED
+    return 1 if failed else 0
