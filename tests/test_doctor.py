@@ -158,3 +158,12 @@ def test_missing_settings_list_every_problem(stack: Stack) -> None:
         assert f"  fix: {name}" in fixes
     assert len(lines) == 4
     assert not stack.slack.calls()
+
+
+def test_unreachable_slack_says_where_it_looked(stack: Stack) -> None:
+    with SlackSandbox().serve() as gone:
+        url = f"{gone.url}/api/"
+    code, out = stack.doctor(SLACK_API_URL=url)
+    assert code == 1
+    assert "✗ slack bot token: cannot reach Slack" in out
+    assert f"  fix: check SLACK_API_URL ({url})" in out
