@@ -13,6 +13,7 @@ from types import TracebackType
 from bot.acks import AcknowledgementService, CrashPoints
 from bot.config import Settings
 from bot.graph import GraphClient
+from bot.orders import OrderService
 from bot.store import Store
 
 
@@ -24,7 +25,7 @@ class Services:
     settings: Settings
     graph: GraphClient
     store: Store
-    orders: object | None = None
+    orders: OrderService | None = None
     acks: AcknowledgementService | None = None
     notifier: object | None = None
 
@@ -40,7 +41,8 @@ class Services:
             graph.close()
             raise
         acks = AcknowledgementService(settings, graph, store, crash_points=crash_points)
-        return cls(settings=settings, graph=graph, store=store, acks=acks)
+        orders = OrderService(settings, graph, store)
+        return cls(settings=settings, graph=graph, store=store, orders=orders, acks=acks)
 
     def context(self) -> dict[str, object]:
         """What the middleware adds to each request's context: one entry per field, by field name."""

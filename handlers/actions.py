@@ -8,14 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
+from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import ids
 from bot.acks import AcknowledgementService, Click, ack_modal
+from bot.blocks import message_blocks
+from bot.orders import OrderService, Problem
 
 
 def register(app: App) -> None:
     register_ack_actions(app)
+    register_lookup_actions(app)
 
 
 # --- acknowledgements (issue 5) ---------------------------------------------------------------------------
@@ -48,3 +53,43 @@ def on_ack_retry(
 
 
 # --- end of acknowledgements --------------------------------------------------------------------------------
+
+
+# --- order lookup (issue 4): Show contact and address, Share in channel -----------------------------------
+
+
+def register_lookup_actions(app: App) -> None:
+    app.action(ids.SHOW_CONTACT)(on_show_contact)
+    app.action(ids.SHARE_IN_CHANNEL)(on_share_in_channel)
+
+
+def on_show_contact(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, orders: OrderService
+) -> None:
+    """Reveal the buyer's contact and address to the clicking agent alone; the service writes the audit row."""
+    ack()
+    blocks = orders.contact(action["value"], user_id=body["user"]["id"], team_id=body["user"].get("team_id"))
+    respond(blocks=blocks, text="Buyer contact and address", response_type="ephemeral", replace_original=False)
+
+
+def on_share_in_channel(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, orders: OrderService
+) -> None:
+    """Post the PII-free card in the channel for the team, and remember it so acknowledgements update it."""
+    ack()
+    order_id, user_id, channel = action["value"], body["user"]["id"], body["channel"]["id"]
+    card = orders.shared_card(order_id, user_id)
+    if isinstance(card, Problem):
+        respond(blocks=message_blocks(card.text), text=card.text, response_type="ephemeral", replace_original=False)
+        return
+    blocks, text = card
+    try:
+        posted = client.chat_postMessage(channel=channel, blocks=blocks, text=text)
+    except SlackApiError as error:
+        why = f"Slack refused the post ({error.response.get('error')}): is orderdesk a member of this channel?"
+        respond(blocks=message_blocks(why), text=why, response_type="ephemeral", replace_original=False)
+        return
+    orders.remember_shared(order_id, channel=channel, ts=str(posted["ts"]), user_id=user_id)
+
+
+# --- end of order lookup ----------------------------------------------------------------------------------

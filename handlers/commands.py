@@ -14,7 +14,10 @@ from slack_bolt.context.respond import Respond
 
 from bot import ids
 from bot.acks import AcknowledgementService, Actor
-from bot.blocks import help_blocks
+from bot.blocks import help_blocks, message_blocks
+from bot.orders import OrderService
+from bot.query import QueryError, parse_query
+from handlers.answers import answer_each
 
 Subcommand = Callable[[str, Respond, BoltContext], None]
 
@@ -49,8 +52,15 @@ def show_help(argument: str, respond: Respond, context: BoltContext) -> None:
 
 
 def lookup(argument: str, respond: Respond, context: BoltContext) -> None:
-    # Placeholder until the order lookup lands (issue 4); it replaces this function.
-    respond(text=f"Order lookup is not available yet (you asked for `{argument}`).", response_type="ephemeral")
+    """``/order <ids or references>``: one ephemeral message per order (or per problem), so that a click on one
+    card's buttons replaces that card alone."""
+    try:
+        queries = parse_query(argument)
+    except QueryError as error:
+        respond(blocks=message_blocks(str(error)), text=str(error), response_type="ephemeral")
+        return
+    orders: OrderService = context["orders"]
+    answer_each(orders.lookup(queries), respond, context["settings"])
 
 
 # --- acknowledgements (issue 5) ---------------------------------------------------------------------------

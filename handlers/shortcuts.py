@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_bolt import Ack, App
 from slack_bolt.context.respond import Respond
 
 from bot import ids
+from bot.blocks import message_blocks
+from bot.config import Settings
+from bot.orders import OrderService
+from bot.query import MAX_QUERIES, find_in_message
+from handlers.answers import answer_each
+
+NOTHING_FOUND = (
+    "No order number found in that message. I look for Facebook order IDs (10 to 20 digits) and merchant "
+    "references with letters and digits, such as `SHOP-1042`. You can also type `/order <number>`."
+)
 
 
 def register(app: App) -> None:
     app.shortcut(ids.LOOKUP_SHORTCUT)(on_lookup_shortcut)
 
 
-def on_lookup_shortcut(ack: Ack, respond: Respond) -> None:
+def on_lookup_shortcut(
+    ack: Ack, shortcut: dict[str, Any], respond: Respond, orders: OrderService, settings: Settings
+) -> None:
+    """Look up every order the message mentions (the first five), answering ephemerally in its channel."""
     ack()  # first: the shortcut's trigger and Slack's patience both run out within 3 seconds
-    # Placeholder until the order lookup lands (issue 4); it replaces this body.
-    respond(text="Looking up orders from a message is not available yet.", response_type="ephemeral")
+    queries = find_in_message(shortcut.get("message") or {})
+    if not queries:
+        respond(blocks=message_blocks(NOTHING_FOUND), text=NOTHING_FOUND, response_type="ephemeral")
+        return
+    shown = queries[:MAX_QUERIES]
+    note = None
+    if len(queries) > MAX_QUERIES:
+        skipped = ", ".join(f"`{query}`" for query in queries[MAX_QUERIES:])
+        note = f"That message names {len(queries)} order numbers; I looked up the first {MAX_QUERIES}, not {skipped}."
+    answer_each(orders.lookup(shown), respond, settings, note=note)
