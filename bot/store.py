@@ -143,6 +143,30 @@ def _ack_order_locks(db: Database) -> None:
     db.execute("CREATE TABLE ack_order_locks (order_id TEXT PRIMARY KEY, key TEXT NOT NULL, locked_at REAL NOT NULL)")
 
 
+# --- notifications (issue 6): digests ------------------------------------------------------------------------
+
+
+@MIGRATIONS(name="0003_notifier_digests")
+def _notifier_digests(db: Database) -> None:
+    """One message announcing a burst of new orders. Its orders' notification rows carry the digest's ts once it
+    is posted, so exactly-once and crash recovery work as for single cards; this row says which orders it lists."""
+    db.execute(
+        """
+        CREATE TABLE notifier_digests (
+            id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            order_ids TEXT NOT NULL,            -- JSON list, in announcement order
+            created_at REAL NOT NULL,
+            ts TEXT                             -- NULL until posted
+        )
+        """
+    )
+    db.execute("CREATE INDEX notifier_digests_message ON notifier_digests (channel, ts)")
+
+
+# --- end of notifications: digests ---------------------------------------------------------------------------
+
+
 # --- rows handed to callers -------------------------------------------------------------------------------
 
 
@@ -183,6 +207,20 @@ class Card:
     ts: str | None
     response_url: str | None
     created_at: float
+
+
+@dataclass(frozen=True)
+class DigestRow:
+    """A digest message (issue 6): the new orders it announced together; ``ts is None`` until posted."""
+
+    id: str
+    channel: str
+    order_ids: tuple[str, ...]
+    ts: str | None
+
+
+def _digest_row(row: Row) -> DigestRow:
+    return DigestRow(row["id"], row["channel"], tuple(json.loads(row["order_ids"])), row["ts"])
 
 
 @dataclass(frozen=True)
@@ -729,3 +767,42 @@ class Store:
     def ack_unlock(self, order_id: str, key: str) -> None:
         """Free the order for a new key (after a permanent failure); a lock held by another key stays."""
         self._write("DELETE FROM ack_order_locks WHERE order_id = ? AND key = ?", (order_id, key))
+
+    # --- notifier digests (issue 6; bot/notifier.py gives them meaning) -----------------------------------
+
+    def claim_digest(self, digest_id: str, channel: str, order_ids: Iterable[str]) -> list[str]:
+        """Claim the orders' notifications for one digest, in one transaction; the orders this call claimed."""
+        with self.transaction():
+            claimed = [order_id for order_id in order_ids if self.claim_notification(order_id, channel)]
+            if claimed:
+                self._write(
+                    "INSERT INTO notifier_digests (id, channel, order_ids, created_at) VALUES (?, ?, ?, ?)",
+                    (digest_id, channel, json.dumps(claimed), self._clock()),
+                )
+        return claimed
+
+    def complete_digest(self, digest_id: str, ts: str, states: Mapping[str, str]) -> None:
+        """The digest was posted at ``ts``: it and each order's notification (with its ``state_summary``) are done."""
+        with self.transaction():
+            row = self._select_one("SELECT channel FROM notifier_digests WHERE id = ?", (digest_id,))
+            if row is None:
+                raise KeyError(digest_id)
+            self._write("UPDATE notifier_digests SET ts = ? WHERE id = ?", (ts, digest_id))
+            for order_id, summary in states.items():
+                self.complete_notification(order_id, row["channel"], ts)
+                self.set_notified_state(order_id, row["channel"], summary)
+
+    def get_digest(self, digest_id: str) -> DigestRow | None:
+        row = self._select_one("SELECT id, channel, order_ids, ts FROM notifier_digests WHERE id = ?", (digest_id,))
+        return _digest_row(row) if row else None
+
+    def digest_at(self, channel: str, ts: str) -> DigestRow | None:
+        """The digest posted as message ``ts`` in ``channel``, if that message is one."""
+        row = self._select_one(
+            "SELECT id, channel, order_ids, ts FROM notifier_digests WHERE channel = ? AND ts = ?", (channel, ts)
+        )
+        return _digest_row(row) if row else None
+
+    def unfinished_digests(self) -> list[DigestRow]:
+        rows = self._select("SELECT id, channel, order_ids, ts FROM notifier_digests WHERE ts IS NULL ORDER BY rowid")
+        return [_digest_row(row) for row in rows]
