@@ -43,7 +43,7 @@ from bot.graph import (
     TransientError,
 )
 from bot.ledger import Ledger, new_key
-from bot.query import EXAMPLE, Query
+from bot.query import EXAMPLE, Query, QueryError, parse_order_id
 from bot.store import IndexedOrder, Store
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,9 @@ class OrderService:
     def shared_card(self, order_id: str, user_id: str) -> tuple[list[Block], str] | Problem:
         """The PII-free card of an order for the channel, credited to ``user_id`` ("Share in channel")."""
         try:
-            found = self._by_id(order_id)
+            found = self._by_id(parse_order_id(order_id))
+        except QueryError as error:
+            return Problem(str(error))
         except GraphError as error:
             return Problem(self._explain(error, Query("id", order_id)))
         blocks = order_card(
@@ -169,21 +171,20 @@ class OrderService:
         """The buyer's contact details and address for one agent, and an audit row saying who saw them (never
         what they saw)."""
         try:
-            order = self._graph.get_order(order_id, CONTACT_FIELDS)
+            order = self._graph.get_order(parse_order_id(order_id), CONTACT_FIELDS)
+        except QueryError as error:
+            return message_blocks(str(error))
         except GraphError as error:
-            self._store.add_audit(
-                action="show_contact",
-                order_id=order_id,
-                user_id=user_id,
-                team_id=team_id,
-                outcome="failed",
-                detail=type(error).__name__,
+            outcome, blocks = (
+                f"failed: {type(error).__name__}",
+                message_blocks(self._explain(error, Query("id", order_id))),
             )
-            return message_blocks(self._explain(error, Query("id", order_id)))
+        else:
+            outcome, blocks = "shown", contact_blocks(order)
         self._store.add_audit(
-            action="show_contact", order_id=order_id, user_id=user_id, team_id=team_id, outcome="shown"
+            action="show_contact", order_id=order_id, user_id=user_id, team_id=team_id, outcome=outcome
         )
-        return contact_blocks(order)
+        return blocks
 
     # --- lookups ------------------------------------------------------------------------------------------------
 

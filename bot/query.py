@@ -79,6 +79,13 @@ def parse_query(text: str) -> list[Query]:
     return unique
 
 
+def parse_order_id(value: str) -> str:
+    """A Facebook order ID from a button's value; :class:`QueryError` for anything orderdesk would not render."""
+    if not _ORDER_ID.fullmatch(value):
+        raise QueryError(f"`{_quote(value)}` is not a Facebook order ID, so there is nothing to show.")
+    return value
+
+
 def find_in_message(message: Mapping[str, Any]) -> list[Query]:
     """Every order ID and order-number-like reference in a Slack message (its text, its blocks' and its
     attachments' texts), in order of appearance, without repeats. The caller decides how many to look up."""

@@ -64,20 +64,20 @@ def register_lookup_actions(app: App) -> None:
 
 
 def on_show_contact(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, orders: OrderService
+    ack: Ack, action: dict[str, Any], respond: Respond, context: BoltContext, orders: OrderService
 ) -> None:
     """Reveal the buyer's contact and address to the clicking agent alone; the service writes the audit row."""
     ack()
-    blocks = orders.contact(action["value"], user_id=body["user"]["id"], team_id=body["user"].get("team_id"))
+    blocks = orders.contact(str(action.get("value")), user_id=str(context.user_id), team_id=context.team_id)
     respond(blocks=blocks, text="Buyer contact and address", response_type="ephemeral", replace_original=False)
 
 
 def on_share_in_channel(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, orders: OrderService
+    ack: Ack, action: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext, orders: OrderService
 ) -> None:
     """Post the PII-free card in the channel for the team, and remember it so acknowledgements update it."""
     ack()
-    order_id, user_id, channel = action["value"], body["user"]["id"], body["channel"]["id"]
+    order_id, user_id, channel = str(action.get("value")), str(context.user_id), str(context.channel_id)
     card = orders.shared_card(order_id, user_id)
     if isinstance(card, Problem):
         respond(blocks=message_blocks(card.text), text=card.text, response_type="ephemeral", replace_original=False)
