@@ -33,6 +33,7 @@ from bot.acks import CrashPoints
 from bot.app import create_app
 from bot.config import ConfigError, Settings
 from bot.graph import GraphError
+from bot.notifier import attach_notifier
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -270,7 +271,9 @@ def build_server(
     ``app`` replaces the orderdesk app with another Bolt app in the same server setup (the ack benchmark's
     bare-Bolt baseline).
     """
-    return HttpServer(app or create_app(settings, services=services), services, host, port)
+    server = HttpServer(app or create_app(settings, services=services), services, host, port)
+    attach_notifier(server)  # the new-order poller (issue 6), when ORDERDESK_NOTIFY_CHANNEL is set
+    return server
 
 
 def connect_socket_mode(settings: Settings, services: Services) -> Running:
@@ -278,7 +281,9 @@ def connect_socket_mode(settings: Settings, services: Services) -> Running:
     app = create_app(settings, services=services)
     handler = SocketModeHandler(app, app_token=settings.slack_app_token)
     handler.connect()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
-    return Running(app, services, handler.close)
+    running = Running(app, services, handler.close)
+    attach_notifier(running)  # the new-order poller (issue 6), when ORDERDESK_NOTIFY_CHANNEL is set
+    return running
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:

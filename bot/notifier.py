@@ -1,0 +1,742 @@
+"""New-order notifications: the poller, its per-channel outbound lanes, digests, ``orderdesk sync`` and ``status``.
+
+Meta has no webhook for new orders, so the bot polls ``commerce_orders`` for orders changed since a stored
+watermark (minus an overlap: Meta's clocks and pages are not exact), indexes them, and
+
+* announces each order newly ``CREATED`` with a PII-free card carrying its Acknowledge buttons. ``FB_PROCESSING``
+  orders wait: Meta touches ``last_updated`` when they move on, so a later poll lists them again;
+* keeps every posted card current: when an order changed (acknowledged here or elsewhere, shipped, cancelled,
+  refunded, completed), ``chat.update`` redraws its card and a threaded reply says what changed;
+* turns a burst of more than ``digest_after`` new orders for one channel into one digest message.
+
+**Exactly once.** An announcement is claimed (an ``INSERT OR IGNORE`` of its ``notifications`` row) before it is
+posted, posted with message metadata naming the order (or the digest), and completed with the message ts after.
+A process killed between claim and completion leaves an unfinished row: the next pass looks for the message in
+the channel's recent history (``include_all_metadata``) and completes the row if Slack has it, else posts it.
+Passes over one database take an exclusive file lock, so ``orderdesk sync`` beside ``orderdesk serve`` can never
+mistake a claim the other is still posting for one a crash abandoned.
+
+**The watermark** means "every order last updated at or before this is handled". A pass moves it to the time the
+pass started, or to just before the oldest order it could not finish (a Slack failure), which is then listed again.
+
+**Memory** does not grow with the orders scanned: orders stream from the Graph client's generator and are indexed
+a batch at a time; a pass keeps only the ids of new orders and the changed orders whose cards it is updating.
+
+**Slack's limits.** Each channel gets a lane (its own thread, never one of Bolt's listener threads) that makes at
+most one call per ``pace`` seconds and waits out 429s for as long as ``Retry-After`` says. Other failures are
+logged and retried with backoff; what still fails stays unfinished for the next pass. A Slack failure is never
+announced into Slack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import itertools
+import json
+import logging
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import TYPE_CHECKING, Any, TextIO
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import ids
+from bot.acks import CARD_NOTIFICATION, status_of
+from bot.blocks import card_metadata, change_summary, digest_message, notification_card, notification_text
+from bot.blocks_kit import Block, clip, escape
+from bot.config import ConfigError, Route, Settings
+from bot.graph import GraphClient, GraphError
+from bot.ledger import Ledger, new_key
+from bot.store import DigestRow, NotificationRow, Store
+
+if TYPE_CHECKING:
+    from bot.serve import Running
+
+log = logging.getLogger(__name__)
+
+NOTIFY_FIELDS = ",".join(
+    (
+        "id",
+        "order_status",
+        "created",
+        "last_updated",
+        "channel",
+        "merchant_order_id",
+        "ship_by_date",
+        "shipping_address{city,country}",
+        "estimated_payment_details",
+        "items.limit(100){id,retailer_id,product_name,quantity,price_per_unit}",
+        "shipments{id,tracking_info}",
+        "cancellations{id,cancel_reason}",
+        "refunds{id,refund_reason,refund_amount}",
+    )
+)
+"""What a notification card and its change tracking need, and no buyer PII (city and country only)."""
+
+POLL_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
+FIRST_POLL_STATES = ("FB_PROCESSING", "CREATED")
+DIGEST_EVENT = "orderdesk_digest"  # message metadata of a digest (cards use ids.ORDER_CARD_EVENT)
+INDEX_BATCH = 100  # orders indexed per transaction
+HISTORY_MARGIN_SECONDS = 300.0  # Slack's clock against ours when looking for a message posted after a claim
+HISTORY_MAX_PAGES = 20
+MAX_ATTEMPTS = 5  # per Slack call, 429s not counted: those are waited out
+BACKOFF_CAP_SECONDS = 30.0
+
+WATERMARK = "notifier.watermark"
+LAST_POLL = "notifier.last_poll"
+LAST_ERROR = "notifier.last_error"
+LAST_RESULT = "notifier.last_result"
+
+
+# --- what a card shows, and where it goes ---------------------------------------------------------------------
+
+
+def snapshot(order: Mapping[str, Any]) -> str:
+    """The parts of an order whose change a card must follow, as canonical JSON (``state_summary``).
+
+    Shaped like an order, so :func:`bot.blocks.change_summary` can compare it with the order's next version.
+    """
+    kept = {name: order.get(name) for name in ("order_status", "merchant_order_id")}
+    for edge in ("shipments", "cancellations", "refunds"):
+        value = order.get(edge)
+        kept[edge] = value.get("data") if isinstance(value, Mapping) else value
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _total(order: Mapping[str, Any]) -> Decimal | None:
+    amount = (order.get("estimated_payment_details") or {}).get("total_amount") or {}
+    try:
+        return Decimal(str(amount.get("amount")))
+    except (InvalidOperation, AttributeError):
+        return None
+
+
+def _matches(route: Route, order: Mapping[str, Any]) -> bool:
+    if route.sales_channel is not None and str(order.get("channel") or "").lower() != route.sales_channel:
+        return False
+    if route.min_total is not None:
+        total = _total(order)
+        return total is not None and total >= Decimal(str(route.min_total))
+    return True
+
+
+def channel_for(settings: Settings, order: Mapping[str, Any]) -> str | None:
+    """The first route the order matches (``ORDERDESK_ROUTES``, in the order written), else the notify channel."""
+    return next((route.channel for route in settings.routes if _matches(route, order)), settings.notify_channel)
+
+
+def _state(order: Mapping[str, Any]) -> str | None:
+    status = order.get("order_status")
+    return status.get("state") if isinstance(status, Mapping) else None
+
+
+def _updated(order: Mapping[str, Any]) -> float | None:
+    try:
+        return datetime.fromisoformat(str(order.get("last_updated"))).timestamp()
+    except ValueError:
+        return None
+
+
+def _iso(unix: float | None) -> str | None:
+    return None if unix is None else datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds")
+
+
+# --- Slack lanes: one thread per channel, paced, waiting out 429s ------------------------------------------------
+
+Send = Callable[..., Any]
+Job = Callable[[Send], object]
+
+
+class Lane:
+    """One channel's outbound queue: jobs run in order on this lane's thread, each Slack call paced and retried."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        channel: str,
+        pace: float,
+        on_error: Callable[[str], None],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self._client = client
+        self._pace = pace
+        self._on_error = on_error
+        self._sleep = sleep
+        self._next_call = 0.0
+        self._jobs: queue.Queue[tuple[Job, Future[object]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=f"orderdesk-lane-{channel}", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> Future[object]:
+        future: Future[object] = Future()
+        self._jobs.put((job, future))
+        return future
+
+    def __len__(self) -> int:
+        return self._jobs.qsize()
+
+    def close(self) -> None:
+        """Finish the queued jobs, then end the thread."""
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, future = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job(self.send))
+                except Exception as exc:
+                    future.set_exception(exc)
+
+    def send(self, method: str, **kwargs: Any) -> Any:
+        """One Web API call (``chat_postMessage``, ...), at most one per ``pace`` seconds on this lane.
+
+        A 429 waits ``Retry-After`` and tries again, without counting as an attempt; other failures back off
+        exponentially, up to :data:`MAX_ATTEMPTS`, then raise to the job.
+        """
+        attempt = 0
+        while True:
+            self._sleep(max(0.0, self._next_call - time.monotonic()))
+            self._next_call = time.monotonic() + self._pace
+            try:
+                return getattr(self._client, method)(**kwargs)
+            except SlackApiError as error:
+                if error.response.status_code == 429:
+                    wait = _retry_after(error.response.headers)
+                    log.warning("slack %s rate limited; waiting %.0fs as Retry-After says", method, wait)
+                    self._next_call = time.monotonic() + wait
+                    continue
+                failure = f"slack {method} failed: {error.response.get('error')}"
+            except (SlackClientError, OSError) as error:
+                failure = f"slack {method} failed: {type(error).__name__}: {error}"
+            attempt += 1
+            self._on_error(failure)
+            if attempt >= MAX_ATTEMPTS:
+                raise NotifyError(failure)
+            wait = min(BACKOFF_CAP_SECONDS, 2.0 ** (attempt - 1))
+            log.warning("%s (attempt %d); retrying in %.0fs", failure, attempt, wait)
+            self._next_call = time.monotonic() + wait
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float:
+    values = [v for k, v in headers.items() if k.lower() == "retry-after"]
+    try:
+        return max(0.0, float(values[0] if values else 1))
+    except ValueError:
+        return 1.0
+
+
+class NotifyError(Exception):
+    """A Slack call that kept failing; what it was for stays unfinished and the next pass tries again."""
+
+
+class Lanes:
+    """The lanes of one pass, created on first use; closing waits for every queued job."""
+
+    def __init__(
+        self, client: WebClient, pace: float, on_error: Callable[[str], None], sleep: Callable[[float], None]
+    ) -> None:
+        self._client, self._pace, self._on_error, self._sleep = client, pace, on_error, sleep
+        self._lanes: dict[str, Lane] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, channel: str, job: Job) -> Future[object]:
+        with self._lock:
+            lane = self._lanes.get(channel)
+            if lane is None:
+                lane = self._lanes[channel] = Lane(self._client, channel, self._pace, self._on_error, self._sleep)
+        return lane.submit(job)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(lane) for lane in self._lanes.values())
+
+    def close(self) -> None:
+        with self._lock:
+            lanes, self._lanes = list(self._lanes.values()), {}
+        for lane in lanes:
+            lane.close()
+
+
+# --- the poller --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PollResult:
+    scanned: int = 0
+    announced: int = 0
+    digests: int = 0
+    updated: int = 0
+    recovered: int = 0
+    failed: int = 0
+    watermark: float | None = None
+
+
+class PollerBusy(Exception):
+    """Another process (``serve`` or ``sync``) is polling the same database right now."""
+
+
+@contextmanager
+def _poll_lock(db_path: str, *, wait: bool) -> Iterator[None]:
+    """One pass at a time per database, across processes; the OS drops the lock when a holder dies (kill -9)."""
+    with open(f"{db_path}.poller.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise PollerBusy(db_path) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Notifier:
+    """Polls Meta and keeps the channels' notifications exactly-once and current. One pass at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        graph: GraphClient,
+        store: Store,
+        client: WebClient,
+        *,
+        pace: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = settings
+        self._graph = graph
+        self._store = store
+        self._client = client
+        self._pace = pace
+        self._clock = clock
+        self._sleep = sleep
+        self._ledger = Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock)
+        self._lanes: Lanes | None = None
+
+    # --- status ----------------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """For ``/healthz`` and ``orderdesk status``: last successful poll, watermark, queue, last error."""
+        lanes = self._lanes
+        return {
+            **stored_status(self._store),
+            "queue": len(lanes) if lanes is not None else 0,
+        }
+
+    def _record_error(self, message: str) -> None:
+        self._store.set_state(LAST_ERROR, json.dumps({"at": _iso(self._clock()), "error": message}))
+
+    # --- one pass ----------------------------------------------------------------------------------------------
+
+    def poll_in_service(self) -> PollResult | None:
+        """``orderdesk serve``'s worker: skip this turn if ``orderdesk sync`` is polling the same database."""
+        try:
+            return self.poll(wait_for_lock=False)
+        except PollerBusy:
+            log.info("another poller is running on this database; skipping this turn")
+            return None
+
+    def poll(
+        self,
+        *,
+        since: float | None = None,
+        wait_for_lock: bool = True,
+        progress: Callable[[PollResult], None] | None = None,
+    ) -> PollResult:
+        """One pass: finish what a crash left, list changed orders, announce and update, advance the watermark.
+
+        ``since`` (unix seconds) backfills from that time instead of the watermark. Raises :class:`GraphError`
+        when Meta cannot be read (the watermark then stays where it was).
+        """
+        with _poll_lock(self._store.path, wait=wait_for_lock):
+            lanes = self._lanes = Lanes(self._client, self._pace, self._record_error, self._sleep)
+            try:
+                return self._pass(lanes, since, progress or (lambda _: None))
+            finally:
+                lanes.close()
+                self._lanes = None
+
+    def _pass(self, lanes: Lanes, since: float | None, progress: Callable[[PollResult], None]) -> PollResult:
+        started = self._clock()
+        result = PollResult()
+        result.recovered = self._recover(lanes)
+        held: list[float] = []  # last_updated of changed orders whose cards this pass could not update
+        pending: list[tuple[Future[object], float | None]] = []
+        new: dict[str, list[str]] = defaultdict(list)
+        try:
+            for batch in _batches(self._changed_orders(since), INDEX_BATCH):
+                self._store.upsert_orders(batch)
+                for order in batch:
+                    result.scanned += 1
+                    self._consider(order, lanes, new, pending, result)
+                progress(result)
+        except GraphError as error:
+            self._record_error(f"graph: {error}")
+            self._finish(pending, held, result)
+            raise
+        for channel, order_ids in new.items():
+            self._announce_new(channel, order_ids, lanes, pending, result)
+        self._finish(pending, held, result)
+        # Announcements need no hold: an unfinished claim is finished by the next pass's recovery, wherever the
+        # watermark is. A card update that failed is found again only if its order is listed again.
+        result.watermark = min([started, *(updated - 1 for updated in held)])
+        self._store.set_state(WATERMARK, repr(result.watermark))
+        self._store.set_state(LAST_POLL, repr(self._clock()))
+        self._store.set_state(LAST_RESULT, json.dumps({k: v for k, v in vars(result).items() if k != "watermark"}))
+        progress(result)
+        return result
+
+    def _finish(
+        self, pending: list[tuple[Future[object], float | None]], held: list[float], result: PollResult
+    ) -> None:
+        """Wait for the pass's Slack jobs; a failed card update holds the watermark before its order."""
+        for future, updated in pending:
+            error = future.exception()
+            if error is None:
+                continue
+            result.failed += 1
+            if updated is not None:
+                held.append(updated)
+            if not isinstance(error, NotifyError):
+                log.error("notification job failed", exc_info=error)
+                self._record_error(f"{type(error).__name__}: {error}")
+
+    def _changed_orders(self, since: float | None) -> Iterator[dict[str, Any]]:
+        if since is None:
+            stored = self._store.get_state(WATERMARK)
+            since = float(stored) - self._settings.poll_overlap_seconds if stored is not None else None
+        return self._graph.iter_orders(
+            state=POLL_STATES if since is not None else FIRST_POLL_STATES,
+            updated_after=int(since) if since is not None else None,
+            fields=NOTIFY_FIELDS,
+            limit=25,
+        )
+
+    def _consider(
+        self,
+        order: dict[str, Any],
+        lanes: Lanes,
+        new: dict[str, list[str]],
+        pending: list[tuple[Future[object], float | None]],
+        result: PollResult,
+    ) -> None:
+        """New and CREATED: remember to announce it. Announced and changed: update its card. Otherwise nothing."""
+        channel = channel_for(self._settings, order)
+        if channel is None:
+            return
+        order_id = str(order["id"])
+        row = self._store.get_notification(order_id, channel)
+        if row is None:
+            if _state(order) == "CREATED":
+                new[channel].append(order_id)
+            return
+        ts = row.ts
+        if ts is None:  # claimed, and this pass's recovery could not finish it: the next pass's will
+            return
+        current = self._order(order_id)
+        if snapshot(current) != row.state_summary:
+            result.updated += 1
+            job = partial(self._refresh, row=row, ts=ts, order=current)
+            pending.append((lanes.submit(channel, job), _updated(order) or self._clock()))
+
+    # --- announcing ------------------------------------------------------------------------------------------
+
+    def _announce_new(
+        self,
+        channel: str,
+        order_ids: list[str],
+        lanes: Lanes,
+        pending: list[tuple[Future[object], float | None]],
+        result: PollResult,
+    ) -> None:
+        if len(order_ids) > self._settings.digest_after:
+            digest_id = uuid.uuid4().hex
+            claimed = self._store.claim_digest(digest_id, channel, order_ids)
+            if claimed:
+                result.digests += 1
+                result.announced += len(claimed)
+                pending.append((lanes.submit(channel, partial(self._post_digest, digest_id=digest_id)), None))
+            return
+        for order_id in order_ids:
+            if self._store.claim_notification(order_id, channel):
+                result.announced += 1
+                job = partial(self._post_card, order_id=order_id, channel=channel)
+                pending.append((lanes.submit(channel, job), None))
+
+    def _post_card(self, send: Send, order_id: str, channel: str) -> None:
+        """Post the card with metadata naming the order, then complete the claim (and make acks update it)."""
+        order = self._order(order_id)
+        posted = send(
+            "chat_postMessage",
+            channel=channel,
+            blocks=self._card(order),
+            text=notification_text(order),
+            metadata=card_metadata(order_id),
+            unfurl_links=False,
+        )
+        self._complete(order_id, channel, str(posted["ts"]), order)
+
+    def _complete(self, order_id: str, channel: str, ts: str, order: Mapping[str, Any]) -> None:
+        with self._store.transaction():
+            self._store.complete_notification(order_id, channel, ts)
+            self._store.set_notified_state(order_id, channel, snapshot(order))
+            self._store.remember_card(order_id, channel=channel, ts=ts, response_url=None, kind=CARD_NOTIFICATION)
+
+    def _post_digest(self, send: Send, digest_id: str) -> None:
+        digest = self._store.get_digest(digest_id)
+        if digest is None:
+            raise KeyError(digest_id)
+        orders = [self._order(order_id) for order_id in digest.order_ids]
+        count = len(orders)
+        posted = send(
+            "chat_postMessage",
+            channel=digest.channel,
+            blocks=digest_message(orders, digest_id=digest_id),
+            text=f"{count} new order{'s' if count != 1 else ''} awaiting acknowledgement",
+            metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": digest_id}},
+        )
+        self._complete_digest(digest_id, str(posted["ts"]), orders)
+
+    def _complete_digest(self, digest_id: str, ts: str, orders: Sequence[Mapping[str, Any]]) -> None:
+        self._store.complete_digest(digest_id, ts, {str(order["id"]): snapshot(order) for order in orders})
+
+    def _order(self, order_id: str) -> dict[str, Any]:
+        """The order as last indexed (PII already stripped): what was listed, so the card needs no Graph call."""
+        indexed = self._store.get_order(order_id)
+        return indexed.data if indexed is not None else {"id": order_id}
+
+    def _card(self, order: Mapping[str, Any]) -> list[Block]:
+        """The notification card, with the acknowledgement's state if the ledger has one and a fresh key."""
+        entry = self._ledger.settled_or_inflight(str(order["id"]))
+        return notification_card(
+            order,
+            ack_key=new_key(),
+            commerce_manager_url=self._settings.commerce_manager_url,
+            ack_status=status_of(entry) if entry is not None else None,
+        )
+
+    # --- keeping cards current -------------------------------------------------------------------------------
+
+    def _refresh(self, send: Send, row: NotificationRow, ts: str, order: Mapping[str, Any]) -> None:
+        """Redraw the order's card and say in its thread what changed; a digest only gets the thread reply."""
+        before = json.loads(row.state_summary) if row.state_summary else None
+        summary = change_summary(before, order)
+        in_digest = self._store.digest_at(row.channel, ts) is not None
+        if not in_digest:
+            send("chat_update", channel=row.channel, ts=ts, blocks=self._card(order), text=notification_text(order))
+        if summary:
+            text = f"Order {clip(escape(str(order['id'])), 100)}: {summary}" if in_digest else summary
+            send("chat_postMessage", channel=row.channel, thread_ts=ts, text=text)
+        self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
+
+    # --- crash recovery ----------------------------------------------------------------------------------------
+
+    def _recover(self, lanes: Lanes) -> int:
+        """Finish claims a crash left: complete those Slack has (found by metadata), post the others once."""
+        unfinished = self._store.unfinished_notifications()
+        if not unfinished:
+            return 0
+        digests = self._store.unfinished_digests()
+        in_digest = {(order_id, d.channel) for d in digests for order_id in d.order_ids}
+        claimed: dict[tuple[str, str], float] = {(r.order_id, r.channel): r.claimed_at for r in unfinished}
+        cards: dict[str, list[NotificationRow]] = defaultdict(list)
+        for row in unfinished:
+            if (row.order_id, row.channel) not in in_digest:
+                cards[row.channel].append(row)
+        jobs = [
+            lanes.submit(channel, partial(self._recover_cards, channel=channel, rows=rows))
+            for channel, rows in cards.items()
+        ]
+        for digest in digests:
+            since = min(claimed.get((order_id, digest.channel), self._clock()) for order_id in digest.order_ids)
+            jobs.append(lanes.submit(digest.channel, partial(self._recover_digest, digest=digest, since=since)))
+        for job in jobs:
+            job.exception()  # what failed stays unfinished, for the next pass
+        log.warning("recovering %d notifications a crash left unfinished", len(unfinished))
+        return len(unfinished)
+
+    def _recover_cards(self, send: Send, channel: str, rows: list[NotificationRow]) -> None:
+        since = min(row.claimed_at for row in rows)
+        found = self._posted(send, channel, since, ids.ORDER_CARD_EVENT, "order_id")
+        for row in rows:
+            ts = found.get(row.order_id)
+            if ts is not None:
+                self._complete(row.order_id, channel, ts, self._order(row.order_id))
+            else:
+                self._post_card(send, row.order_id, channel)
+
+    def _recover_digest(self, send: Send, digest: DigestRow, since: float) -> None:
+        ts = self._posted(send, digest.channel, since, DIGEST_EVENT, "digest_id").get(digest.id)
+        if ts is None:
+            self._post_digest(send, digest.id)
+        else:
+            self._complete_digest(digest.id, ts, [self._order(order_id) for order_id in digest.order_ids])
+
+    def _posted(self, send: Send, channel: str, since: float, event_type: str, field: str) -> dict[str, str]:
+        """Our messages of ``event_type`` in the channel since ``since``, by the metadata's ``field`` → ts."""
+        found: dict[str, str] = {}
+        cursor = None
+        for _ in range(HISTORY_MAX_PAGES):
+            page = send(
+                "conversations_history",
+                channel=channel,
+                oldest=f"{since - HISTORY_MARGIN_SECONDS:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                value = (metadata.get("event_payload") or {}).get(field)
+                if metadata.get("event_type") == event_type and value is not None:
+                    found.setdefault(str(value), str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return found
+
+
+def _batches(orders: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while batch := list(itertools.islice(orders, size)):
+        yield batch
+
+
+def stored_status(store: Store) -> dict[str, Any]:
+    """What the database knows of the poller (readable by another process: ``orderdesk status``)."""
+    watermark, last_poll = store.get_state(WATERMARK), store.get_state(LAST_POLL)
+    error, last = store.get_state(LAST_ERROR), store.get_state(LAST_RESULT)
+    return {
+        "last_successful_poll": _iso(float(last_poll)) if last_poll else None,
+        "watermark": _iso(float(watermark)) if watermark else None,
+        "unfinished": len(store.unfinished_notifications()),
+        "last_result": json.loads(last) if last else None,
+        "last_error": json.loads(error) if error else None,
+    }
+
+
+# --- wiring --------------------------------------------------------------------------------------------------
+
+
+def notifier_client(settings: Settings) -> WebClient:
+    """A Web API client without slack_sdk's retry handlers: the lanes wait out 429s themselves, on their thread."""
+    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+
+
+def attach_notifier(running: Running) -> Notifier | None:
+    """Run the poller in ``orderdesk serve`` (when ``ORDERDESK_NOTIFY_CHANNEL`` is set) and report it in /healthz."""
+    services = running.services
+    settings = services.settings
+    if not settings.notify_channel:
+        return None
+    notifier = Notifier(settings, services.graph, services.store, notifier_client(settings))
+    running.add_status("poller", notifier.status)
+    running.add_worker("poller", notifier.poll_in_service, settings.poll_seconds)
+    return notifier
+
+
+# --- orderdesk sync / orderdesk status -----------------------------------------------------------------------
+
+
+def _since(raw: str) -> float:
+    """``--since``: unix seconds, an ISO date or datetime (UTC unless it says otherwise), or ``7d`` / ``12h``."""
+    units = {"d": 86400, "h": 3600, "m": 60}
+    if raw[-1:] in units and raw[:-1].isdigit():
+        return time.time() - int(raw[:-1]) * units[raw[-1]]
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {raw!r} (use 2026-03-01, 2026-03-01T10:00, 7d or 12h)") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _progress(stream: TextIO) -> Callable[[PollResult], None]:
+    """A one-line live counter on a terminal (Meta gives no total, so it counts rather than fills a bar)."""
+    if not stream.isatty():
+        return lambda _: None
+    spinner = itertools.cycle("|/-\\")
+
+    def show(result: PollResult) -> None:
+        stream.write(
+            f"\r{next(spinner)} scanned {result.scanned} orders · {result.announced} new · {result.updated} changed"
+        )
+        stream.flush()
+
+    return show
+
+
+def sync_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="orderdesk sync", description="Run one notification poll now.")
+    parser.add_argument(
+        "--since", type=_since, help="backfill: orders changed since then (unix time, 2026-03-01[T10:00], 7d, 12h)"
+    )
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="seconds between Slack messages per channel (default 1, Slack's limit)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if not settings.notify_channel:
+        print("orderdesk sync: set ORDERDESK_NOTIFY_CHANNEL (a channel id such as C0123456789)", file=sys.stderr)
+        return 2
+    with GraphClient.from_settings(settings) as graph, Store(settings.db_path) as store:
+        notifier = Notifier(settings, graph, store, notifier_client(settings), pace=args.pace)
+        try:
+            result = notifier.poll(since=args.since, progress=_progress(sys.stderr))
+        except GraphError as exc:
+            print(f"\norderdesk sync: Meta could not be read: {exc}", file=sys.stderr)
+            return 1
+    print(
+        f"\nscanned {result.scanned} orders: announced {result.announced} ({result.digests} digests), "
+        f"updated {result.updated}, recovered {result.recovered}, failed {result.failed}; "
+        f"watermark {_iso(result.watermark) or 'unchanged'}"
+    )
+    return 1 if result.failed else 0
+
+
+def status_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="orderdesk status", description="Show the notification poller's state.")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    with Store(settings.db_path) as store:
+        status = stored_status(store)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    error = status["last_error"]
+    lines = {
+        "notify channel": settings.notify_channel or "not set (the poller is off)",
+        "last successful poll": status["last_successful_poll"] or "never",
+        "watermark": status["watermark"] or "none yet (the first poll announces every order awaiting acknowledgement)",
+        "queue (claimed, not yet posted)": status["unfinished"],
+        "last error": f"{error['at']}: {error['error']}" if error else "none",
+    }
+    for name, value in lines.items():
+        print(f"{name + ':':<34}{value}")
+    return 0
