@@ -210,17 +210,18 @@ class OrderService:
         return Ambiguous(reference, orders)
 
     def _scan(self) -> None:
-        """Index the recent orders' references: newest first, bounded by pages and by age."""
+        """Index the recent orders' references: newest first, bounded by pages and by age.
+
+        Read first, write after: the store's write lock must not be held across Graph round trips, or every
+        acknowledgement claim would wait for the scan."""
         settings = self._settings
         since = int(self._clock()) - settings.lookup_scan_max_age_days * DAY_SECONDS
-        self._store.upsert_orders(
+        recent = list(
             self._graph.iter_orders(
-                state=SCAN_STATES,
-                updated_after=since,
-                fields=SCAN_FIELDS,
-                max_pages=settings.lookup_scan_max_pages,
+                state=SCAN_STATES, updated_after=since, fields=SCAN_FIELDS, max_pages=settings.lookup_scan_max_pages
             )
         )
+        self._store.upsert_orders(recent)
 
     def _no_reference(self, reference: str, scanned: bool) -> str:
         settings = self._settings
