@@ -629,6 +629,15 @@ def stored_status(store: Store) -> dict[str, Any]:
     }
 
 
+def digest_orders(store: Store, digest_id: str) -> list[dict[str, Any]] | None:
+    """The orders a digest announced, as last indexed (PII-free), for its "List them" button; None if unknown."""
+    digest = store.get_digest(digest_id)
+    if digest is None:
+        return None
+    indexed = (store.get_order(order_id) for order_id in digest.order_ids)
+    return [order.data for order in indexed if order is not None]
+
+
 # --- wiring --------------------------------------------------------------------------------------------------
 
 

@@ -14,13 +14,17 @@ from slack_sdk.errors import SlackApiError
 
 from bot import ids
 from bot.acks import AcknowledgementService, Click, ack_modal
-from bot.blocks import message_blocks
+from bot.blocks import digest_list, message_blocks
+from bot.config import Settings
+from bot.notifier import digest_orders
 from bot.orders import OrderService, Problem
+from bot.store import Store
 
 
 def register(app: App) -> None:
     register_ack_actions(app)
     register_lookup_actions(app)
+    register_notifier_actions(app)
 
 
 # --- acknowledgements (issue 5) ---------------------------------------------------------------------------
@@ -93,3 +97,41 @@ def on_share_in_channel(
 
 
 # --- end of order lookup ----------------------------------------------------------------------------------
+
+
+# --- new-order notifications (issue 6): the digest's buttons ---------------------------------------------------
+
+DIGEST_ACK_ALL_UNAVAILABLE = (
+    "Acknowledging a digest's orders in one go is not available yet. Use *List them* and acknowledge each order "
+    "from its card (`/order &lt;id&gt;`), or `/order ack-pending` to acknowledge every order awaiting acknowledgement."
+)
+
+
+def register_notifier_actions(app: App) -> None:
+    app.action(ids.DIGEST_LIST)(on_digest_list)
+    app.action(ids.DIGEST_ACK_ALL)(on_digest_ack_all)
+
+
+def on_digest_list(ack: Ack, action: dict[str, Any], respond: Respond, store: Store, settings: Settings) -> None:
+    """The digest's orders, to the clicking agent alone (the channel already saw the digest)."""
+    ack()
+    orders = digest_orders(store, action["value"])
+    if orders is None:
+        text = "This digest is no longer known to orderdesk."
+        respond(blocks=message_blocks(text), text=text, response_type="ephemeral", replace_original=False)
+        return
+    blocks = digest_list(orders, commerce_manager_url=settings.commerce_manager_url)
+    respond(
+        blocks=blocks, text=f"{len(orders)} orders in this digest", response_type="ephemeral", replace_original=False
+    )
+
+
+def on_digest_ack_all(ack: Ack, respond: Respond) -> None:
+    """Needs a batch acknowledgement of given orders from bot/acks.py (its public batch acknowledges every
+    CREATED order at Meta, more than the digest lists), so for now the agent is told the ways that exist."""
+    ack()
+    text = DIGEST_ACK_ALL_UNAVAILABLE
+    respond(blocks=message_blocks(text), text=text, response_type="ephemeral", replace_original=False)
+
+
+# --- end of new-order notifications ----------------------------------------------------------------------------
