@@ -519,4 +519,5 @@ def _log_failure(request: httpx.Request, error: GraphError, attempt: int, wait: 
         error.subcode,
         error.fbtrace_id,
         error.message,
+        extra={"fbtrace_id": error.fbtrace_id},  # also a field of its own: the formatter prints it with the others
     )

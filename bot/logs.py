@@ -118,4 +118,7 @@ def configure_logging(level: str, *, secrets: Iterable[str] = (), stream: TextIO
     handler.orderdesk = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # slack_sdk's DEBUG lines dump whole request bodies (a contact reveal holds the buyer's email and address) and
+    # response URLs, which act as credentials: never below INFO, whatever level the bot's own lines use.
+    logging.getLogger("slack_sdk").setLevel(max(root.level, logging.INFO))
     return handler
