@@ -351,7 +351,8 @@ def order_card(
     items = _items(order)
     if items:
         lines = summarised(items, _item_line, CARD_ITEMS_SHOWN, "items")
-        blocks += line_sections(f"*Items* ({len(items)})", lines)
+        more = "+" if _get(order, "items", "paging", "next") else ""  # Graph sent one page of a longer edge
+        blocks += line_sections(f"*Items* ({len(items)}{more})", lines)
     totals = [
         ("Subtotal", money(_get(order, "estimated_payment_details", "subtotal", "items"))),
         ("Shipping", money(_get(order, "estimated_payment_details", "subtotal", "shipping"))),

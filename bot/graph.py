@@ -54,13 +54,16 @@ ORDER_CARD_FIELDS = ",".join(
         "shipping_address{name,street1,street2,city,state,postal_code,country}",
         "estimated_payment_details",
         "selected_shipping_option",
-        "items{id,retailer_id,product_id,product_name,quantity,price_per_unit}",
+        "items.limit(100){id,retailer_id,product_id,product_name,quantity,price_per_unit}",
         "shipments{id,tracking_info,items}",
         "cancellations{id,cancel_reason,items}",
         "refunds{id,refund_reason,refund_amount,items}",
     )
 )
-"""Everything an order card shows, with the edges expanded inline, so one card costs one Graph request."""
+"""Everything an order card shows, with the edges expanded inline, so one card costs one Graph request.
+
+Nested edges come back a page at a time (25 rows by default); ``items.limit(100)`` covers all but the largest
+orders in that one request, and the card says "100+" when the edge still has a next page."""
 
 _BACKOFF_BASE_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 30.0

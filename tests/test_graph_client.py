@@ -139,7 +139,8 @@ def test_fields_are_comma_separated(
 
 
 def test_order_card_fields_expand_every_edge_inline() -> None:
-    for edge in ("items{", "shipments{", "cancellations{", "refunds{", "buyer_details{", "shipping_address{"):
+    assert "items.limit(100){" in ORDER_CARD_FIELDS
+    for edge in ("shipments{", "cancellations{", "refunds{", "buyer_details{", "shipping_address{"):
         assert edge in ORDER_CARD_FIELDS
     assert ORDER_CARD_FIELDS.startswith("id,order_status,created,last_updated,")
 
