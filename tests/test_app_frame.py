@@ -20,6 +20,7 @@ from bot.app import create_app
 from bot.blocks import help_blocks
 from bot.config import Settings
 from bot.graph import GraphClient
+from bot.orders import OrderService
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import DEFAULT_BOT_TOKEN, DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
 from bot.services import Services
@@ -58,7 +59,9 @@ def settings(slack_sandbox: SlackSandbox, tmp_path: Path) -> Settings:
 @pytest.fixture
 def services(settings: Settings) -> Iterator[Services]:
     graph = GraphClient.from_settings(settings, transport=GraphSandbox(orders=5).transport())
-    with Services(settings=settings, graph=graph, store=Store(settings.db_path)) as built:
+    store = Store(settings.db_path)
+    orders = OrderService(settings, graph, store)
+    with Services(settings=settings, graph=graph, store=store, orders=orders) as built:
         yield built
 
 
@@ -193,7 +196,7 @@ def test_services_reach_listeners_through_the_context(
     assert seen["settings"] is services.settings
     assert seen["graph"] is services.graph
     assert seen["store"] is services.store
-    assert seen["orders"] is None
+    assert seen["orders"] is services.orders
     assert re.fullmatch(r"[0-9a-f]{10}", seen["request_id"])
 
 
