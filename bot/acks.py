@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -72,6 +73,9 @@ _REFUSED_IN_STATE = {
 }
 
 
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+
+
 @dataclass(frozen=True)
 class Click:
     """One press of an Acknowledge / Retry button: the intent (order, key), who pressed it, and where.
@@ -95,12 +99,17 @@ class Click:
         """From a ``block_actions`` payload; ValueError if the button value is not one the bot rendered."""
         order_id, key = parse_ack_value(body["actions"][0].get("value", ""))
         container = body.get("container") or {}
-        user = body.get("user") or {}
+        user = body.get("user")
+        user_id = user.get("id") if isinstance(user, Mapping) else None
+        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+            # Never act for "None" or str(42): who pressed the button is part of the audit trail and the permission.
+            raise ValueError("a button click without a Slack user id")
+        team_id = user.get("team_id") if isinstance(user, Mapping) else None
         return cls(
             order_id=order_id,
             key=key,
-            user_id=str(user.get("id")),
-            user_team_id=user.get("team_id"),
+            user_id=user_id,
+            user_team_id=team_id if isinstance(team_id, str) else None,
             workspace_id=workspace_id,
             channel_id=container.get("channel_id") or (body.get("channel") or {}).get("id"),
             message_ts=container.get("message_ts"),

@@ -227,12 +227,10 @@ PAYLOADS: dict[str, Case] = {
     "action id a list": Case(lambda s: replaced(click_payload(s, "x"), [ids.ACK], "actions", 0, "action_id")),
     "user missing": Case(
         lambda s: without(click_payload(s, valid_value(s)), "user"),
-        bug="bot/acks.py Click.from_action: a click without a user acknowledges as user 'None' (Graph POST made)",
     ),
     "user a string": Case(lambda s: replaced(click_payload(s, valid_value(s)), USER, "user")),
     "user id a number": Case(
         lambda s: replaced(click_payload(s, valid_value(s)), 42, "user", "id"),
-        bug="bot/acks.py Click.from_action: a user id that is not a string is taken as str(id) (Graph POST made)",
     ),
     "container a string": Case(lambda s: replaced(click_payload(s, valid_value(s)), "message", "container")),
     "value missing": Case(lambda s: without(click_payload(s, "x"), "actions", 0, "value"), answered=True),
