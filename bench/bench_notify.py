@@ -1,0 +1,101 @@
+"""One notification poll over N orders of which 100 are new: Graph requests, wall time, peak memory.
+
+The Graph and Slack sandboxes are served on loopback; the store is a fresh sqlite file. A first pass indexes the
+seeded orders and announces the ones already awaiting acknowledgement (as digests), then 100 orders are added and
+the measured pass scans every order (``since=0``, all states) and posts the 100 cards (``pace=0``: Slack's 1/s
+would only measure the sleep). Wall time is taken without tracemalloc; peak memory is a second, identical setup
+under tracemalloc, at several N, because the point is that it stays flat: orders are streamed, never collected.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.graph import GraphClient
+from bot.notifier import Notifier, notifier_client
+from bot.sandbox.graph import GraphSandbox
+from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackSandbox
+from bot.store import Store
+
+CHANNEL = "C0ORDERS"
+
+
+@dataclass(frozen=True)
+class Measured:
+    scanned: int
+    announced: int
+    graph_requests: int
+    seconds: float
+    peak_bytes: int
+
+
+@contextmanager
+def _notifier(orders: int, new: int) -> Iterator[tuple[Notifier, GraphSandbox]]:
+    """A notifier whose store already knows the seeded orders, and ``new`` orders added at Meta since."""
+    graph_sandbox, slack = GraphSandbox(orders=orders, seed=11), SlackSandbox()
+    graph_server, slack_server = graph_sandbox.serve(), slack.serve()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(
+                slack_bot_token=slack.bot_token,
+                slack_signing_secret=DEFAULT_SIGNING_SECRET,
+                slack_api_url=slack.api_url,
+                fb_page_id=graph_sandbox.page_id,
+                fb_page_access_token=graph_sandbox.token,
+                fb_graph_url=graph_server.url,
+                db_path=str(Path(tmp) / "bench.db"),
+                notify_channel=CHANNEL,
+                digest_after=1000,
+            )
+            with GraphClient.from_settings(settings) as graph, Store(settings.db_path) as store:
+                Notifier(settings.with_overrides(digest_after=1), graph, store, notifier_client(settings), pace=0).poll(
+                    since=0
+                )
+                for _ in range(new):
+                    graph_sandbox.add_order()
+                graph_sandbox.clear_calls()
+                yield Notifier(settings, graph, store, notifier_client(settings), pace=0), graph_sandbox
+    finally:
+        graph_server.stop()
+        slack_server.stop()
+
+
+def measure(orders: int, new: int, *, traced: bool) -> Measured:
+    with _notifier(orders, new) as (notifier, graph_sandbox):
+        if traced:
+            tracemalloc.start()
+        try:
+            started = time.perf_counter()
+            result = notifier.poll(since=0)
+            seconds = time.perf_counter() - started
+            peak = tracemalloc.get_traced_memory()[1] if traced else 0
+        finally:
+            if traced:
+                tracemalloc.stop()
+        requests = len(graph_sandbox.calls())
+    if result.announced != new:
+        raise AssertionError(f"announced {result.announced}, expected {new}")
+    return Measured(result.scanned, result.announced, requests, seconds, peak)
+
+
+def run(quick: bool) -> list[str]:
+    sizes, new = ((250, 500), 10) if quick else ((2_500, 5_000, 10_000), 100)
+    timed = measure(sizes[-1], new, traced=False)
+    lines = [
+        f"poll over {timed.scanned} orders, {timed.announced} new: {timed.graph_requests} Graph requests, "
+        f"{timed.seconds:.2f}s wall ({timed.scanned / timed.seconds:,.0f} orders/s, cards posted included)"
+    ]
+    for size in sizes:
+        traced = measure(size, new, traced=True)
+        lines.append(
+            f"peak memory (tracemalloc, whole process incl. sandboxes) scanning {traced.scanned:>6} orders: "
+            f"{traced.peak_bytes / 2**20:.1f} MiB"
+        )
+    return lines
