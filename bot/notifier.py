@@ -714,10 +714,12 @@ def sync_main(argv: Sequence[str]) -> int:
         try:
             result = notifier.poll(since=args.since, progress=_progress(sys.stderr))
         except GraphError as exc:
-            print(f"\norderdesk sync: Meta could not be read: {exc}", file=sys.stderr)
+            print(f"orderdesk sync: Meta could not be read: {exc}", file=sys.stderr)
             return 1
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
     print(
-        f"\nscanned {result.scanned} orders: announced {result.announced} ({result.digests} digests), "
+        f"scanned {result.scanned} orders: announced {result.announced} ({result.digests} digests), "
         f"updated {result.updated}, recovered {result.recovered}, failed {result.failed}; "
         f"watermark {_iso(result.watermark) or 'unchanged'}"
     )
