@@ -272,7 +272,8 @@ def build_server(
     bare-Bolt baseline).
     """
     server = HttpServer(app or create_app(settings, services=services), services, host, port)
-    attach_notifier(server)  # the new-order poller (issue 6), when ORDERDESK_NOTIFY_CHANNEL is set
+    if app is None:
+        attach_workers(server)
     return server
 
 
@@ -282,8 +283,18 @@ def connect_socket_mode(settings: Settings, services: Services) -> Running:
     handler = SocketModeHandler(app, app_token=settings.slack_app_token)
     handler.connect()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
     running = Running(app, services, handler.close)
-    attach_notifier(running)  # the new-order poller (issue 6), when ORDERDESK_NOTIFY_CHANNEL is set
+    attach_workers(running)
     return running
+
+
+def attach_workers(running: Running) -> None:
+    """The background work of every way of running the bot (serve in both modes, the demo): one place, so none
+    of them can forget the sweeper or the poller."""
+    attach_notifier(running)  # the new-order poller (issue 6), when ORDERDESK_NOTIFY_CHANNEL is set
+    acks = running.services.acks
+    if acks is not None:  # finishes acknowledgements a crash left pending: now, then every sweep_seconds
+        client = running.app.client
+        running.add_worker("ack-sweeper", lambda: acks.sweep(client), running.services.settings.sweep_seconds)
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -325,9 +336,6 @@ def main(argv: Sequence[str]) -> int:
         else:
             running = connect_socket_mode(settings, services)
             log.info("connected to Slack over Socket Mode")
-        acks = services.acks
-        if acks is not None:  # finishes acknowledgements a crash left pending: now, then every sweep_seconds
-            running.add_worker("ack-sweeper", lambda: acks.sweep(running.app.client), settings.sweep_seconds)
         with running:
             stopping.wait()
             log.info("stopping: finishing requests in flight")
