@@ -282,13 +282,31 @@ def test_one_pass_at_a_time_per_database(rig: Rig) -> None:
             rig.notifier().poll(wait_for_lock=False)
 
 
-def test_memory_is_streamed_not_collected(rig: Rig) -> None:
-    """The Graph client's generator is consumed lazily: a pass never holds more than a batch of listed orders."""
+def test_a_backfill_follows_the_cursors_over_every_state(rig: Rig) -> None:
     for _ in range(30):
         rig.graph_sandbox.add_order(state="IN_PROGRESS")
-    rig.notifier().poll(since=0)
+    result = rig.notifier().poll(since=0)
     pages = [c for c in rig.graph_sandbox.calls() if c["path"].endswith("commerce_orders")]
-    assert len(pages) >= 2  # followed the cursors
+    assert len(pages) >= 2
+    assert result.scanned == 30
+
+
+def test_orders_are_indexed_while_the_scan_goes_on_never_collected_first(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By the time the generator is asked for order 250, the first batch is in the index: the scan streams."""
+    orders = [{"id": str(1000 + n), "order_status": {"state": "IN_PROGRESS"}} for n in range(300)]
+    indexed_at: list[int] = []
+
+    def stream(**_: Any) -> Any:
+        for n, order in enumerate(orders):
+            if n == 250:
+                indexed_at.append(sum(rig.store.get_order(o["id"]) is not None for o in orders))
+            yield order
+
+    monkeypatch.setattr(rig.graph, "iter_orders", stream)
+    assert rig.notifier().poll().scanned == 300
+    assert indexed_at == [200]  # two batches of 100 written, the third still being read
 
 
 @pytest.mark.parametrize(
