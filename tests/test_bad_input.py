@@ -225,13 +225,9 @@ PAYLOADS: dict[str, Case] = {
     "action id missing": Case(lambda s: without(click_payload(s, valid_value(s)), "actions", 0, "action_id")),
     "unknown action id": Case(lambda s: click_payload(s, valid_value(s), action_id="order_delete_everything")),
     "action id a list": Case(lambda s: replaced(click_payload(s, "x"), [ids.ACK], "actions", 0, "action_id")),
-    "user missing": Case(
-        lambda s: without(click_payload(s, valid_value(s)), "user"),
-    ),
+    "user missing": Case(lambda s: without(click_payload(s, valid_value(s)), "user")),
     "user a string": Case(lambda s: replaced(click_payload(s, valid_value(s)), USER, "user")),
-    "user id a number": Case(
-        lambda s: replaced(click_payload(s, valid_value(s)), 42, "user", "id"),
-    ),
+    "user id a number": Case(lambda s: replaced(click_payload(s, valid_value(s)), 42, "user", "id")),
     "container a string": Case(lambda s: replaced(click_payload(s, valid_value(s)), "message", "container")),
     "value missing": Case(lambda s: without(click_payload(s, "x"), "actions", 0, "value"), answered=True),
     "value a number": Case(lambda s: click_payload(s, 368508827392800), answered=True),
