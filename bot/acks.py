@@ -32,6 +32,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
+from bot import logs
 from bot.blocks import (
     MERCHANT_REF_MAX,
     MERCHANT_REF_PATTERN,
@@ -366,16 +367,19 @@ class AcknowledgementService:
 
     def _drive(self, entry: LedgerEntry, client: WebClient, click: Click | None) -> None:
         """Send the stored request with the stored key, record what Meta said, then update the cards."""
-        self._crash_points("before_call")
-        try:
-            response = self._send(entry)
-        except GraphError as exc:
-            self._crash_points("after_call")
-            recorded = self._record_failure(entry, exc)
-        else:
-            self._crash_points("after_call")
-            recorded = self._record_success(entry, response)
-        self._finish(recorded, client, click)
+        with logs.bound(order_id=entry.order_id, idempotency_key=entry.key):
+            log.info("acknowledge: sending %s (attempt %d)", entry.operation, entry.attempts)
+            self._crash_points("before_call")
+            try:
+                response = self._send(entry)
+            except GraphError as exc:
+                self._crash_points("after_call")
+                recorded = self._record_failure(entry, exc)
+            else:
+                self._crash_points("after_call")
+                recorded = self._record_success(entry, response)
+            log.info("acknowledge: %s%s", recorded.state, " (retryable)" if recorded.retryable else "")
+            self._finish(recorded, client, click)
 
     def _send(self, entry: LedgerEntry) -> dict[str, Any]:
         if entry.operation == ACKNOWLEDGE_ORDERS:

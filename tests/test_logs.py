@@ -73,10 +73,6 @@ def test_a_graph_failure_is_one_line_with_the_request_user_and_fbtrace_id(stack:
     assert order_id in failure["msg"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/acks.py binds no order_id / idempotency_key (logs.bound) and logs no event for an acknowledgement",
-)
 def test_an_acknowledgement_logs_its_order_id_and_idempotency_key_as_fields(stack: Stack, stream: io.StringIO) -> None:
     order_id = str(stack.graph_sandbox.add_order()["id"])
     [card] = answers_of(stack, stack.slack.slash_command(order_id).response_url)
