@@ -284,6 +284,19 @@ class AcknowledgementService:
         if refusal is not None:
             return refusal
         order_ids = [str(o["id"]) for o in self._graph.iter_orders(state=["CREATED"], fields="id")]
+        return self._ack_batches(order_ids, actor, client)
+
+    def acknowledge_orders(self, order_ids: Sequence[str], actor: Actor, client: WebClient) -> list[Block]:
+        """Acknowledge the given orders (a digest's "Acknowledge all"), in batches like :meth:`ack_pending`.
+
+        Orders another key already owns are skipped, so a double-click or a second agent never acknowledges twice.
+        """
+        refusal = self._refusal(actor, client, order_id=None, key=None, action=ACKNOWLEDGE_ORDERS)
+        if refusal is not None:
+            return refusal
+        return self._ack_batches(list(dict.fromkeys(order_ids)), actor, client)
+
+    def _ack_batches(self, order_ids: Sequence[str], actor: Actor, client: WebClient) -> list[Block]:
         results: list[dict[str, Any]] = []
         for start in range(0, len(order_ids), MAX_BATCH_ACK):
             results += self._ack_batch(order_ids[start : start + MAX_BATCH_ACK], actor, client)

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import ids
-from bot.acks import AcknowledgementService, Click, ack_modal
+from bot.acks import AcknowledgementService, Actor, Click, ack_modal
 from bot.blocks import digest_list, message_blocks
 from bot.config import Settings
 from bot.notifier import digest_orders
@@ -101,11 +101,6 @@ def on_share_in_channel(
 
 # --- new-order notifications (issue 6): the digest's buttons ---------------------------------------------------
 
-DIGEST_ACK_ALL_UNAVAILABLE = (
-    "Acknowledging a digest's orders in one go is not available yet. Use *List them* and acknowledge each order "
-    "from its card (`/order &lt;id&gt;`), or `/order ack-pending` to acknowledge every order awaiting acknowledgement."
-)
-
 
 def register_notifier_actions(app: App) -> None:
     app.action(ids.DIGEST_LIST)(on_digest_list)
@@ -126,12 +121,28 @@ def on_digest_list(ack: Ack, action: dict[str, Any], respond: Respond, store: St
     )
 
 
-def on_digest_ack_all(ack: Ack, respond: Respond) -> None:
-    """Needs a batch acknowledgement of given orders from bot/acks.py (its public batch acknowledges every
-    CREATED order at Meta, more than the digest lists), so for now the agent is told the ways that exist."""
+def on_digest_ack_all(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    store: Store,
+    acks: AcknowledgementService,
+) -> None:
+    """Acknowledge the digest's orders in batches of 100 through the ledger; per-order results to the clicker."""
     ack()
-    text = DIGEST_ACK_ALL_UNAVAILABLE
-    respond(blocks=message_blocks(text), text=text, response_type="ephemeral", replace_original=False)
+    orders = digest_orders(store, str(action.get("value")))
+    if orders is None:
+        text = "This digest is no longer known to orderdesk."
+        respond(blocks=message_blocks(text), text=text, response_type="ephemeral", replace_original=False)
+        return
+    user = body.get("user")
+    team_id = user.get("team_id") if isinstance(user, dict) else None  # a Slack Connect guest's own team
+    actor = Actor(user_id=str(context.user_id), user_team_id=team_id, workspace_id=context.team_id)
+    blocks = acks.acknowledge_orders([str(o["id"]) for o in orders], actor, client)
+    respond(blocks=blocks, text="Acknowledgement results", response_type="ephemeral", replace_original=False)
 
 
 # --- end of new-order notifications ----------------------------------------------------------------------------

@@ -91,6 +91,27 @@ def test_a_burst_of_60_is_one_digest_despite_429s(stack: Stack) -> None:
     assert len(slack.messages(CHANNEL)) == 1
 
 
+def test_acknowledge_all_on_a_digest_acknowledges_each_order_once(stack: Stack) -> None:
+    graph, slack = stack.graph_sandbox, stack.slack_sandbox
+    orders = [str(graph.add_order()["id"]) for _ in range(12)]
+    (digest,) = slack.wait_for(lambda: slack.messages(CHANNEL), timeout=WAIT)
+    digest_id = digest["metadata"]["event_payload"]["digest_id"]
+
+    first = stack.slack.block_action(ids.DIGEST_ACK_ALL, digest_id, message_ts=digest["ts"])
+    second = stack.slack.block_action(ids.DIGEST_ACK_ALL, digest_id, message_ts=digest["ts"], user="U0AGENT2")
+    for sent in (first, second):
+        slack.wait_for(lambda sent=sent: slack.responses(sent.response_url), timeout=WAIT)
+
+    acknowledged = [
+        order["id"]
+        for call in graph.calls()
+        if call["path"].endswith("/acknowledge_orders") and call["status"] == 200
+        for order in json.loads(call["params"]["orders"])
+    ]
+    assert sorted(acknowledged) == sorted(orders)  # each once, whichever click got it
+    assert all(graph.order(o)["order_status"]["state"] == "IN_PROGRESS" for o in orders)
+
+
 def test_healthz_reports_the_poller(stack: Stack) -> None:
     stack.graph_sandbox.add_order()
     stack.slack_sandbox.wait_for(lambda: _cards(stack), timeout=WAIT)
