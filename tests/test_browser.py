@@ -12,14 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from bot import ids
 from bot.demo import ALICE, CAROL, Demo
 from bot.sandbox.slack import BOT_USER_ID
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-Browser, Locator, Page = playwright_api.Browser, playwright_api.Locator, playwright_api.Page
-expect = playwright_api.expect
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +38,7 @@ WAIT_MS = 10_000
 def chromium() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
