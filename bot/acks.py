@@ -332,9 +332,27 @@ class AcknowledgementService:
     def _refused(self, click: Click, client: WebClient) -> bool:
         actor = Actor(click.user_id, click.user_team_id, click.workspace_id)
         refusal = self._refusal(actor, client, order_id=click.order_id, key=click.key, action=ACKNOWLEDGE_ORDER)
+        if refusal is None and not self._shown(click.order_id):
+            # Every card the bot draws comes from an order it read (indexed) or a card it keeps; a value naming any
+            # other order did not come from orderdesk, and nothing built from it may reach Meta.
+            self._store.add_audit(
+                action=ACKNOWLEDGE_ORDER,
+                order_id=click.order_id,
+                user_id=click.user_id,
+                team_id=click.user_team_id,
+                key=click.key,
+                outcome="refused: button not from orderdesk",
+            )
+            refusal = message_blocks(
+                "orderdesk did not show this button for this order, so nothing was sent to Meta. "
+                f"Look the order up again with `/order {click.order_id}` and use the buttons on that card."
+            )
         if refusal is not None:
             self._tell(click, refusal, client)
         return refusal is not None
+
+    def _shown(self, order_id: str) -> bool:
+        return self._store.get_order(order_id) is not None or bool(self._store.cards_for_order(order_id))
 
     def _refusal(
         self, actor: Actor, client: WebClient, *, order_id: str | None, key: str | None, action: str
