@@ -79,7 +79,7 @@ def test_an_acknowledgement_logs_its_order_id_and_idempotency_key_as_fields(stac
     value = next(e["value"] for b in card["blocks"] for e in b.get("elements", []) if e.get("action_id") == ids.ACK)
     stack.slack.block_action(ids.ACK, value)
     stack.slack_sandbox.wait_for(lambda: stack.graph_sandbox.order(order_id)["order_status"]["state"] == "IN_PROGRESS")
-    key = stack.graph_sandbox.calls()[-1]["idempotency_key"]
+    [key] = [c["idempotency_key"] for c in stack.graph_sandbox.calls() if c["path"].endswith("/acknowledge_order")]
     tagged = [e for e in events(stream) if e.get("order_id") == order_id and e.get("idempotency_key") == key]
     assert tagged
     assert all(e["user"] == "U0AGENT1" and e.get("request_id") for e in tagged)
