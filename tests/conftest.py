@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from bot import logs
+
 _SCRUB_PREFIXES = ("SLACK_", "FB_", "ORDERDESK_")
 
 
@@ -15,3 +17,9 @@ def _scrub_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_SCRUB_PREFIXES):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_fields() -> None:
+    """In-process dispatch binds a request's log fields in the test's own thread; no test may inherit them."""
+    logs.start_request()
