@@ -49,6 +49,11 @@ def web_client(settings: Settings) -> WebClient:
     )
 
 
+def listener_threads(settings: Settings) -> int:
+    """Bolt's listener pool: every listener may be waiting on Meta at once, so several per server thread."""
+    return settings.http_workers * 8
+
+
 def create_app(
     settings: Settings,
     *,
@@ -70,8 +75,10 @@ def create_app(
             client=client or web_client(settings),  # it carries the bot token: Bolt warns if given both
             token_verification_enabled=False,
             process_before_response=process_before_response,
+            # Listeners block on Meta after ack(); a pool as small as the server's threads leaves new requests
+            # waiting for a thread to ack in (Bolt answers 404 after 3 s). Idle threads are cheap.
             listener_executor=logs.ContextThreadPoolExecutor(
-                max_workers=settings.http_workers, thread_name_prefix="orderdesk-listener"
+                max_workers=listener_threads(settings), thread_name_prefix="orderdesk-listener"
             ),
         )
     app.use(_services_middleware(services))

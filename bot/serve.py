@@ -177,6 +177,9 @@ class HttpServer(Running):
             host=host,
             port=port,
             threads=services.settings.http_workers,
+            # waitress refuses connections past 100 by default; Slack opens one per request in flight.
+            connection_limit=1000,
+            backlog=1024,
             ident="orderdesk",
             clear_untrusted_proxy_headers=True,
         )

@@ -16,7 +16,7 @@ import pytest
 from slack_bolt import App, BoltRequest
 
 from bot import ids, logs
-from bot.app import create_app
+from bot.app import create_app, listener_threads
 from bot.blocks import help_blocks
 from bot.config import Settings
 from bot.graph import GraphClient
@@ -290,4 +290,4 @@ def test_configure_logging_replaces_its_own_handler(log_stream: io.StringIO) -> 
 def test_the_listener_pool_is_sized_from_settings(make_app: Callable[..., App], settings: Settings) -> None:
     executor = make_app().listener_runner.listener_executor
     assert isinstance(executor, logs.ContextThreadPoolExecutor)
-    assert executor._max_workers == settings.http_workers
+    assert executor._max_workers == listener_threads(settings) == settings.http_workers * 8
