@@ -234,16 +234,7 @@ class Ledger:
             if row is None:
                 return self._existing(key)
             entry = _entry(row)
-            self._store.add_audit(
-                action=entry.operation,
-                order_id=entry.order_id,
-                user_id=entry.user_id,
-                team_id=entry.team_id,
-                key=key,
-                outcome="succeeded",
-                detail=f"reference {entry.reference}" if entry.reference else None,
-                at=now,
-            )
+            self._audit(entry, "succeeded", f"reference {entry.reference}" if entry.reference else None, now)
             for order_id, reference in _acknowledged(entry, response):
                 self._store.set_order_state(order_id, order_state)
                 if reference:
@@ -261,17 +252,21 @@ class Ledger:
             if row is None:
                 return self._existing(key)
             entry = _entry(row)
-            self._store.add_audit(
-                action=entry.operation,
-                order_id=entry.order_id,
-                user_id=entry.user_id,
-                team_id=entry.team_id,
-                key=key,
-                outcome="failed, retryable" if retryable else "failed",
-                detail=canonical_json(error),
-                at=now,
-            )
+            self._audit(entry, "failed, retryable" if retryable else "failed", canonical_json(error), now)
         return entry
+
+    def _audit(self, entry: LedgerEntry, outcome: str, detail: str | None, now: float) -> None:
+        """The audit row of an outcome, written inside the caller's transaction."""
+        self._store.add_audit(
+            action=entry.operation,
+            order_id=entry.order_id,
+            user_id=entry.user_id,
+            team_id=entry.team_id,
+            key=entry.key,
+            outcome=outcome,
+            detail=detail,
+            at=now,
+        )
 
     def get(self, key: str) -> LedgerEntry | None:
         row = self._store.ledger_get(key)
