@@ -19,10 +19,10 @@ from bench.bench_ledger import _claims
 from bot import ids
 from bot.acks import CARD_NOTIFICATION
 from bot.blocks import ack_value, notification_card, notification_text
-from bot.config import Settings
 from bot.ledger import new_key
 from bot.sandbox.graph import GraphSandbox
-from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
+from bot.sandbox.settings import sandbox_settings
+from bot.sandbox.slack import SlackRequester, SlackSandbox
 from bot.serve import EVENTS_PATH, build_server
 from bot.services import Services
 
@@ -34,14 +34,11 @@ def _click_to_card(n: int) -> list[float]:
     """Seconds from sending each of ``n`` sequential clicks (one order each) to its card showing the outcome."""
     graph_sandbox, slack_sandbox = GraphSandbox(orders=0), SlackSandbox()
     with graph_sandbox.serve() as graph_server, slack_sandbox.serve(), tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            slack_bot_token=slack_sandbox.bot_token,
-            slack_signing_secret=DEFAULT_SIGNING_SECRET,
-            slack_api_url=slack_sandbox.api_url,
-            fb_page_id=graph_sandbox.page_id,
-            fb_page_access_token=graph_sandbox.token,
-            fb_graph_url=graph_server.url,
-            db_path=str(Path(tmp) / "bench.db"),
+        settings = sandbox_settings(
+            graph_sandbox,
+            graph_server.url,
+            slack_sandbox,
+            Path(tmp) / "bench.db",
             merchant_ref_template="FB-{order_id}",
         )
         web = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 from bot import ids
 from bot.config import Settings
 from bot.sandbox.graph import GraphSandbox
+from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
 from bot.serve import EVENTS_PATH, build_server
 from bot.services import Services
@@ -146,14 +147,11 @@ def run_once(agents: int, seconds: float, workers: int) -> list[str]:
     graph_server, slack_server = graph_sandbox.serve(), slack_sandbox.serve()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(
-                slack_bot_token=slack_sandbox.bot_token,
-                slack_signing_secret=DEFAULT_SIGNING_SECRET,
-                slack_api_url=slack_sandbox.api_url,
-                fb_page_id=graph_sandbox.page_id,
-                fb_page_access_token=graph_sandbox.token,
-                fb_graph_url=graph_server.url,
-                db_path=str(Path(tmp) / "load.db"),
+            settings = sandbox_settings(
+                graph_sandbox,
+                graph_server.url,
+                slack_sandbox,
+                Path(tmp) / "load.db",
                 http_workers=workers,
                 merchant_ref_template="FB-{order_id}",
             )

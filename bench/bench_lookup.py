@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.config import Settings
 from bot.sandbox.graph import GraphSandbox
+from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
 from bot.serve import EVENTS_PATH, build_server
 from bot.services import Services
@@ -50,15 +50,8 @@ def run(quick: bool) -> list[str]:
     lines = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(
-                slack_bot_token=slack_sandbox.bot_token,
-                slack_signing_secret=DEFAULT_SIGNING_SECRET,
-                slack_api_url=slack_sandbox.api_url,
-                fb_page_id=graph_sandbox.page_id,
-                fb_page_access_token=graph_sandbox.token,
-                fb_graph_url=graph_server.url,
-                db_path=str(Path(tmp) / "bench.db"),
-                log_level="WARNING",
+            settings = sandbox_settings(
+                graph_sandbox, graph_server.url, slack_sandbox, Path(tmp) / "bench.db", log_level="WARNING"
             )
             with (
                 Services.open(settings) as services,

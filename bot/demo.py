@@ -35,6 +35,7 @@ from bot.blocks import parse_ack_value
 from bot.config import Settings
 from bot.sandbox.console import Agent, Console
 from bot.sandbox.graph import GraphSandbox
+from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
 from bot.serve import EVENTS_PATH, HttpServer, Worker, build_server
 from bot.services import Services
@@ -122,14 +123,11 @@ def tips(awaiting: str, reference_id: str, reference: str) -> tuple[str, ...]:
 
 def demo_settings(graph: GraphSandbox, slack: SlackSandbox, graph_url: str, database: Path, poll: int) -> Settings:
     """The settings a deployment would put in its environment, pointing at the sandboxes instead."""
-    return Settings(
-        slack_bot_token=slack.bot_token,
-        slack_signing_secret=DEFAULT_SIGNING_SECRET,
-        slack_api_url=slack.api_url,
-        fb_page_id=graph.page_id,
-        fb_page_access_token=graph.token,
-        fb_graph_url=graph_url,
-        db_path=str(database),
+    return sandbox_settings(
+        graph,
+        graph_url,
+        slack,
+        database,
         notify_channel=CHANNEL,
         poll_seconds=poll,
         merchant_ref_template=MERCHANT_REF_TEMPLATE,

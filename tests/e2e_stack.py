@@ -30,6 +30,7 @@ import pytest
 
 from bot.config import Settings
 from bot.sandbox.graph import GraphSandbox
+from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
 from bot.serve import EVENTS_PATH, HttpServer, build_server
 from bot.services import Services
@@ -62,16 +63,13 @@ class Stack:
             graph_server = graph_sandbox.serve()  # serve() returns started servers
             stack.callback(graph_server.stop)
             stack.callback(slack_sandbox.serve().stop)
-            config = Settings(
-                slack_bot_token=slack_sandbox.bot_token,
-                slack_signing_secret=DEFAULT_SIGNING_SECRET,
-                slack_api_url=slack_sandbox.api_url,
-                fb_page_id=graph_sandbox.page_id,
-                fb_page_access_token=graph_sandbox.token,
-                fb_graph_url=graph_server.url,
-                db_path=str(tmp_path / "orderdesk.db"),
-                http_workers=8,
-            ).with_overrides(**settings)
+            config = sandbox_settings(
+                graph_sandbox,
+                graph_server.url,
+                slack_sandbox,
+                tmp_path / "orderdesk.db",
+                **{"http_workers": 8, **settings},
+            )
             services = stack.enter_context(Services.open(config))
             server = stack.enter_context(build_server(config, services))
             slack = stack.enter_context(SlackRequester(slack_sandbox, server.url + EVENTS_PATH, DEFAULT_SIGNING_SECRET))
