@@ -83,6 +83,25 @@ class Settings:
         """A copy with some values changed (tests and the demo); no validation is skipped by callers."""
         return replace(self, **changes)
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that :meth:`from_env` reads back into these settings (unset optional values left out).
+
+        For starting a real ``orderdesk`` process from settings built in Python: the crash tests and the load
+        benchmark configure their subprocesses exactly the way a deployment does, through the environment.
+        """
+        env: dict[str, str] = {}
+        for name, (attr, _, _) in _SPECS.items():
+            value = getattr(self, attr)
+            if value is None or value == ():
+                continue
+            if attr == "routes":
+                env[name] = ",".join(_route_text(route) for route in value)
+            elif isinstance(value, tuple):
+                env[name] = ",".join(value)
+            else:
+                env[name] = str(value)
+        return env
+
     @classmethod
     def from_env(
         cls,
@@ -230,6 +249,13 @@ def _routes(raw: str) -> tuple[Route, ...]:
             raise ValueError
         routes.append(Route(channel=_channel(channel), sales_channel=sales.lower()))
     return tuple(routes)
+
+
+def _route_text(route: Route) -> str:
+    """One route as ``ORDERDESK_ROUTES`` spells it (the inverse of :func:`_routes`)."""
+    if route.min_total is not None:
+        return f"total>={route.min_total!r}:{route.channel}"
+    return f"{route.sales_channel}={route.channel}"
 
 
 def _log_level(raw: str) -> str:

@@ -71,6 +71,44 @@ def test_routes_and_ack_allowed_parse() -> None:
     assert s.ack_allowed == ("U123", "S0ONCALL")
 
 
+def test_to_env_reads_back_into_the_same_settings() -> None:
+    """Every field set away from its default survives ``to_env`` → ``from_env`` (subprocesses are configured so)."""
+    changed = Settings(
+        slack_bot_token="xoxb-9-9-zz",
+        slack_signing_secret="another",
+        fb_page_id="998877",
+        fb_page_access_token="EAAB-other",
+        slack_app_token="xapp-1-abc",
+        slack_api_url="http://127.0.0.1:9/api/",
+        fb_graph_url="http://127.0.0.1:8",
+        fb_graph_version="v24.0",
+        db_path="/tmp/x.db",
+        notify_channel="C0ORDERS",
+        poll_seconds=7,
+        poll_overlap_seconds=0,
+        digest_after=3,
+        routes=(Route("C0INSTA", sales_channel="instagram"), Route("C0BIG", min_total=499.95)),
+        merchant_ref_template="FB-{order_id}",
+        ack_allowed=("U123", "S0ONCALL"),
+        lookup_scan_max_pages=0,
+        lookup_scan_max_age_days=2,
+        lookup_scan_cache_seconds=0,
+        ack_lease_seconds=5,
+        sweep_seconds=1,
+        graph_timeout_seconds=2.5,
+        graph_max_retries=0,
+        graph_retry_budget_seconds=0.5,
+        commerce_manager_url="https://cm.example/",
+        log_level="DEBUG",
+        http_workers=3,
+    )
+    defaults = Settings.from_env(GOOD, dotenv_path=None)
+    assert all(getattr(changed, f) != getattr(defaults, f) for f in vars(defaults)), "a field kept its default"
+    assert Settings.from_env(changed.to_env(), dotenv_path=None) == changed
+    assert Settings.from_env(defaults.to_env(), dotenv_path=None) == defaults
+    assert set(defaults.to_env()) <= set(setting_names())
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

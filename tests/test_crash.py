@@ -31,7 +31,8 @@ from bot import ids
 from bot.blocks import ack_value, notification_card, notification_text
 from bot.ledger import new_key
 from bot.sandbox.graph import GraphSandbox
-from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
+from bot.sandbox.settings import sandbox_settings
+from bot.sandbox.slack import SlackRequester, SlackSandbox
 from bot.store import Store
 
 CHANNEL = "C0ORDERS"
@@ -76,20 +77,17 @@ def test_a_killed_bot_finishes_the_acknowledgement_after_restart(tmp_path: Path,
     graph_sandbox, slack_sandbox = GraphSandbox(), SlackSandbox()
     with graph_sandbox.serve() as graph_server, slack_sandbox.serve():
         order_id = str(graph_sandbox.add_order()["id"])
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "SLACK_BOT_TOKEN": slack_sandbox.bot_token,
-            "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
-            "SLACK_API_URL": slack_sandbox.api_url,
-            "FB_PAGE_ID": graph_sandbox.page_id,
-            "FB_PAGE_ACCESS_TOKEN": graph_sandbox.token,
-            "FB_GRAPH_URL": graph_server.url,
-            "ORDERDESK_DB": str(tmp_path / "orderdesk.db"),
-            "ORDERDESK_MERCHANT_REF_TEMPLATE": "FB-{order_id}",
-            "ORDERDESK_ACK_LEASE_SECONDS": str(LEASE_SECONDS),
-            "ORDERDESK_SWEEP_SECONDS": "1",
-            "ORDERDESK_GRAPH_MAX_RETRIES": "0",  # a dropped answer must reach the crash point, not a retry
-        }
+        settings = sandbox_settings(
+            graph_sandbox,
+            graph_server.url,
+            slack_sandbox,
+            tmp_path / "orderdesk.db",
+            merchant_ref_template="FB-{order_id}",
+            ack_lease_seconds=LEASE_SECONDS,
+            sweep_seconds=1,
+            graph_max_retries=0,  # a dropped answer must reach the crash point, not a retry
+        )
+        env = {"PATH": os.environ.get("PATH", ""), **settings.to_env()}
         # A card as the notifier would have posted and remembered it.
         key = new_key()
         order = graph_sandbox.order(order_id)

@@ -24,7 +24,8 @@ import pytest
 from bot import ids
 from bot.notifier import DIGEST_EVENT
 from bot.sandbox.graph import GraphSandbox
-from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackSandbox
+from bot.sandbox.settings import sandbox_settings
+from bot.sandbox.slack import SlackSandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -75,19 +76,15 @@ def test_kill_9_during_a_poll_then_restart_announces_each_order_once(tmp_path: P
     orders = {graph.add_order()["id"] for _ in range(ORDERS)}
     graph_server, slack_server = graph.serve(), slack.serve()
     try:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO),
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "FB_PAGE_ID": graph.page_id,
-            "FB_PAGE_ACCESS_TOKEN": graph.token,
-            "FB_GRAPH_URL": graph_server.url,
-            "ORDERDESK_DB": str(tmp_path / "orderdesk.db"),
-            "ORDERDESK_NOTIFY_CHANNEL": CHANNEL,
-            "ORDERDESK_DIGEST_AFTER": "50" if digest else "1000",
-        }
+        settings = sandbox_settings(
+            graph,
+            graph_server.url,
+            slack,
+            tmp_path / "orderdesk.db",
+            notify_channel=CHANNEL,
+            digest_after=50 if digest else 1000,
+        )
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), **settings.to_env()}
         kills = []
         for _ in range(rng.choice((1, 2))):
             after = rng.randrange(0, 2 if digest else ORDERS)
