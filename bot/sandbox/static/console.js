@@ -431,6 +431,7 @@
     modalErrors: {}, // client-side "required" errors, as Slack's client shows them
     modalKey: null,
     polling: null,
+    openMenu: null, // the ts of the message whose "⋮" menu is open, kept across re-renders
   };
 
   async function call(path, body) {
@@ -533,19 +534,32 @@
     more.type = "button";
     more.title = "More actions";
     more.setAttribute("aria-label", "More actions");
-    const menu = el("div", "menu hidden");
+    // The list is redrawn whenever anything changes (a Graph call, a new order): an open menu stays open.
+    const menu = el("div", app.openMenu === ts ? "menu" : "menu hidden");
     const item = el("button", "menu-item", "Look up order");
     item.type = "button";
     item.append(el("span", "menu-app", "orderdesk"));
-    item.addEventListener("click", () => { menu.classList.add("hidden"); call("shortcut", { message_ts: ts }); });
+    item.addEventListener("click", () => {
+      closeMenus();
+      call("shortcut", { message_ts: ts });
+    });
     menu.append(item);
     more.addEventListener("click", (event) => {
       event.stopPropagation();
-      document.querySelectorAll(".menu").forEach((m) => m !== menu && m.classList.add("hidden"));
-      menu.classList.toggle("hidden");
+      const opening = menu.classList.contains("hidden");
+      closeMenus();
+      if (opening) {
+        menu.classList.remove("hidden");
+        app.openMenu = ts;
+      }
     });
     wrap.append(more, menu);
     return wrap;
+  }
+
+  function closeMenus() {
+    app.openMenu = null;
+    document.querySelectorAll(".menu").forEach((m) => m.classList.add("hidden"));
   }
 
   function renderMessages(state) {
@@ -716,7 +730,7 @@
       $("composer-hint").textContent = "";
       call("send", { text });
     });
-    document.addEventListener("click", () => document.querySelectorAll(".menu").forEach((m) => m.classList.add("hidden")));
+    document.addEventListener("click", closeMenus);
     refresh();
     app.polling = setInterval(refresh, 700);
   }
