@@ -133,6 +133,7 @@ class _ResponseUrl:
     user: str
     message_ts: str | None  # the message the URL can replace: a channel message or an ephemeral
     created: float
+    arrived: threading.Condition  # notified on each post; shares the sandbox's lock
     uses: int = 0
     posts: list[JSON] = field(default_factory=list)
 
@@ -166,7 +167,8 @@ class SlackSandbox:
         self._channels = {c.id: c for c in channels}
         self._usergroups = {gid: tuple(members) for gid, members in usergroups.items()}
         self._clock = clock
-        self._cond = threading.Condition(threading.RLock())
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._version = 0
         self._server: ServerThread | None = None
         self._mounts: dict[str, WSGIApp] = {}
@@ -198,7 +200,7 @@ class SlackSandbox:
             self._history: dict[str, dict[str, JSON]] = {c: {} for c in self._channels}  # channel → ts → message
             self._replies: dict[tuple[str, str], list[str]] = {}  # (channel, parent ts) → reply ts, oldest first
             self._edits: dict[tuple[str, str], list[JSON]] = {}  # (channel, ts) → earlier versions
-            self._ephemerals: list[JSON] = []
+            self._ephemerals: dict[str, JSON] = {}  # message_ts → ephemeral, oldest first
             self._views: dict[str, JSON] = {}
             self._home: dict[str, JSON] = {}
             self._triggers: dict[str, _Trigger] = {}
@@ -285,7 +287,7 @@ class SlackSandbox:
         with self._cond:
             return [
                 copy.deepcopy(e)
-                for e in self._ephemerals
+                for e in self._ephemerals.values()
                 if (user is None or e["user"] == user) and (channel is None or e["channel"] == channel)
             ]
 
@@ -293,6 +295,22 @@ class SlackSandbox:
         """Every JSON body posted to that response URL, oldest first (including refused ones)."""
         with self._cond:
             return copy.deepcopy(self._response_urls[self._hook_key(response_url)].posts)
+
+    def wait_responses(self, response_url: str, count: int = 1, timeout: float = 5.0) -> list[JSON] | None:
+        """:meth:`responses` once ``count`` have arrived, or None after ``timeout`` seconds.
+
+        Wakes only for posts to this URL: the load benchmark's hundreds of waiting agents would otherwise all be
+        woken (and contend for the GIL) by every change anywhere in the sandbox, as :meth:`wait_for` does.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            hook = self._response_urls[self._hook_key(response_url)]
+            while len(hook.posts) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                hook.arrived.wait(remaining)
+            return copy.deepcopy(hook.posts)
 
     def view(self, view_id: str) -> JSON:
         """A modal or Home tab as stored after ``views.open/update/push/publish``, with the sandbox's own fields:
@@ -350,7 +368,9 @@ class SlackSandbox:
         """
         with self._cond:
             path = f"{HOOKS_PATH}{self.team_id}/{next(self._ids)}/{secrets.token_urlsafe(12)}"
-            self._response_urls[path] = _ResponseUrl(self.url + path, channel, user, message_ts, self._clock())
+            self._response_urls[path] = _ResponseUrl(
+                self.url + path, channel, user, message_ts, self._clock(), threading.Condition(self._lock)
+            )
             return self.url + path
 
     def new_trigger_id(self, *, user: str | None = None) -> str:
@@ -646,12 +666,12 @@ class SlackSandbox:
     def _add_ephemeral(self, content: JSON, channel: str, user: str, source: str, thread_ts: str | None) -> JSON:
         entry = {"type": "message", "text": "", **content, "user": user, "channel": channel, "source": source}
         entry |= {"message_ts": self._next_ts(), "thread_ts": thread_ts}
-        self._ephemerals.append(entry)
+        self._ephemerals[entry["message_ts"]] = entry
         self._changed()
         return entry
 
     def _ephemeral(self, message_ts: str | None) -> JSON | None:
-        return next((e for e in self._ephemerals if e["message_ts"] == message_ts), None)
+        return self._ephemerals.get(message_ts) if message_ts else None
 
     # ------------------------------------------------------------------ response URLs
 
@@ -670,6 +690,7 @@ class SlackSandbox:
                 posted = None
             if isinstance(posted, dict):
                 hook.posts.append(copy.deepcopy(posted))
+                hook.arrived.notify_all()
             status, headers, answer = self._take_fault("response_url") or self._respond(hook, posted)
             self._record("response_url", {"url": hook.url, **(posted or {})}, status, answer)
             return status, headers, answer
@@ -693,7 +714,7 @@ class SlackSandbox:
             if original is not None:
                 self._delete(hook.channel, original)
             elif ephemeral is not None:
-                self._ephemerals.remove(ephemeral)
+                del self._ephemerals[ephemeral["message_ts"]]
                 self._changed()
         elif posted.get("replace_original") and original is not None:
             self._edit(hook.channel, original, content)
