@@ -1,10 +1,11 @@
 """Ack latency of ``/order help`` over loopback HTTP: orderdesk's app next to a bare Bolt app, same server.
 
 Both apps run under the same waitress router (``build_server``), the same settings and the same Slack sandbox;
-the bare app registers one listener that acks and responds with the same blocks. The difference is what the
-frame costs on the ack path: the services middleware, the log context, the listener pool and the dispatch table.
-Signed requests are sent one after another by :class:`SlackRequester`; the latency is until the HTTP answer (the
-ack), not until the ephemeral answer, which follows in the listener pool.
+the bare app is Bolt as its documentation shows it (the listener runs in Bolt's pool while the request thread
+polls for the ack every 10 ms) with one listener that acks and responds with the same blocks. The difference is
+what orderdesk's frame costs or saves on the ack path: the services middleware, the log context, the listener run
+in the request thread and the hand-off to the work pool. Signed requests are sent one after another by
+:class:`SlackRequester`; the latency is until the HTTP answer (the ack), not until the ephemeral answer.
 """
 
 from __future__ import annotations

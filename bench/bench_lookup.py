@@ -3,7 +3,7 @@
 Everything runs over loopback HTTP as in ``orderdesk serve --mode http``: the Slack sandbox plays Slack (signed
 command in, response URL out), the Graph sandbox plays Meta with 0 ms and then 300 ms of injected latency on every
 request. A card costs exactly one Graph request, so the bot's own overhead is the total minus the injected latency:
-signature check, Bolt, the listener pool, the Graph round trip on loopback (sandbox work included), the index
+signature check, Bolt, the work pool, the Graph round trip on loopback (sandbox work included), the index
 upsert, the ledger read, building the card and posting it to the response URL. Goal: under 25 ms median.
 """
 

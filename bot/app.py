@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -20,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot import logs
 from bot.config import Settings
+from bot.later import Later
 from bot.services import Services
 from handlers import actions, commands, events, shortcuts, views
 
@@ -49,24 +51,16 @@ def web_client(settings: Settings) -> WebClient:
     )
 
 
-def listener_threads(settings: Settings) -> int:
-    """Bolt's listener pool: every listener may be waiting on Meta at once, so several per server thread."""
-    return settings.http_workers * 8
-
-
-def create_app(
-    settings: Settings,
-    *,
-    services: Services,
-    client: WebClient | None = None,
-    process_before_response: bool = False,
-) -> App:
+def create_app(settings: Settings, *, services: Services, work: Executor, client: WebClient | None = None) -> App:
     """Build the Bolt app.
 
+    Each listener runs in the request's own thread (``process_before_response=True``), calls ``ack()`` and hands
+    everything slow to ``later`` (:mod:`bot.later`), which runs it in ``work``: the HTTP answer, the ack, leaves
+    as soon as the listener returns. Production passes :func:`bot.later.work_pool`; unit tests pass
+    :class:`bot.later.InlineExecutor` to have every answer sent before ``dispatch`` returns.
+
     ``token_verification_enabled=False`` defers ``auth.test`` to the first request, so building an app does no
-    I/O and a server starts even while Slack is briefly unreachable. ``process_before_response=True`` runs each
-    listener to completion before the HTTP response: deterministic for unit tests, wrong for production, where
-    the ack must go back while the slow work continues in the listener pool.
+    I/O and a server starts even while Slack is briefly unreachable.
     """
     with _without_env_token_warning():
         app = App(
@@ -74,14 +68,9 @@ def create_app(
             signing_secret=settings.slack_signing_secret,
             client=client or web_client(settings),  # it carries the bot token: Bolt warns if given both
             token_verification_enabled=False,
-            process_before_response=process_before_response,
-            # Listeners block on Meta after ack(); a pool as small as the server's threads leaves new requests
-            # waiting for a thread to ack in (Bolt answers 404 after 3 s). Idle threads are cheap.
-            listener_executor=logs.ContextThreadPoolExecutor(
-                max_workers=listener_threads(settings), thread_name_prefix="orderdesk-listener"
-            ),
+            process_before_response=True,
         )
-    app.use(_services_middleware(services))
+    app.use(_services_middleware(services, work))
     app.error(_on_error)
     for module in HANDLER_MODULES:
         module.register(app)
@@ -105,9 +94,9 @@ def _without_env_token_warning() -> Iterator[None]:
         bolt_logger.removeFilter(drop)
 
 
-def _services_middleware(services: Services) -> Callable[..., None]:
-    """Put the services into every request's context and bind the request's log fields (no I/O: it runs per
-    request on the ack path)."""
+def _services_middleware(services: Services, work: Executor) -> Callable[..., None]:
+    """Put the services and ``later`` into every request's context and bind the request's log fields (no I/O: it
+    runs on the ack path)."""
     shared = services.context()
 
     def inject_services(context: BoltContext, next_: Callable[[], None]) -> None:
@@ -117,6 +106,7 @@ def _services_middleware(services: Services) -> Callable[..., None]:
         logs.start_request(
             request_id=request_id, team=context.team_id, user=context.user_id, channel=context.channel_id
         )
+        context["later"] = Later(work, context, _on_error)
         next_()
 
     return inject_services

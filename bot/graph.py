@@ -239,11 +239,11 @@ class GraphClient:
     @classmethod
     def from_settings(cls, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> GraphClient:
         """The production client: one connection pool, explicit timeouts, shared by every thread of the bot."""
-        pool = settings.http_workers * 8 + 4  # one per Bolt listener thread (bot.app.listener_threads), and a few more
+        pool = settings.http_workers * 8 + 4  # one per work thread (bot.later.work_threads), and a few more
         http = httpx.Client(
             base_url=settings.fb_graph_url,
             timeout=httpx.Timeout(settings.graph_timeout_seconds),
-            # Each listener thread makes at most one Graph call at a time; a few more for the poller and sweeper.
+            # One Graph call at a time per work thread (bot.later), and a few more for the poller and sweeper.
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
             headers={"User-Agent": "orderdesk"},
             transport=transport,

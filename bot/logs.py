@@ -7,9 +7,9 @@ Why this shape:
 * **Request fields are bound, not repeated.** Bolt's middleware binds ``request_id``, ``team``, ``user`` and
   ``channel`` once per request (:func:`start_request`); services add ``order_id``, ``idempotency_key`` or
   ``fbtrace_id`` with :func:`bound`. Every log line written while they are bound carries them, including Bolt's
-  and slack_sdk's own lines. Bolt runs listeners in a thread pool, and a thread does not inherit the submitting
-  thread's context variables, so the listener pool is a :class:`ContextThreadPoolExecutor`, which carries them
-  across.
+  and slack_sdk's own lines. Listeners hand their slow part to a thread pool (``bot.later``), and a thread does not
+  inherit the submitting thread's context variables, so that pool is a :class:`ContextThreadPoolExecutor`, which
+  carries them across.
 * **Secrets are scrubbed at the last moment**, in the formatter, whatever code produced the line: every Slack
   and Meta token shape, plus the exact secrets handed to :func:`configure_logging`.
 """
@@ -51,7 +51,7 @@ def start_request(**fields: str | None) -> None:
 
 @contextmanager
 def bound(**fields: str | None) -> Iterator[None]:
-    """Add fields to every log line written inside the block (and in listener threads started from it)."""
+    """Add fields to every log line written inside the block (and in work handed from it to the work pool)."""
     merged = {**dict(_bound.get()), **{k: v for k, v in fields.items() if v}}
     token = _bound.set(tuple(merged.items()))
     try:

@@ -22,7 +22,7 @@ pass started, or to just before the oldest order it could not finish (a Slack fa
 **Memory** does not grow with the orders scanned: orders stream from the Graph client's generator and are indexed
 a batch at a time; a pass keeps only the ids of new orders and the changed orders whose cards it is updating.
 
-**Slack's limits.** Each channel gets a lane (its own thread, never one of Bolt's listener threads) that makes at
+**Slack's limits.** Each channel gets a lane (its own thread, never one of the listeners' work threads) that makes at
 most one call per ``pace`` seconds and waits out 429s for as long as ``Retry-After`` says. Other failures are
 logged and retried with backoff; what still fails stays unfinished for the next pass. A Slack failure is never
 announced into Slack.

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from bot.acks import CrashPoints
 from bot.app import create_app
 from bot.config import ConfigError, Settings
 from bot.graph import GraphError
+from bot.later import work_pool
 from bot.notifier import attach_notifier
 from bot.services import Services
 
@@ -118,10 +119,13 @@ class GraphProbe:
 class Running:
     """A started bot: background workers, health sections, and an ordered :meth:`stop`."""
 
-    def __init__(self, app: App, services: Services, close_frontend: Callable[[], None]) -> None:
+    def __init__(
+        self, app: App, services: Services, close_frontend: Callable[[], None], work: Executor | None = None
+    ) -> None:
         self.app = app
         self.services = services
         self._close_frontend = close_frontend
+        self._work = work
         self._workers: list[Worker] = []
         self._statuses: dict[str, Status] = {}
         self._stopped = False
@@ -155,7 +159,8 @@ class Running:
             return
         self._stopped = True
         self._close_frontend()
-        self.app.listener_runner.listener_executor.shutdown(wait=True)
+        if self._work is not None:
+            self._work.shutdown(wait=True)
         for worker in self._workers:
             worker.stop()
 
@@ -169,8 +174,8 @@ class Running:
 class HttpServer(Running):
     """:class:`Running` in HTTP mode: waitress serving the router at :attr:`url` from a background thread."""
 
-    def __init__(self, app: App, services: Services, host: str, port: int) -> None:
-        super().__init__(app, services, self._close_server)
+    def __init__(self, app: App, services: Services, host: str, port: int, work: Executor | None = None) -> None:
+        super().__init__(app, services, self._close_server, work)
         self._probe = GraphProbe(services)
         self._server = waitress.create_server(
             router(SlackRequestHandler(app, path=EVENTS_PATH), self.health),
@@ -274,18 +279,21 @@ def build_server(
     ``app`` replaces the orderdesk app with another Bolt app in the same server setup (the ack benchmark's
     bare-Bolt baseline).
     """
-    server = HttpServer(app or create_app(settings, services=services), services, host, port)
-    if app is None:
-        attach_workers(server)
+    if app is not None:
+        return HttpServer(app, services, host, port)
+    work = work_pool(settings)
+    server = HttpServer(create_app(settings, services=services, work=work), services, host, port, work)
+    attach_workers(server)
     return server
 
 
 def connect_socket_mode(settings: Settings, services: Services) -> Running:
     """Connect to Slack over Socket Mode (no public URL); the handler's own threads deliver the envelopes."""
-    app = create_app(settings, services=services)
+    work = work_pool(settings)
+    app = create_app(settings, services=services, work=work)
     handler = SocketModeHandler(app, app_token=settings.slack_app_token)
     handler.connect()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
-    running = Running(app, services, handler.close)
+    running = Running(app, services, handler.close, work)
     attach_workers(running)
     return running
 

@@ -16,6 +16,7 @@ from bot import ids
 from bot.acks import AcknowledgementService, Actor, Click, ack_modal
 from bot.blocks import digest_list, message_blocks
 from bot.config import Settings
+from bot.later import Later
 from bot.notifier import digest_orders
 from bot.orders import OrderService, Problem
 from bot.store import Store
@@ -37,23 +38,29 @@ def register_ack_actions(app: App) -> None:
 
 
 def on_ack(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService, later: Later
 ) -> None:
     ack()  # first: the claim and Meta's answer may take longer than Slack waits
-    acks.acknowledge(Click.from_action(body, context.team_id), client)
+    later(lambda: acks.acknowledge(Click.from_action(body, context.team_id), client))
 
 
-def on_ack_with_reference(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def on_ack_with_reference(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, later: Later
+) -> None:
     ack()
-    # Right after ack(): the trigger expires 3 seconds after the click. Who may acknowledge is checked on submit.
-    client.views_open(trigger_id=body["trigger_id"], view=ack_modal(Click.from_action(body, context.team_id)))
+    # Next in line: the trigger expires 3 seconds after the click. Who may acknowledge is checked on submit.
+    later(
+        lambda: client.views_open(
+            trigger_id=body["trigger_id"], view=ack_modal(Click.from_action(body, context.team_id))
+        )
+    )
 
 
 def on_ack_retry(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService, later: Later
 ) -> None:
     ack()
-    acks.retry(Click.from_action(body, context.team_id), client)
+    later(lambda: acks.retry(Click.from_action(body, context.team_id), client))
 
 
 # --- end of acknowledgements --------------------------------------------------------------------------------
@@ -68,19 +75,35 @@ def register_lookup_actions(app: App) -> None:
 
 
 def on_show_contact(
-    ack: Ack, action: dict[str, Any], respond: Respond, context: BoltContext, orders: OrderService
+    ack: Ack, action: dict[str, Any], respond: Respond, context: BoltContext, orders: OrderService, later: Later
 ) -> None:
     """Reveal the buyer's contact and address to the clicking agent alone; the service writes the audit row."""
     ack()
+    later(show_contact, action, respond, context, orders)
+
+
+def show_contact(action: dict[str, Any], respond: Respond, context: BoltContext, orders: OrderService) -> None:
     blocks = orders.contact(str(action.get("value")), user_id=str(context.user_id), team_id=context.team_id)
     respond(blocks=blocks, text="Buyer contact and address", response_type="ephemeral", replace_original=False)
 
 
 def on_share_in_channel(
-    ack: Ack, action: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext, orders: OrderService
+    ack: Ack,
+    action: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    orders: OrderService,
+    later: Later,
 ) -> None:
     """Post the PII-free card in the channel for the team, and remember it so acknowledgements update it."""
     ack()
+    later(share_in_channel, action, respond, client, context, orders)
+
+
+def share_in_channel(
+    action: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext, orders: OrderService
+) -> None:
     order_id, user_id, channel = str(action.get("value")), str(context.user_id), str(context.channel_id)
     card = orders.shared_card(order_id, user_id)
     if isinstance(card, Problem):
@@ -107,9 +130,15 @@ def register_notifier_actions(app: App) -> None:
     app.action(ids.DIGEST_ACK_ALL)(on_digest_ack_all)
 
 
-def on_digest_list(ack: Ack, action: dict[str, Any], respond: Respond, store: Store, settings: Settings) -> None:
+def on_digest_list(
+    ack: Ack, action: dict[str, Any], respond: Respond, store: Store, settings: Settings, later: Later
+) -> None:
     """The digest's orders, to the clicking agent alone (the channel already saw the digest)."""
     ack()
+    later(digest_list_answer, action, respond, store, settings)
+
+
+def digest_list_answer(action: dict[str, Any], respond: Respond, store: Store, settings: Settings) -> None:
     orders = digest_orders(store, action["value"])
     if orders is None:
         text = "This digest is no longer known to orderdesk."
@@ -130,9 +159,22 @@ def on_digest_ack_all(
     context: BoltContext,
     store: Store,
     acks: AcknowledgementService,
+    later: Later,
 ) -> None:
     """Acknowledge the digest's orders in batches of 100 through the ledger; per-order results to the clicker."""
     ack()
+    later(digest_ack_all, action, body, respond, client, context, store, acks)
+
+
+def digest_ack_all(
+    action: dict[str, Any],
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    store: Store,
+    acks: AcknowledgementService,
+) -> None:
     orders = digest_orders(store, str(action.get("value")))
     if orders is None:
         text = "This digest is no longer known to orderdesk."

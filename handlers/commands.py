@@ -15,6 +15,7 @@ from slack_bolt.context.respond import Respond
 from bot import ids
 from bot.acks import AcknowledgementService, Actor
 from bot.blocks import help_blocks, message_blocks
+from bot.later import Later
 from bot.orders import OrderService
 from bot.query import QueryError, parse_query
 from handlers.answers import answer_each
@@ -41,10 +42,10 @@ def parse(text: str) -> tuple[str, str]:
     return "lookup", text.strip()
 
 
-def on_order(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def on_order(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext, later: Later) -> None:
     ack()  # first: Slack gives up after 3 seconds, and nothing below is guaranteed to be fast
     name, argument = parse(command.get("text") or "")
-    SUBCOMMANDS[name](argument, respond, context)
+    later(SUBCOMMANDS[name], argument, respond, context)
 
 
 def show_help(argument: str, respond: Respond, context: BoltContext) -> None:

@@ -10,6 +10,7 @@ from slack_bolt.context.respond import Respond
 from bot import ids
 from bot.blocks import message_blocks
 from bot.config import Settings
+from bot.later import Later
 from bot.orders import OrderService
 from bot.query import MAX_QUERIES, find_in_message
 from handlers.answers import answer_each
@@ -25,10 +26,14 @@ def register(app: App) -> None:
 
 
 def on_lookup_shortcut(
-    ack: Ack, shortcut: dict[str, Any], respond: Respond, orders: OrderService, settings: Settings
+    ack: Ack, shortcut: dict[str, Any], respond: Respond, orders: OrderService, settings: Settings, later: Later
 ) -> None:
     """Look up every order the message mentions (the first five), answering ephemerally in its channel."""
     ack()  # first: the shortcut's trigger and Slack's patience both run out within 3 seconds
+    later(look_up_message, shortcut, respond, orders, settings)
+
+
+def look_up_message(shortcut: dict[str, Any], respond: Respond, orders: OrderService, settings: Settings) -> None:
     queries = find_in_message(shortcut.get("message") or {})
     if not queries:
         respond(blocks=message_blocks(NOTHING_FOUND), text=NOTHING_FOUND, response_type="ephemeral")

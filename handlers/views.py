@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 
 from bot import ids
 from bot.acks import AcknowledgementService, Click
+from bot.later import Later
 
 
 def register(app: App) -> None:
@@ -21,8 +22,10 @@ def register(app: App) -> None:
 
 
 def on_ack_reference(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, acks: AcknowledgementService
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, acks: AcknowledgementService, later: Later
 ) -> None:
+    """Checked before the ack, whose answer must carry the inline error (a read of the local index, no Meta call);
+    acknowledged after it."""
     user = body.get("user") or {}
     click = Click.from_metadata(view["private_metadata"], user_id=user["id"], user_team_id=user.get("team_id"))
     field = view["state"]["values"][ids.ACK_REF_BLOCK][ids.ACK_REF_INPUT]
@@ -32,4 +35,4 @@ def on_ack_reference(
         ack(response_action="errors", errors={ids.ACK_REF_BLOCK: error})
         return
     ack()  # closes the modal; the card and the clicker's answers show the outcome
-    acks.acknowledge(click, client, reference)
+    later(acks.acknowledge, click, client, reference)

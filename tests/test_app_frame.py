@@ -8,6 +8,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,10 +17,11 @@ import pytest
 from slack_bolt import App, BoltRequest
 
 from bot import ids, logs
-from bot.app import create_app, listener_threads
+from bot.app import create_app
 from bot.blocks import help_blocks
 from bot.config import Settings
 from bot.graph import GraphClient
+from bot.later import InlineExecutor, work_pool, work_threads
 from bot.orders import OrderService
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import DEFAULT_BOT_TOKEN, DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
@@ -67,8 +69,8 @@ def services(settings: Settings) -> Iterator[Services]:
 
 @pytest.fixture
 def make_app(settings: Settings, services: Services) -> Callable[..., App]:
-    def make(*, process_before_response: bool = True) -> App:
-        return create_app(settings, services=services, process_before_response=process_before_response)
+    def make(*, work: Executor | None = None) -> App:
+        return create_app(settings, services=services, work=work or InlineExecutor())
 
     return make
 
@@ -145,10 +147,12 @@ def test_ack_is_sent_before_the_subcommand_runs(
 
     monkeypatch.setitem(commands.SUBCOMMANDS, "help", slow_help)
     request, response_url = slash_command(slack_sandbox, signer, "help")
-    response = make_app(process_before_response=False).dispatch(request)
-    assert response.status == 200
-    assert not finished.is_set()
-    release.set()
+    with ThreadPoolExecutor(max_workers=1) as work:
+        response = make_app(work=work).dispatch(request)
+        assert response.status == 200
+        assert not finished.is_set()
+        release.set()
+    assert finished.is_set()
     assert response_url
     assert slack_sandbox.wait_for(lambda: slack_sandbox.responses(response_url))[0]["text"] == "done"
 
@@ -287,7 +291,10 @@ def test_configure_logging_replaces_its_own_handler(log_stream: io.StringIO) -> 
         logging.getLogger().setLevel(logging.WARNING)
 
 
-def test_the_listener_pool_is_sized_from_settings(make_app: Callable[..., App], settings: Settings) -> None:
-    executor = make_app().listener_runner.listener_executor
-    assert isinstance(executor, logs.ContextThreadPoolExecutor)
-    assert executor._max_workers == listener_threads(settings) == settings.http_workers * 8
+def test_the_work_pool_is_sized_from_settings(settings: Settings) -> None:
+    executor = work_pool(settings)
+    try:
+        assert isinstance(executor, logs.ContextThreadPoolExecutor)
+        assert executor._max_workers == work_threads(settings) == settings.http_workers * 8
+    finally:
+        executor.shutdown()

@@ -4,7 +4,7 @@ Whatever arrives, the bot answers the user in words (an ephemeral message) or re
 it never answers 5xx, never shows a traceback, and never lets data it did not render itself drive a Graph call.
 The corpus tests share one stack per module (they do not change its state); tests that click on cards get their
 own. The property tests go through the same HTTP path with a bot that finishes each listener before answering
-(``process_before_response``), so every answer is in the Slack sandbox by the time the request returns.
+(an inline work executor), so every answer is in the Slack sandbox by the time the request returns.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bot import ids
 from bot.app import create_app
 from bot.blocks import MERCHANT_REF_PATTERN, ack_value, notification_card, notification_text
 from bot.graph import ORDER_CARD_FIELDS
+from bot.later import InlineExecutor
 from bot.ledger import new_key
 from bot.query import MAX_QUERIES, QueryError, find_in_message, parse_order_id, parse_query
 from bot.sandbox.slack import SlackRequester
@@ -395,7 +396,7 @@ def test_parse_order_id_accepts_only_ids(value: str) -> None:
 @pytest.fixture(scope="module", name="strict_bot")
 def strict_bot_fixture(stack: Stack) -> Iterator[SlackRequester]:
     """The shared stack's services behind a second server whose listeners finish before the HTTP answer."""
-    app = create_app(stack.settings, services=stack.services, process_before_response=True)
+    app = create_app(stack.settings, services=stack.services, work=InlineExecutor())
     server: HttpServer
     with (
         build_server(stack.settings, stack.services, app=app) as server,

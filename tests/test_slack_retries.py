@@ -24,6 +24,7 @@ from bot import ids
 from bot.app import create_app
 from bot.blocks import ack_value, notification_card, notification_text
 from bot.graph import ORDER_CARD_FIELDS
+from bot.later import work_pool
 from bot.ledger import new_key
 
 pytestmark = pytest.mark.e2e
@@ -116,7 +117,8 @@ def test_socket_mode_redeliveries_with_retry_attempt_make_one_acknowledgement(st
     template = stack.slack.block_action("unhandled_probe", "", message_ts=ts).payload
     click = {**template["actions"][0], "action_id": ids.ACK, "value": ack_value(order_id, key)}
     payload = {**template, "actions": [click]}
-    app = create_app(stack.settings, services=stack.services)
+    work = work_pool(stack.settings)
+    app = create_app(stack.settings, services=stack.services, work=work)
     handler = SocketModeHandler(app, app_token="xapp-1-offline")  # never connects: no connect() call
     websocket = WebSocketRecorder()
     try:
@@ -129,5 +131,6 @@ def test_socket_mode_redeliveries_with_retry_attempt_make_one_acknowledgement(st
         stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts))
     finally:
         handler.close()
+        work.shutdown()
     assert [r.envelope_id for r in websocket.sent] == ["env-click"] * 4
     assert len(ack_posts(stack)) == 1

@@ -19,6 +19,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.app import create_app
 from bot.blocks import help_blocks
+from bot.later import work_pool
 
 
 class WebSocketRecorder:
@@ -33,8 +34,9 @@ class WebSocketRecorder:
 
 
 @pytest.fixture
-def app(stack: Stack) -> App:
-    return create_app(stack.settings, services=stack.services)
+def app(stack: Stack) -> Iterator[App]:
+    with work_pool(stack.settings) as work:
+        yield create_app(stack.settings, services=stack.services, work=work)
 
 
 @pytest.fixture

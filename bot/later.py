@@ -1,0 +1,72 @@
+"""``later``: how a listener hands its slow part to a pool of its own, after ``ack()``.
+
+Listeners run in the request's thread (Bolt's ``process_before_response=True``) and return as soon as they have
+called ``ack()`` and handed the rest to ``later``: the HTTP answer, which is the ack, leaves when the listener
+returns. The slow part (Meta, sqlite, answers through the response URL) runs in the work pool.
+
+Why not Bolt's own ways. Its default runs the whole listener in its pool while the request thread polls every
+10 ms for the ack: each ack then waits for a pool thread to wake up and get the GIL, which under load took
+seconds (issue 8's load benchmark: 0.3 to 1.6 s between handing the listener over and its first line). Its lazy
+listeners deep-copy each request (our services with it) and log a failure instead of telling the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
+from slack_bolt import BoltContext
+
+from bot import logs
+from bot.config import Settings
+
+_T = TypeVar("_T")
+
+OnError = Callable[..., object]
+
+
+def work_threads(settings: Settings) -> int:
+    """Every listener's slow part may be waiting on Meta at once: several threads per server thread."""
+    return settings.http_workers * 8
+
+
+def work_pool(settings: Settings) -> logs.ContextThreadPoolExecutor:
+    """The pool for what listeners hand to ``later``; it carries each request's log fields to its work."""
+    return logs.ContextThreadPoolExecutor(max_workers=work_threads(settings), thread_name_prefix="orderdesk-work")
+
+
+class InlineExecutor(Executor):
+    """Runs submitted work at once, in the submitting thread: for unit tests that want every answer in the Slack
+    sandbox by the time ``dispatch`` returns."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:
+            future.set_exception(error)
+        return future
+
+
+class Later:
+    """``later(fn, *args, **kwargs)``: run ``fn`` in the work pool, after the listener's ``ack()`` went out.
+
+    A failure there ends where a listener's own failure does, in the app's error handler (``on_error``): logged
+    with a reference, and the user told that reference, never left without an answer.
+    """
+
+    def __init__(self, work: Executor, context: BoltContext, on_error: OnError) -> None:
+        self._work = work
+        self._context = context
+        self._on_error = on_error
+
+    def __call__(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+        self._work.submit(self._run, fn, *args, **kwargs)
+
+    def _run(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception as error:
+            context = self._context
+            self._on_error(error, context, context.respond, context.client, None)
