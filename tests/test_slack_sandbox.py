@@ -345,6 +345,20 @@ def test_response_url_allows_five_posts_and_records_the_refusal(sandbox: SlackSa
     assert sandbox.calls("response_url")[-1]["error"] == "used_url"
 
 
+def test_wait_responses_returns_once_enough_posts_arrived_and_none_on_timeout(sandbox: SlackSandbox) -> None:
+    url = sandbox.new_response_url(channel="C0ORDERS", user="U0AGENT1")
+    other = sandbox.new_response_url(channel="C0ORDERS", user="U0AGENT1")
+    assert sandbox.wait_responses(url, 1, timeout=0.05) is None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(sandbox.wait_responses, url, 2, 10.0)
+        WebhookClient(other).send(text="elsewhere")  # a post to another URL does not end the wait
+        WebhookClient(url).send(text="first")
+        assert not waiting.done()
+        WebhookClient(url).send(text="second")
+        answers = waiting.result(timeout=10)
+    assert [a["text"] for a in answers or []] == ["first", "second"]
+
+
 # ---------------------------------------------------------------------- views
 
 
