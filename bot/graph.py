@@ -26,6 +26,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -205,12 +206,56 @@ def _optional_str(value: object) -> str | None:
 # --- the client ----------------------------------------------------------------------------------------------
 
 
+class ThreadClients:
+    """One ``httpx.Client`` per thread, made by ``factory`` on the thread's first request; thread-safe.
+
+    Why not one client shared by every thread: httpcore 1.0.9's pool rescans all its connections on every request
+    and release, quadratically (encode/httpcore#1035, unfixed upstream), and can close a connection it has just
+    handed to a waiting thread (encode/httpcore#1110). With the work pool's 128 threads sharing one pool, that
+    bookkeeping took a third of the bot's CPU in the load benchmark. Each thread makes one call at a time, so its
+    own pool stays at one connection.
+    """
+
+    def __init__(self, factory: Callable[[], httpx.Client], base_url: str) -> None:
+        self._factory = factory
+        self.base_url = base_url
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._clients: dict[threading.Thread, httpx.Client] = {}
+        self._closed = False
+
+    def get(self) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._new()
+        return client
+
+    def _new(self) -> httpx.Client:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the Graph client is closed")
+            for thread in [t for t in self._clients if not t.is_alive()]:  # threads come and go: close theirs
+                self._clients.pop(thread).close()
+            client = self._clients[threading.current_thread()] = self._factory()
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
 class GraphClient:
-    """Meta's Order Management API for one Page, over one pooled ``httpx.Client``. Thread-safe, like httpx."""
+    """Meta's Order Management API for one Page. Thread-safe.
+
+    ``http`` is one ``httpx.Client`` (tests), or :class:`ThreadClients` giving each thread its own (production).
+    """
 
     def __init__(
         self,
-        http: httpx.Client,
+        http: httpx.Client | ThreadClients,
         *,
         page_id: str,
         token: str,
@@ -223,7 +268,10 @@ class GraphClient:
     ) -> None:
         if not token:
             raise ValueError("a Graph access token is required")
-        self._http = http
+        if isinstance(http, ThreadClients):
+            self._http, self._close_http, self._base_url = http.get, http.close, http.base_url
+        else:
+            self._http, self._close_http, self._base_url = (lambda: http), http.close, str(http.base_url)
         self.page_id = _segment(page_id)
         self._token = token
         self._version = version
@@ -234,22 +282,28 @@ class GraphClient:
         self._clock = clock
 
     def __repr__(self) -> str:
-        return f"GraphClient(page_id={self.page_id!r}, version={self._version!r}, base_url={self._http.base_url!r})"
+        return f"GraphClient(page_id={self.page_id!r}, version={self._version!r}, base_url={self._base_url!r})"
 
     @classmethod
     def from_settings(cls, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> GraphClient:
-        """The production client: one connection pool, explicit timeouts, shared by every thread of the bot."""
-        pool = settings.http_workers * 8 + 4  # one per work thread (bot.later.work_threads), and a few more
-        http = httpx.Client(
-            base_url=settings.fb_graph_url,
-            timeout=httpx.Timeout(settings.graph_timeout_seconds),
-            # One Graph call at a time per work thread (bot.later), and a few more for the poller and sweeper.
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            headers={"User-Agent": "orderdesk"},
-            transport=transport,
-        )
+        """The production client: a keep-alive connection per thread, explicit timeouts, one TLS context shared.
+
+        ``transport`` (tests) replaces the network for every thread's client.
+        """
+        tls = httpx.create_ssl_context()  # loading the CA bundle once, not once per thread
+
+        def new_client() -> httpx.Client:
+            return httpx.Client(
+                base_url=settings.fb_graph_url,
+                timeout=httpx.Timeout(settings.graph_timeout_seconds),
+                verify=tls,
+                limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
+                headers={"User-Agent": "orderdesk"},
+                transport=transport,
+            )
+
         return cls(
-            http,
+            ThreadClients(new_client, settings.fb_graph_url),
             page_id=settings.fb_page_id,
             token=settings.fb_page_access_token,
             version=settings.fb_graph_version,
@@ -258,7 +312,7 @@ class GraphClient:
         )
 
     def close(self) -> None:
-        self._http.close()
+        self._close_http()
 
     def __enter__(self) -> GraphClient:
         return self
@@ -400,7 +454,7 @@ class GraphClient:
         """
         encoded = {name: _encode(value, method) for name, value in params.items() if value is not None}
         is_get = method == "GET"
-        request = self._http.build_request(
+        request = self._http().build_request(
             method,
             f"{self._version}/{path}",
             params=encoded if is_get else None,
@@ -422,7 +476,7 @@ class GraphClient:
 
     def _attempt(self, request: httpx.Request) -> dict[str, Any]:
         try:
-            response = self._http.send(request)
+            response = self._http().send(request)
         except httpx.TransportError as exc:
             # Timeouts, refused or dropped connections: no answer, so maybe no effect; a same-key retry is safe.
             raise TransientError(self._scrub(f"{type(exc).__name__}: {exc}")) from None

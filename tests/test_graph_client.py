@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,6 +28,7 @@ from bot.graph import (
     NotFoundError,
     OrderStateError,
     RateLimitedError,
+    ThreadClients,
     TransientError,
 )
 
@@ -543,7 +545,7 @@ def test_permanent_errors_are_not_retried(rig: Callable[..., tuple[GraphClient, 
 # --- construction --------------------------------------------------------------------------------------------
 
 
-def test_from_settings_builds_one_pooled_client_with_explicit_timeouts() -> None:
+def test_from_settings_builds_clients_with_explicit_timeouts() -> None:
     settings = Settings(
         slack_bot_token="xoxb-1",
         slack_signing_secret="s",
@@ -570,3 +572,40 @@ def test_from_settings_builds_one_pooled_client_with_explicit_timeouts() -> None
 def test_a_client_without_a_token_is_refused() -> None:
     with httpx.Client() as http, pytest.raises(ValueError, match="token"):
         GraphClient(http, page_id=PAGE, token="")
+
+
+def test_each_thread_gets_its_own_client_and_close_closes_them_all() -> None:
+    """Production gives every thread its own connection pool (httpcore's shared pool is quadratic; see
+    ThreadClients); a thread's client is reused, an ended thread's client is closed when the next one arrives."""
+    made: list[httpx.Client] = []
+
+    def factory() -> httpx.Client:
+        answer = httpx.MockTransport(lambda r: httpx.Response(200, json={"id": PAGE}))
+        made.append(httpx.Client(base_url="https://graph.test", transport=answer))
+        return made[-1]
+
+    clients = ThreadClients(factory, "https://graph.test")
+    graph = GraphClient(clients, page_id=PAGE, token=TOKEN)
+    graph.get_page()
+    graph.get_page()
+    assert len(made) == 1
+    assert clients.get() is made[0]
+
+    def in_a_thread() -> httpx.Client:
+        graph.get_page()
+        return clients.get()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        other = pool.submit(in_a_thread).result()
+    assert other is made[1]
+    assert other is not made[0]
+    assert not other.is_closed
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the thread that used `other` has ended by now
+        pool.submit(graph.get_page).result()
+    assert other.is_closed
+    assert len(made) == 3
+    graph.close()
+    assert all(c.is_closed for c in made)
+    with pytest.raises(RuntimeError, match="closed"):
+        ThreadPoolExecutor(max_workers=1).submit(clients.get).result()
+    assert repr(graph) == f"GraphClient(page_id='{PAGE}', version='v25.0', base_url='https://graph.test')"
