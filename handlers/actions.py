@@ -138,11 +138,18 @@ def on_digest_list(
     later(digest_list_answer, action, respond, store, settings)
 
 
-def digest_list_answer(action: dict[str, Any], respond: Respond, store: Store, settings: Settings) -> None:
-    orders = digest_orders(store, action["value"])
+def _digest_or_say_why(store: Store, action: dict[str, Any], respond: Respond) -> list[dict[str, Any]] | None:
+    """The orders of the digest the button belongs to, or None after telling the clicker it is gone."""
+    orders = digest_orders(store, str(action.get("value")))
     if orders is None:
         text = "This digest is no longer known to orderdesk."
         respond(blocks=message_blocks(text), text=text, response_type="ephemeral", replace_original=False)
+    return orders
+
+
+def digest_list_answer(action: dict[str, Any], respond: Respond, store: Store, settings: Settings) -> None:
+    orders = _digest_or_say_why(store, action, respond)
+    if orders is None:
         return
     blocks = digest_list(orders, commerce_manager_url=settings.commerce_manager_url)
     respond(
@@ -175,10 +182,8 @@ def digest_ack_all(
     store: Store,
     acks: AcknowledgementService,
 ) -> None:
-    orders = digest_orders(store, str(action.get("value")))
+    orders = _digest_or_say_why(store, action, respond)
     if orders is None:
-        text = "This digest is no longer known to orderdesk."
-        respond(blocks=message_blocks(text), text=text, response_type="ephemeral", replace_original=False)
         return
     user = body.get("user")
     team_id = user.get("team_id") if isinstance(user, dict) else None  # a Slack Connect guest's own team
