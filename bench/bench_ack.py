@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from slack_sdk import WebClient
@@ -58,9 +59,13 @@ def _click_to_card(n: int) -> list[float]:
                 )
                 started = time.perf_counter()
                 slack.block_action(ids.ACK, ack_value(order["id"], key), message_ts=ts)
-                slack_sandbox.wait_for(lambda ts=ts: "Acknowledged by" in str(slack_sandbox.message(CHANNEL, ts)))
+                slack_sandbox.wait_for(partial(acknowledged, slack_sandbox, ts))
                 timings.append(time.perf_counter() - started)
     return timings[WARMUP:]
+
+
+def acknowledged(slack_sandbox: SlackSandbox, ts: str) -> bool:
+    return "Acknowledged by" in str(slack_sandbox.message(CHANNEL, ts))
 
 
 def run(quick: bool) -> list[str]:
