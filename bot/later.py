@@ -12,6 +12,7 @@ listeners deep-copy each request (our services with it) and log a failure instea
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
@@ -31,9 +32,48 @@ def work_threads(settings: Settings) -> int:
     return settings.http_workers * 8
 
 
-def work_pool(settings: Settings) -> logs.ContextThreadPoolExecutor:
+def work_pool(settings: Settings) -> WorkPool:
     """The pool for what listeners hand to ``later``; it carries each request's log fields to its work."""
-    return logs.ContextThreadPoolExecutor(max_workers=work_threads(settings), thread_name_prefix="orderdesk-work")
+    return WorkPool(max_workers=work_threads(settings), thread_name_prefix="orderdesk-work")
+
+
+class WorkPool(logs.ContextThreadPoolExecutor):
+    """The work pool, counting what waits for a thread and what runs, for ``/healthz``.
+
+    When every thread is busy (Meta slow, a burst of clicks) new work waits in memory: acks still go out at once,
+    answers come later. ``queued`` growing is the on-call engineer's sign of it.
+    """
+
+    def __init__(self, max_workers: int, thread_name_prefix: str = "") -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self._counts_lock = threading.Lock()
+        self._queued = 0
+        self._running = 0
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        with self._counts_lock:
+            self._queued += 1
+        try:
+            return super().submit(self._counted, fn, *args, **kwargs)
+        except BaseException:
+            with self._counts_lock:
+                self._queued -= 1
+            raise
+
+    def _counted(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        with self._counts_lock:
+            self._queued -= 1
+            self._running += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with self._counts_lock:
+                self._running -= 1
+
+    def status(self) -> dict[str, int]:
+        """``{"threads": pool size, "busy": running now, "queued": waiting for a thread}``."""
+        with self._counts_lock:
+            return {"threads": self._max_workers, "busy": self._running, "queued": self._queued}
 
 
 class InlineExecutor(Executor):

@@ -283,6 +283,7 @@ def build_server(
         return HttpServer(app, services, host, port)
     work = work_pool(settings)
     server = HttpServer(create_app(settings, services=services, work=work), services, host, port, work)
+    server.add_status("work", work.status)
     attach_workers(server)
     return server
 
@@ -294,6 +295,7 @@ def connect_socket_mode(settings: Settings, services: Services) -> Running:
     handler = SocketModeHandler(app, app_token=settings.slack_app_token)
     handler.connect()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
     running = Running(app, services, handler.close, work)
+    running.add_status("work", work.status)
     attach_workers(running)
     return running
 

@@ -21,7 +21,7 @@ from bot.app import create_app
 from bot.blocks import help_blocks
 from bot.config import Settings
 from bot.graph import GraphClient
-from bot.later import InlineExecutor, work_pool, work_threads
+from bot.later import InlineExecutor, WorkPool, work_pool, work_threads
 from bot.orders import OrderService
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import DEFAULT_BOT_TOKEN, DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
@@ -289,6 +289,21 @@ def test_configure_logging_replaces_its_own_handler(log_stream: io.StringIO) -> 
     finally:
         logging.getLogger().removeHandler(handler)
         logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_the_work_pool_counts_busy_and_queued_work() -> None:
+    """What ``/healthz`` shows the on-call engineer when Meta is slow: threads all busy, work waiting."""
+    release = threading.Event()
+    with WorkPool(max_workers=1) as pool:
+        assert pool.status() == {"threads": 1, "busy": 0, "queued": 0}
+        first, second = pool.submit(release.wait, 10), pool.submit(lambda: "done")
+        while pool.status()["busy"] == 0:  # the first task has started: its thread is taken
+            release.wait(0.01)
+        assert pool.status() == {"threads": 1, "busy": 1, "queued": 1}
+        release.set()
+        assert first.result(timeout=10) is True
+        assert second.result(timeout=10) == "done"
+    assert pool.status() == {"threads": 1, "busy": 0, "queued": 0}
 
 
 def test_the_work_pool_is_sized_from_settings(settings: Settings) -> None:

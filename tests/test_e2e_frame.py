@@ -74,6 +74,10 @@ def _health_once_graph_probed(stack: Stack) -> dict[str, object]:
 def test_healthz_reports_database_graph_version_and_added_sections(stack: Stack) -> None:
     stack.server.add_status("poller", lambda: {"last_poll": None, "queue": 0})
     body = _health_once_graph_probed(stack)
+    work = body.pop("work")
+    assert isinstance(work, dict)
+    assert set(work) == {"threads", "busy", "queued"}
+    assert work["threads"] == stack.settings.http_workers * 8
     assert body == {
         "ok": True,
         "version": body["version"],
