@@ -12,6 +12,7 @@ listeners deep-copy each request (our services with it) and log a failure instea
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -23,6 +24,8 @@ from bot import logs
 from bot.config import Settings
 
 _T = TypeVar("_T")
+
+log = logging.getLogger(__name__)
 
 OnError = Callable[..., object]
 
@@ -109,4 +112,8 @@ class Later:
             fn(*args, **kwargs)
         except Exception as error:
             context = self._context
-            self._on_error(error, context, context.respond, context.client, None)
+            try:
+                self._on_error(error, context, context.respond, context.client, None)
+            except Exception:
+                # A future nobody reads would swallow this: the log is the last place it can go.
+                log.exception("the error handler failed on a listener's work")

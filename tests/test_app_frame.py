@@ -14,14 +14,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltContext, BoltRequest
 
 from bot import ids, logs
 from bot.app import create_app
 from bot.blocks import help_blocks
 from bot.config import Settings
 from bot.graph import GraphClient
-from bot.later import InlineExecutor, WorkPool, work_pool, work_threads
+from bot.later import InlineExecutor, Later, WorkPool, work_pool, work_threads
 from bot.orders import OrderService
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import DEFAULT_BOT_TOKEN, DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
@@ -289,6 +289,20 @@ def test_configure_logging_replaces_its_own_handler(log_stream: io.StringIO) -> 
     finally:
         logging.getLogger().removeHandler(handler)
         logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_work_whose_error_handler_fails_is_still_logged(caplog: pytest.LogCaptureFixture) -> None:
+    def broken_handler(*args: object) -> None:
+        raise RuntimeError("handler broke")
+
+    def work() -> None:
+        raise ValueError("work broke")
+
+    with WorkPool(max_workers=1) as pool:
+        Later(pool, BoltContext(), broken_handler)(work)
+    [record] = [r for r in caplog.records if r.name == "bot.later"]
+    assert record.levelno == logging.ERROR
+    assert "handler broke" in caplog.text
 
 
 def test_the_work_pool_counts_busy_and_queued_work() -> None:
