@@ -26,7 +26,6 @@ import json
 import logging
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -36,6 +35,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.config import DEFAULT_GRAPH_VERSION, Settings
+from bot.per_thread import PerThread
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _optional_str(value: object) -> str | None:
 # --- the client ----------------------------------------------------------------------------------------------
 
 
-class ThreadClients:
+class ThreadClients(PerThread[httpx.Client]):
     """One ``httpx.Client`` per thread, made by ``factory`` on the thread's first request; thread-safe.
 
     Why not one client shared by every thread: httpcore 1.0.9's pool rescans all its connections on every request
@@ -217,34 +217,8 @@ class ThreadClients:
     """
 
     def __init__(self, factory: Callable[[], httpx.Client], base_url: str) -> None:
-        self._factory = factory
+        super().__init__(factory, "the Graph client")
         self.base_url = base_url
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._clients: dict[threading.Thread, httpx.Client] = {}
-        self._closed = False
-
-    def get(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._new()
-        return client
-
-    def _new(self) -> httpx.Client:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the Graph client is closed")
-            for thread in [t for t in self._clients if not t.is_alive()]:  # threads come and go: close theirs
-                self._clients.pop(thread).close()
-            client = self._clients[threading.current_thread()] = self._factory()
-            return client
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
 
 
 class GraphClient:

@@ -33,6 +33,8 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.per_thread import PerThread
+
 Row = dict[str, Any]
 
 MIGRATIONS = Migrations("orderdesk")
@@ -327,11 +329,8 @@ class Store:
         self.path = str(path)
         self._clock = clock
         self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._registry_lock = threading.Lock()
-        self._connections: dict[threading.Thread, Database] = {}
-        self._closed = False
+        self._connections = PerThread(self._connect, "the store")
         db = self._db()
         db.enable_wal()
         with self.transaction():
@@ -340,39 +339,23 @@ class Store:
     # --- connections and transactions ---------------------------------------------------------------------
 
     def _db(self) -> Database:
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        db: Database | None = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = self._connect()
-        return db
+        """The calling thread's connection (one per thread, closed with the store: ``bot.per_thread``)."""
+        return self._connections.get()
 
     def _connect(self) -> Database:
-        with self._registry_lock:
-            if self._closed:
-                raise RuntimeError("the store is closed")
-            # Threads come and go (tests, ad-hoc workers): close what ended threads left behind.
-            for thread in [t for t in self._connections if not t.is_alive()]:
-                self._connections.pop(thread).close()
-            # isolation_level=None: no implicit BEGIN; transactions are exactly those of transaction().
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # Each of the work pool's threads has its own connection, and sqlite's default cache is 2 MiB per
-            # connection: 128 of them would let memory creep up to 256 MiB as caches fill. The OS caches the file
-            # for all of them; 256 KiB each keeps the hot pages of a lookup or a claim.
-            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            db = Database(conn, execute_plugins=False)
-            self._connections[threading.current_thread()] = db
-            return db
+        # isolation_level=None: no implicit BEGIN; transactions are exactly those of transaction().
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        # Each of the work pool's threads has its own connection, and sqlite's default cache is 2 MiB per
+        # connection: 128 of them would let memory creep up to 256 MiB as caches fill. The OS caches the file for
+        # all of them; 256 KiB each keeps the hot pages of a lookup or a claim.
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        return Database(conn, execute_plugins=False)
 
     def close(self) -> None:
         """Close every connection opened through this store, in whichever thread; later calls raise."""
-        with self._registry_lock:
-            self._closed = True
-            for db in self._connections.values():
-                db.close()
-            self._connections.clear()
+        self._connections.close()
 
     def __enter__(self) -> Store:
         return self
