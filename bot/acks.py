@@ -158,14 +158,24 @@ class CrashPoints:
         threading.Event().wait()
 
 
-def status_of(entry: LedgerEntry) -> AckStatus:
-    """How a card shows a ledger entry."""
+def status_of(entry: LedgerEntry, order_id: str | None = None) -> AckStatus:
+    """How a card of ``order_id`` (default: the entry's own order) shows a ledger entry, batches included."""
+    reference = entry.reference_for(order_id) if order_id is not None else entry.reference
     if entry.state == "succeeded":
-        return AckStatus("succeeded", entry.user_id, entry.updated_at, entry.reference)
+        return AckStatus("succeeded", entry.user_id, entry.updated_at, reference, key=entry.key)
     if entry.state == "pending":
-        return AckStatus("pending", entry.user_id, entry.updated_at)
+        return AckStatus("pending", entry.user_id, entry.updated_at, key=entry.key)
     message = (entry.error or {}).get("message")
-    return AckStatus("retryable" if entry.retryable else "failed", entry.user_id, entry.updated_at, message=message)
+    if entry.gave_up:
+        return AckStatus("given_up", entry.user_id, entry.updated_at, message=message, key=entry.key)
+    return AckStatus(
+        "retryable" if entry.retryable else "failed",
+        entry.user_id,
+        entry.updated_at,
+        message=message,
+        key=entry.key,
+        next_try=entry.next_attempt_at,
+    )
 
 
 def _error_record(exc: GraphError, message: str | None = None) -> dict[str, Any]:
@@ -208,36 +218,34 @@ class AcknowledgementService:
         if reference is None and self._settings.merchant_ref_template:
             reference = self._settings.merchant_ref_template.format(order_id=click.order_id)
         indexed = self._store.get_order(click.order_id)
-        with self._store.transaction():
-            holder = self._store.ack_lock(click.order_id, click.key)
-            claim = None
-            if holder == click.key:
-                claim = self._ledger.claim(
-                    key=click.key,
-                    operation=ACKNOWLEDGE_ORDER,
-                    order_id=click.order_id,
-                    params={"merchant_order_reference": reference} if reference else {},
-                    user_id=click.user_id,
-                    team_id=click.user_team_id,
-                    channel_id=click.channel_id,
-                    message_ts=click.message_ts,
-                    reference=reference,
-                )
-        if claim is None:
-            self._answer_holder(click, holder, client)
-        elif claim.conflict:
+        claim = self._ledger.claim(
+            key=click.key,
+            operation=ACKNOWLEDGE_ORDER,
+            order_id=click.order_id,
+            params={"merchant_order_reference": reference} if reference else {},
+            user_id=click.user_id,
+            team_id=click.user_team_id,
+            channel_id=click.channel_id,
+            message_ts=click.message_ts,
+            reference=reference,
+        )
+        if claim.conflict:
             self._tell(click, ack_conflict_blocks(click.order_id), client)
+        elif claim.blocked == "reference":
+            self._tell(click, _reference_taken(reference or "", claim.entry), client)
+        elif claim.blocked == "order":
+            self._answer_status(click, claim.entry, client)
         elif not claim.won:
             # The same intent again: re-drive it if it failed transiently or its owner died, else say where it is.
             entry = self._ledger.take_over(click.key)
             if entry is not None:
                 self._drive(entry, client, click)
             else:
-                self._tell(click, ack_status_blocks(click.order_id, status_of(claim.entry)), client)
+                self._answer_status(click, self._ledger.holding(click.order_id) or claim.entry, client)
         elif indexed is not None and indexed.state in ACKNOWLEDGED_STATES and indexed.merchant_ref != reference:
             # Acknowledged outside orderdesk (the index saw it): no call can succeed, so none is made.
             words = f"It was already acknowledged outside orderdesk (reference {indexed.merchant_ref or 'none'})."
-            self._finish(self._fail_for_good(claim.entry, {"message": words}), client, click)
+            self._finish(self._ledger.fail(claim.entry.key, {"message": words}, retryable=False), client, click)
         else:
             self._remember(click)
             self._drive(claim.entry, client, click)
@@ -250,11 +258,11 @@ class AcknowledgementService:
         if entry is not None:
             self._drive(entry, client, click)
             return
-        earlier = self._ledger.get(click.key)
+        earlier = self._ledger.holding(click.order_id) or self._ledger.get(click.key)
         if earlier is None:
             self._tell(click, message_blocks("There is nothing to retry for this card."), client)
         else:
-            self._tell(click, ack_status_blocks(click.order_id, status_of(earlier)), client)
+            self._answer_status(click, earlier, client)
 
     def reference_error(self, order_id: str, reference: str) -> str | None:
         """Why the modal cannot accept ``reference`` (shown inline under the input), or None if it can."""
@@ -303,23 +311,31 @@ class AcknowledgementService:
         return batch_result_blocks(results)
 
     def sweep(self, client: WebClient) -> int:
-        """Finish claims whose owner died (lease expired); how many this call took over.
+        """Finish claims whose owner died (lease expired) and re-send transient failures that are due; how many
+        this call took over.
 
         Reads the order first: already acknowledged with our reference means Meta committed and the answer was
         lost, so it is recorded without a call; otherwise the stored request is sent again with the stored key.
+        Each failure counts towards the retry policy, after which the claim is given up and its cards say so.
         """
         finished = 0
-        for stale in self._ledger.expired():
-            entry = self._ledger.take_over(stale.key)
+        for due in self._ledger.due():
+            entry = self._ledger.take_over(due.key)
             if entry is None:
                 continue  # another process or thread got it first
             finished += 1
-            log.warning("sweeper: re-driving %s %s (key %s)", entry.operation, entry.order_id, entry.key)
+            log.warning(
+                "sweeper: re-driving %s %s (key %s, attempt %d)",
+                entry.operation,
+                entry.order_id,
+                entry.key,
+                entry.attempts,
+            )
             if entry.operation == ACKNOWLEDGE_ORDER:
                 try:
                     order = self._graph.get_order(entry.order_id, _ORDER_CHECK_FIELDS)
-                except GraphError:
-                    log.warning("sweeper: cannot read order %s; trying again after the lease", entry.order_id)
+                except GraphError as exc:
+                    self._finish(self._ledger.fail(entry.key, _error_record(exc), retryable=True), client, None)
                     continue
                 if self._ours(entry, order):
                     self._finish(self._ledger.succeed(entry.key, _recovered(order)), client, None)
@@ -433,8 +449,6 @@ class AcknowledgementService:
                     outcome="failed" if error else "succeeded",
                     detail=json.dumps(error) if error else None,
                 )
-                if error:
-                    self._store.ack_unlock(str(result.get("id")), entry.key)
         return recorded
 
     def _record_failure(self, entry: LedgerEntry, exc: GraphError) -> LedgerEntry:
@@ -454,12 +468,8 @@ class AcknowledgementService:
         return self._fail_for_good(entry, _error_record(exc, message))
 
     def _fail_for_good(self, entry: LedgerEntry, error: Mapping[str, Any]) -> LedgerEntry:
-        """Record a permanent failure and free the order(s) for a corrected request with a new key."""
-        with self._store.transaction():
-            failed = self._ledger.fail(entry.key, error, retryable=False)
-            if failed.state == "failed":  # not a success recorded meanwhile, which keeps the order
-                self._unlock(failed)
-        return failed
+        """Record a permanent failure: the ledger frees the order(s) for a corrected request with a new key."""
+        return self._ledger.fail(entry.key, error, retryable=False)
 
     def _ours(self, entry: LedgerEntry, order: Mapping[str, Any]) -> bool:
         state = (order.get("order_status") or {}).get("state")
@@ -473,80 +483,94 @@ class AcknowledgementService:
             return f"It was already acknowledged outside orderdesk (reference {reference})."
         return _REFUSED_IN_STATE.get(str(state))
 
-    def _unlock(self, entry: LedgerEntry) -> None:
-        """Free the orders of a permanently failed entry: a corrected request (a new key) may try again."""
-        if entry.operation == ACKNOWLEDGE_ORDERS:
-            for order in entry.params["orders"]:
-                self._store.ack_unlock(str(order["id"]), entry.key)
-        else:
-            self._store.ack_unlock(entry.order_id, entry.key)
-
     def _ack_batch(self, order_ids: Sequence[str], actor: Actor, client: WebClient) -> list[dict[str, Any]]:
-        """One ``acknowledge_orders`` call for the orders no other key owns; per-order results, skipped included."""
-        key = new_key()
+        """One ``acknowledge_orders`` call for the orders no other claim holds; per-order results, skipped included.
+
+        An order another claim already acknowledged is reported as done (``already``), not as a failure.
+        """
         template = self._settings.merchant_ref_template
-        with self._store.transaction():
-            mine = [order_id for order_id in order_ids if self._store.ack_lock(order_id, key) == key]
-            orders = [
-                {
-                    "id": order_id,
-                    **({"merchant_order_reference": template.format(order_id=order_id)} if template else {}),
-                }
-                for order_id in mine
-            ]
-            if orders:
-                claim = self._ledger.claim(
-                    key=key,
-                    operation=ACKNOWLEDGE_ORDERS,
-                    order_id=self._graph.page_id,
-                    params={"orders": orders},
-                    user_id=actor.user_id,
-                    team_id=actor.user_team_id,
-                )
-        skipped = [
-            {"id": order_id, "error": {"error_message": "already acknowledged or being acknowledged in orderdesk"}}
+        orders = [
+            {"id": order_id, **({"merchant_order_reference": template.format(order_id=order_id)} if template else {})}
             for order_id in order_ids
-            if order_id not in mine
         ]
-        if not orders:
+        claim, holders = self._ledger.claim_batch(
+            key=new_key(),
+            operation=ACKNOWLEDGE_ORDERS,
+            page_id=self._graph.page_id,
+            orders=orders,
+            user_id=actor.user_id,
+            team_id=actor.user_team_id,
+        )
+        mine = set(claim.entry.order_ids) if claim else set()
+        skipped = [
+            _held_result(order_id, holder)
+            for order_id, holder in zip([o for o in order_ids if o not in mine], holders, strict=True)
+        ]
+        if claim is None:
             return skipped
         self._drive(claim.entry, client, None)
-        entry = self._ledger.get(key)
+        entry = self._ledger.get(claim.entry.key)
         if entry is None or entry.state != "succeeded" or entry.response is None:
             words = (entry.error or {}).get("message") if entry else None
-            failed = {"error_message": f"not sent: {words or 'Meta did not answer'}"}
-            return [{"id": order["id"], "error": failed} for order in orders] + skipped
-        sent = {order["id"]: order.get("merchant_order_reference") for order in orders}
+            retrying = entry is not None and entry.state == "failed" and entry.retryable and not entry.gave_up
+            later = "; orderdesk sends it again by itself" if retrying else ""
+            failed = {"error_message": f"not sent: {words or 'Meta did not answer'}{later}"}
+            return [{"id": order_id, "error": failed} for order_id in claim.entry.order_ids] + skipped
         return [
-            {**r, "merchant_order_reference": sent.get(str(r.get("id")))} for r in entry.response["orders"]
+            {**r, "merchant_order_reference": entry.reference_for(str(r.get("id")))} for r in entry.response["orders"]
         ] + skipped
 
     # --- answers and cards ------------------------------------------------------------------------------------
 
-    def _answer_holder(self, click: Click, holder: str, client: WebClient) -> None:
-        """Another key owns this order: answer from its entry ("already acknowledged by @X", "@X is ...")."""
-        entry = self._ledger.get(holder)
-        if entry is None:  # the other claim's transaction has not committed yet: it is in flight
-            status = AckStatus("pending")
-        elif entry.operation == ACKNOWLEDGE_ORDERS and entry.state == "succeeded":
-            sent = {str(o["id"]): o.get("merchant_order_reference") for o in entry.params["orders"]}
-            status = AckStatus("succeeded", entry.user_id, entry.updated_at, sent.get(click.order_id))
-        else:
-            status = status_of(entry)
-        self._tell(click, ack_status_blocks(click.order_id, status), client)
+    def _answer_status(self, click: Click, entry: LedgerEntry, client: WebClient) -> None:
+        """Answer a click from the claim that has the order: its outcome, or, while it is in flight, that it is
+        under way, and its outcome later (the clicker waits on it in the database, so a crash loses no answer)."""
+        status = status_of(entry, click.order_id)
+        if status.state != "pending":
+            self._tell(click, ack_status_blocks(click.order_id, status), client)
+            return
+        self._ledger.add_waiter(
+            entry.key,
+            order_id=click.order_id,
+            user_id=click.user_id,
+            channel=click.channel_id,
+            response_url=click.response_url,
+        )
+        self._tell(click, ack_status_blocks(click.order_id, status) + message_blocks(WAITING), client)
+        settled = self._ledger.get(entry.key)
+        if settled is not None and settled.state != "pending":  # it ended before the waiter was written
+            self._tell_waiters(settled, client)
+
+    def _tell_waiters(self, entry: LedgerEntry, client: WebClient) -> None:
+        """Tell everyone who clicked while ``entry`` was in flight how it ended (each once)."""
+        for waiter in self._ledger.take_waiters(entry.key):
+            click = Click(
+                order_id=str(waiter["order_id"]),
+                key=entry.key,
+                user_id=str(waiter["user_id"]),
+                user_team_id=None,
+                workspace_id=None,
+                channel_id=waiter["channel"],
+                message_ts=None,
+                ephemeral=True,
+                response_url=waiter["response_url"],
+            )
+            self._tell(click, ack_status_blocks(click.order_id, status_of(entry, click.order_id)), client)
 
     def _finish(self, entry: LedgerEntry, client: WebClient, click: Click | None) -> None:
-        """Show the recorded outcome on every card of the order(s); a clicker whose card cannot show it is told."""
+        """Show the recorded outcome on every card of the order(s) and to whoever waited for it; a clicker whose
+        card cannot show it is told."""
+        if entry.state != "pending":
+            self._tell_waiters(entry, client)
         if entry.operation == ACKNOWLEDGE_ORDERS:
             for result in (entry.response or {}).get("orders", []):
                 if "error" not in result:
-                    self._update_cards(
-                        str(result["id"]), AckStatus("succeeded", entry.user_id, entry.updated_at), None, client, None
-                    )
+                    order_id = str(result["id"])
+                    self._update_cards(order_id, status_of(entry, order_id), None, client, None)
             return
         status = status_of(entry)
-        # Retry must resend this key; a permanent failure leaves the order to a fresh, corrected request.
-        key = entry.key if status.state == "retryable" else new_key() if status.state == "failed" else None
+        # A permanent failure leaves the order to a fresh, corrected request; Retry carries the claim's own key.
+        key = new_key() if status.state == "failed" else None
         updated = self._update_cards(entry.order_id, status, key, client, click)
         if click is not None and not updated:
             self._tell(click, ack_status_blocks(entry.order_id, status), client)
@@ -627,6 +651,27 @@ class AcknowledgementService:
                 client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, blocks=blocks, text=text)
         except (SlackApiError, SlackClientError, OSError):
             log.exception("could not answer %s about order %s", click.user_id, click.order_id)
+
+
+WAITING = "You will get the outcome here when it finishes."
+
+
+def _reference_taken(reference: str, holder: LedgerEntry) -> list[Block]:
+    """The answer when another order's live claim has reserved the reference."""
+    return message_blocks(
+        f":no_entry: The reference `{escape(reference)}` is being used for order {escape(holder.order_id)}, "
+        "so nothing was sent to Meta. Choose another reference and try again."
+    )
+
+
+def _held_result(order_id: str, holder: LedgerEntry | None) -> dict[str, Any]:
+    """A batch's per-order result for an order another claim holds (or held a moment ago)."""
+    if holder is not None and holder.state == "succeeded":
+        return {"id": order_id, "already": {"by": holder.user_id, "reference": holder.reference_for(order_id)}}
+    words = "being acknowledged in orderdesk right now"
+    if holder is not None and holder.state == "failed":
+        words = "Meta did not answer an earlier acknowledgement; orderdesk is sending it again"
+    return {"id": order_id, "error": {"error_message": words}}
 
 
 def _recovered(order: Mapping[str, Any]) -> dict[str, Any]:

@@ -114,14 +114,19 @@ class AckStatus:
     """What the idempotency ledger knows about an order's acknowledgement, as a card shows it.
 
     ``at`` is unix seconds (when it succeeded, or when the pending attempt started); ``message`` is a
-    plain-language error for ``failed`` and ``retryable``.
+    plain-language error for ``failed``, ``retryable`` and ``given_up``. ``key`` is the idempotency key of the
+    claim: a Retry button must carry it, whatever key the card itself was drawn with. ``given_up``: orderdesk
+    stopped retrying a transient failure and a person must decide; ``next_try`` is when a ``retryable`` one is
+    sent again by itself.
     """
 
-    state: Literal["pending", "succeeded", "failed", "retryable"]
+    state: Literal["pending", "succeeded", "failed", "retryable", "given_up"]
     user_id: str | None = None
     at: float | None = None
     reference: str | None = None
     message: str | None = None
+    key: str | None = None
+    next_try: float | None = None
 
 
 # --- the Acknowledge button's value ----------------------------------------------------------------------
@@ -285,7 +290,15 @@ def _ack_status_text(status: AckStatus) -> str:
         return f":hourglass_flowing_sand: {who} is acknowledging this order{ELLIPSIS}{started}"
     message = clip(escape(status.message or "Meta did not accept it."), 500)
     if status.state == "retryable":
-        return f":repeat: The acknowledgement did not go through yet: {message} Retry sends the same request again."
+        later = f" orderdesk tries again by itself at {slack_date(status.next_try)};" if status.next_try else ""
+        return (
+            f":repeat: The acknowledgement did not go through yet: {message}{later} Retry sends the same request now."
+        )
+    if status.state == "given_up":
+        return (
+            f":sos: The acknowledgement needs a person: {message} orderdesk stopped retrying. "
+            "Retry sends the same request again (Meta counts it once if the first one got through)."
+        )
     return f":warning: The acknowledgement failed: {message}"
 
 
@@ -296,11 +309,16 @@ def _ack_buttons(order: Mapping[str, Any], ack_key: str | None, status: AckStatu
     must be the very same request at Meta.
     """
     order_id = _actionable_id(order)
-    if order_id is None or ack_key is None:
+    if order_id is None:
+        return []
+    if status is not None and status.state in ("retryable", "given_up"):
+        retry_key = status.key or ack_key
+        return (
+            [button("Retry", ids.ACK_RETRY, value=ack_value(order_id, retry_key), style="primary")] if retry_key else []
+        )
+    if ack_key is None:
         return []
     value = ack_value(order_id, ack_key)
-    if status is not None and status.state == "retryable":
-        return [button("Retry", ids.ACK_RETRY, value=value, style="primary")]
     if _state(order) == "CREATED" and (status is None or status.state == "failed"):
         return [
             button("Acknowledge", ids.ACK, value=value, style="primary"),

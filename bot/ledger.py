@@ -37,7 +37,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -91,18 +91,66 @@ class LedgerEntry:
     response: dict[str, Any] | None
     error: dict[str, Any] | None
     reference: str | None
+    next_attempt_at: float | None = None
+    gave_up: bool = False
+
+    @property
+    def order_ids(self) -> list[str]:
+        """The orders this entry acts on (and holds while it lives): one, or a batch's."""
+        if self.operation == ACKNOWLEDGE_ORDERS:
+            return [str(order["id"]) for order in self.params.get("orders", [])]
+        return [self.order_id]
+
+    def reference_for(self, order_id: str) -> str | None:
+        """The merchant reference this entry sends for ``order_id``."""
+        if self.operation == ACKNOWLEDGE_ORDERS:
+            sent = {str(o["id"]): o.get("merchant_order_reference") for o in self.params.get("orders", [])}
+            return sent.get(order_id)
+        return self.reference
+
+
+Blocked = Literal["order", "reference"]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """The result of :meth:`Ledger.claim`: only ``won`` may call Meta; otherwise ``entry`` is the earlier claim.
+    """The result of :meth:`Ledger.claim`: only ``won`` may call Meta; otherwise ``entry`` is what to answer from.
 
-    ``conflict`` means the key is already used for a *different* request: refuse, never call Meta with it.
+    * ``conflict``: the key is already used for a *different* request: refuse, never call Meta with it.
+    * ``blocked``: another key's live claim holds the order (``"order"``) or the merchant reference
+      (``"reference"``); ``entry`` is that claim. Nothing was written.
+    * neither: the same intent again; ``entry`` is the earlier claim of this key.
     """
 
     won: bool
     entry: LedgerEntry
-    conflict: bool
+    conflict: bool = False
+    blocked: Blocked | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the sweeper re-drives a claim that failed transiently: the same key and parameters, after each delay
+    in turn; when they are used up the claim is given up (it needs a person) and its orders are freed."""
+
+    delays: tuple[float, ...] = (60.0, 300.0, 900.0, 1800.0)
+
+    @property
+    def attempts(self) -> int:
+        """Sends in all, the first one included."""
+        return len(self.delays) + 1
+
+    def next_attempt(self, attempts: int, now: float) -> float | None:
+        """When to send again after ``attempts`` sends failed transiently; None when there are no tries left."""
+        return now + self.delays[attempts - 1] if attempts <= len(self.delays) else None
+
+    @property
+    def span_seconds(self) -> float:
+        return sum(self.delays)
+
+
+class _Rollback(Exception):
+    """Undoes a claim's transaction when one of its locks is held elsewhere."""
 
 
 def _json_or_none(text: str | None) -> dict[str, Any] | None:
@@ -115,6 +163,7 @@ def _entry(row: Row) -> LedgerEntry:
             **row,
             "params": json.loads(row["params"]),
             "retryable": bool(row["retryable"]),
+            "gave_up": bool(row["gave_up"]),
             "response": _json_or_none(row["response"]),
             "error": _json_or_none(row["error"]),
         }
@@ -137,11 +186,24 @@ def _acknowledged(entry: LedgerEntry, response: Mapping[str, Any]) -> list[tuple
 
 
 class Ledger:
-    """Claims, outcomes and recovery of calls to Meta that must happen once, stored through a :class:`Store`."""
+    """Claims, outcomes and recovery of calls to Meta that must happen once, stored through a :class:`Store`.
 
-    def __init__(self, store: Store, *, lease_seconds: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+    A claim and the locks on the orders it acts on are one thing: the row and its locks are written in one
+    transaction, or neither is, and the locks go when the claim ends without success (refused for good, or given
+    up after its retries). A lock therefore always names a live claim: pending, retrying or succeeded.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        lease_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._lease_seconds = lease_seconds
+        self.retry = retry or RetryPolicy()
         self._clock = clock
 
     def claim(
@@ -157,76 +219,111 @@ class Ledger:
         message_ts: str | None = None,
         reference: str | None = None,
     ) -> Claim:
-        """Claim ``key`` for this request before calling Meta; never select-then-insert.
+        """Claim ``key`` for this request, and the order (and its merchant reference) with it, before calling Meta.
 
         ``params`` are the Graph parameters other than the key and the order id, exactly as they will be sent.
-        The fingerprint covers the order id too: the same key for another order is a conflict. A conflict is
-        logged and written to the audit trail, and the earlier entry is returned untouched. ``reference`` (the
-        merchant reference, recorded in the orders index on success) defaults to the one in ``params``.
+        The fingerprint covers the order id too: the same key for another order is a conflict, logged and
+        audited, and nothing is written. ``reference`` (recorded in the orders index on success, reserved while
+        the claim lives) defaults to the one in ``params``.
         """
-        if not _KEY.fullmatch(key):
-            raise ValueError("an idempotency key is 1-100 characters of A-Z, a-z, 0-9, _ or -")
-        now = self._clock()
-        params_json = canonical_json(dict(params))
-        stored_params = json.loads(params_json)  # exactly what get() will return later
-        entry = LedgerEntry(
+        entry = self._new_entry(
             key=key,
             operation=operation,
             order_id=order_id,
-            params=stored_params,
-            fingerprint=fingerprint(operation, {"order_id": order_id, "params": stored_params}),
-            state="pending",
-            retryable=False,
+            params=params,
             user_id=user_id,
             team_id=team_id,
             channel_id=channel_id,
             message_ts=message_ts,
-            created_at=now,
-            updated_at=now,
-            lease_expires_at=now + self._lease_seconds,
-            attempts=1,
-            response=None,
-            error=None,
             reference=reference if reference is not None else params.get("merchant_order_reference"),
         )
+        try:
+            with self._store.transaction():
+                if not self._store.ledger_insert(self._row(entry)):
+                    return self._same_key(entry)
+                if not self._store.lock_order(order_id, key, entry.reference):
+                    raise _Rollback
+                return Claim(won=True, entry=entry)
+        except _Rollback:
+            return self._blocked(order_id, entry.reference) or self.claim(
+                key=key,
+                operation=operation,
+                order_id=order_id,
+                params=params,
+                user_id=user_id,
+                team_id=team_id,
+                channel_id=channel_id,
+                message_ts=message_ts,
+                reference=reference,
+            )
+
+    def claim_batch(
+        self,
+        *,
+        key: str,
+        operation: str,
+        page_id: str,
+        orders: Sequence[Mapping[str, Any]],
+        user_id: str,
+        team_id: str | None = None,
+    ) -> tuple[Claim | None, list[LedgerEntry | None]]:
+        """Claim a fresh ``key`` for one batch call over the orders no other claim holds.
+
+        ``orders`` are the per-order Graph parameters (``{"id", "merchant_order_reference"?}``). Returns the claim
+        (None when every order is held elsewhere) and, for each order left out, the entry holding it (None if it
+        was freed meanwhile: it is simply left for the next run).
+        """
         with self._store.transaction():
-            if self._store.ledger_insert({**vars(entry), "params": params_json}):
-                return Claim(won=True, entry=entry, conflict=False)
-            existing = self._existing(key)
-            conflict = existing.fingerprint != entry.fingerprint
-            if conflict:
-                log.warning(
-                    "idempotency key %s reused for a different request (order %s, earlier order %s) by %s: refused",
-                    key,
-                    order_id,
-                    existing.order_id,
-                    user_id,
-                )
-                self._store.add_audit(
-                    action=operation,
-                    order_id=order_id,
+            mine = [
+                dict(order)
+                for order in orders
+                if self._store.lock_order(str(order["id"]), key, order.get("merchant_order_reference"))
+            ]
+            claim = None
+            if mine:
+                entry = self._new_entry(
+                    key=key,
+                    operation=operation,
+                    order_id=page_id,
+                    params={"orders": mine},
                     user_id=user_id,
                     team_id=team_id,
-                    key=key,
-                    outcome="conflict",
-                    detail="key already used for a different request; not sent to Meta",
-                    at=now,
+                    channel_id=None,
+                    message_ts=None,
+                    reference=None,
                 )
-        return Claim(won=False, entry=existing, conflict=conflict)
+                if not self._store.ledger_insert(self._row(entry)):
+                    raise ValueError(f"batch key {key!r} is not fresh")
+                claim = Claim(won=True, entry=entry)
+        taken = {str(order["id"]) for order in mine}
+        others = [self.holding(str(order["id"])) for order in orders if str(order["id"]) not in taken]
+        return claim, others
 
     def take_over(self, key: str) -> LedgerEntry | None:
         """Re-open an abandoned (lease expired) or retryable entry; the entry iff this caller won it.
 
-        The winner re-sends ``entry.params`` with ``entry.key`` unchanged (Retry button, crash sweeper).
+        The winner re-sends ``entry.params`` with ``entry.key`` unchanged (Retry button, sweeper). An entry that
+        was given up freed its orders: they are locked again, or, if another claim holds one now, nothing changes.
         """
         now = self._clock()
-        row = self._store.ledger_take_over(key, now=now, lease_expires_at=now + self._lease_seconds)
-        return _entry(row) if row else None
+        try:
+            with self._store.transaction():
+                row = self._store.ledger_take_over(key, now=now, lease_expires_at=now + self._lease_seconds)
+                if row is None:
+                    return None
+                entry = _entry(row)
+                for order_id in entry.order_ids:
+                    if not self._store.lock_order(order_id, key, entry.reference_for(order_id)):
+                        raise _Rollback
+                return entry
+        except _Rollback:
+            return None
 
     def succeed(self, key: str, response: Mapping[str, Any], *, order_state: str = "IN_PROGRESS") -> LedgerEntry:
         """Record Meta's success, its audit row and (for acknowledgements) the orders index, in one transaction.
 
-        Succeeding twice (an abandoned owner and its successor both hear Meta's replay) records it once.
+        The orders of a batch that Meta refused one by one are freed. Succeeding twice (an abandoned owner and
+        its successor both hear Meta's replay) records it once.
         """
         now = self._clock()
         with self._store.transaction():
@@ -235,24 +332,44 @@ class Ledger:
                 return self._existing(key)
             entry = _entry(row)
             self._audit(entry, "succeeded", f"reference {entry.reference}" if entry.reference else None, now)
-            for order_id, reference in _acknowledged(entry, response):
+            acknowledged = _acknowledged(entry, response)
+            for order_id, reference in acknowledged:
                 self._store.set_order_state(order_id, order_state)
                 if reference:
                     self._store.set_reference(order_id, reference)
+            if entry.operation == ACKNOWLEDGE_ORDERS:
+                done = {order_id for order_id, _ in acknowledged}
+                self._store.unlock(key, [order_id for order_id in entry.order_ids if order_id not in done])
         return entry
 
     def fail(self, key: str, error: Mapping[str, Any], *, retryable: bool) -> LedgerEntry:
-        """Record a failure (``retryable`` for transient ones: same key, same params later) with its audit row.
+        """Record a failure with its audit row, in one transaction with what it means for the orders.
 
-        Only a pending entry can fail: a late failure never overwrites a success, which is returned instead.
+        Transient (``retryable``): the sweeper sends the same key and parameters again after the policy's next
+        delay; with no tries left the entry is given up. Permanent, or given up: the orders are freed, so a
+        corrected request (a new key) can claim them. Only a pending entry can fail: a late failure never
+        overwrites a success, which is returned instead.
         """
         now = self._clock()
         with self._store.transaction():
-            row = self._store.ledger_mark_failed(key, error=canonical_json(error), retryable=retryable, now=now)
+            current = self._existing(key)
+            next_attempt = self.retry.next_attempt(current.attempts, now) if retryable else None
+            gave_up = retryable and next_attempt is None
+            row = self._store.ledger_mark_failed(
+                key,
+                error=canonical_json(error),
+                retryable=retryable,
+                now=now,
+                next_attempt_at=next_attempt,
+                gave_up=gave_up,
+            )
             if row is None:
-                return self._existing(key)
+                return current
             entry = _entry(row)
-            self._audit(entry, "failed, retryable" if retryable else "failed", canonical_json(error), now)
+            outcome = "failed, gave up retrying" if gave_up else "failed, retryable" if retryable else "failed"
+            self._audit(entry, outcome, canonical_json(error), now)
+            if gave_up or not retryable:
+                self._store.unlock(key)
         return entry
 
     def _audit(self, entry: LedgerEntry, outcome: str, detail: str | None, now: float) -> None:
@@ -276,22 +393,111 @@ class Ledger:
         """Every entry of the order for ``operation``, newest first."""
         return [_entry(row) for row in self._store.ledger_for_order(order_id, operation)]
 
-    def settled_or_inflight(self, order_id: str, operation: str = ACKNOWLEDGE_ORDER) -> LedgerEntry | None:
-        """A succeeded entry of the order if any, else a pending one whose lease is live.
+    def holding(self, order_id: str) -> LedgerEntry | None:
+        """The live claim that holds the order (pending, retrying or succeeded), if any.
 
-        A second card of the same order carries a fresh key, so its claim wins; asking this first turns it into
-        "already acknowledged by @X" instead of a second call.
+        A second card of the same order carries a fresh key; the lock it cannot take names this entry, and the
+        card shows it ("already acknowledged by @X", "being acknowledged", Retry with this entry's key).
         """
-        row = self._store.ledger_settled_or_inflight(order_id, operation, now=self._clock())
+        row = self._store.ledger_holding(order_id)
         return _entry(row) if row else None
 
-    def expired(self) -> list[LedgerEntry]:
-        """Pending entries whose owner's lease ran out: the crash sweeper's work list."""
-        return [_entry(row) for row in self._store.ledger_expired(now=self._clock())]
+    def current(self, order_id: str) -> LedgerEntry | None:
+        """What a freshly drawn card shows: the claim holding the order, else its newest claim if that one was
+        given up (a person must retry it, with its own key), else nothing."""
+        holder = self.holding(order_id)
+        if holder is not None:
+            return holder
+        latest = self.for_order(order_id)
+        return latest[0] if latest and latest[0].gave_up else None
 
-    def retryable(self) -> list[LedgerEntry]:
-        """Entries that failed transiently and may be re-sent with the same key."""
-        return [_entry(row) for row in self._store.ledger_retryable()]
+    def due(self) -> list[LedgerEntry]:
+        """The sweeper's work list: pending entries whose owner's lease ran out, and retries that are due."""
+        return [_entry(row) for row in self._store.ledger_due(now=self._clock())]
+
+    def add_waiter(
+        self, key: str, *, order_id: str, user_id: str, channel: str | None, response_url: str | None
+    ) -> None:
+        """Tell this clicker the outcome of ``key``'s claim once it is recorded (:meth:`take_waiters`)."""
+        self._store.add_waiter(key, order_id=order_id, user_id=user_id, channel=channel, response_url=response_url)
+
+    def take_waiters(self, key: str) -> list[dict[str, Any]]:
+        return self._store.take_waiters(key)
+
+    def _new_entry(
+        self,
+        *,
+        key: str,
+        operation: str,
+        order_id: str,
+        params: Mapping[str, Any],
+        user_id: str,
+        team_id: str | None,
+        channel_id: str | None,
+        message_ts: str | None,
+        reference: str | None,
+    ) -> LedgerEntry:
+        if not _KEY.fullmatch(key):
+            raise ValueError("an idempotency key is 1-100 characters of A-Z, a-z, 0-9, _ or -")
+        now = self._clock()
+        stored_params = json.loads(canonical_json(dict(params)))  # exactly what get() will return later
+        return LedgerEntry(
+            key=key,
+            operation=operation,
+            order_id=order_id,
+            params=stored_params,
+            fingerprint=fingerprint(operation, {"order_id": order_id, "params": stored_params}),
+            state="pending",
+            retryable=False,
+            user_id=user_id,
+            team_id=team_id,
+            channel_id=channel_id,
+            message_ts=message_ts,
+            created_at=now,
+            updated_at=now,
+            lease_expires_at=now + self._lease_seconds,
+            attempts=1,
+            response=None,
+            error=None,
+            reference=reference,
+        )
+
+    @staticmethod
+    def _row(entry: LedgerEntry) -> dict[str, Any]:
+        return {**vars(entry), "params": canonical_json(entry.params), "gave_up": int(entry.gave_up)}
+
+    def _same_key(self, entry: LedgerEntry) -> Claim:
+        """The key is claimed already: the same intent again, or (another fingerprint) a refused conflict."""
+        existing = self._existing(entry.key)
+        if existing.fingerprint == entry.fingerprint:
+            return Claim(won=False, entry=existing)
+        log.warning(
+            "idempotency key %s reused for a different request (order %s, earlier order %s) by %s: refused",
+            entry.key,
+            entry.order_id,
+            existing.order_id,
+            entry.user_id,
+        )
+        self._store.add_audit(
+            action=entry.operation,
+            order_id=entry.order_id,
+            user_id=entry.user_id,
+            team_id=entry.team_id,
+            key=entry.key,
+            outcome="conflict",
+            detail="key already used for a different request; not sent to Meta",
+            at=entry.created_at,
+        )
+        return Claim(won=False, entry=existing, conflict=True)
+
+    def _blocked(self, order_id: str, reference: str | None) -> Claim | None:
+        """Who holds the order, or else its reference; None if both were freed meanwhile (claim again)."""
+        holder = self.holding(order_id)
+        if holder is not None:
+            return Claim(won=False, entry=holder, blocked="order")
+        reserved = self._store.reference_holder(reference) if reference else None
+        other = self.get(reserved[1]) if reserved else None
+        return Claim(won=False, entry=other, blocked="reference") if other else None
 
     def _existing(self, key: str) -> LedgerEntry:
         entry = self.get(key)

@@ -522,12 +522,12 @@ class Notifier:
 
     def _card(self, order: Mapping[str, Any]) -> list[Block]:
         """The notification card, with the acknowledgement's state if the ledger has one and a fresh key."""
-        entry = self._ledger.settled_or_inflight(str(order["id"]))
+        entry = self._ledger.current(str(order["id"]))
         return notification_card(
             order,
             ack_key=new_key(),
             commerce_manager_url=self._settings.commerce_manager_url,
-            ack_status=status_of(entry) if entry is not None else None,
+            ack_status=status_of(entry, str(order["id"])) if entry is not None else None,
         )
 
     # --- keeping cards current -------------------------------------------------------------------------------

@@ -191,8 +191,8 @@ class OrderService:
     def _by_id(self, order_id: str) -> OrderFound:
         order = self._graph.get_order(order_id, ORDER_CARD_FIELDS)
         self._store.upsert_order(order)  # so its reference becomes findable
-        entry = self._ledger.settled_or_inflight(str(order["id"]))
-        return OrderFound(order, status_of(entry) if entry else None, new_key())
+        entry = self._ledger.current(str(order["id"]))
+        return OrderFound(order, status_of(entry, str(order["id"])) if entry else None, new_key())
 
     def _by_reference(self, reference: str) -> Answer:
         order_ids = self._store.find_by_reference(reference)

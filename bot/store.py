@@ -170,6 +170,64 @@ def _notifier_digests(db: Database) -> None:
 # --- end of notifications: digests ---------------------------------------------------------------------------
 
 
+_LOCKS_AND_RETRIES = (
+    """
+    ALTER TABLE ack_order_locks ADD COLUMN reference_key TEXT
+    """,
+    """
+    CREATE UNIQUE INDEX ack_order_locks_reference ON ack_order_locks (reference_key)
+    """,
+    """
+    CREATE INDEX ack_order_locks_key ON ack_order_locks (key)
+    """,
+    """
+    ALTER TABLE ledger ADD COLUMN next_attempt_at REAL
+    """,
+    """
+    ALTER TABLE ledger ADD COLUMN gave_up INTEGER NOT NULL DEFAULT 0
+    """,
+    """
+    UPDATE ledger SET next_attempt_at = updated_at WHERE state = 'failed' AND retryable = 1
+    """,
+    """
+    DELETE FROM ack_order_locks WHERE NOT EXISTS (
+        SELECT 1 FROM ledger
+        WHERE ledger.key = ack_order_locks.key
+          AND (ledger.state IN ('pending', 'succeeded') OR (ledger.state = 'failed' AND ledger.retryable = 1))
+          AND (ledger.order_id = ack_order_locks.order_id
+               OR EXISTS (SELECT 1 FROM json_each(ledger.params, '$.orders') AS sent
+                          WHERE json_extract(sent.value, '$.id') = ack_order_locks.order_id))
+    )
+    """,
+    """
+    CREATE TABLE ack_waiters (
+        key TEXT NOT NULL,                  -- the claim the waiter asked about
+        order_id TEXT NOT NULL,             -- the order they clicked (a batch claim covers several)
+        user_id TEXT NOT NULL,
+        channel TEXT,
+        response_url TEXT,
+        created_at REAL NOT NULL
+    )
+    """,
+    """
+    CREATE INDEX ack_waiters_key ON ack_waiters (key)
+    """,
+)
+
+
+@MIGRATIONS(name="0004_claims_hold_the_locks")
+def _claims_hold_the_locks(db: Database) -> None:
+    """An order's lock row is written and removed only with the ledger claim that holds it.
+
+    ``reference_key`` reserves the merchant reference with the order, so two claims can never send one reference
+    for two orders. ``next_attempt_at`` and ``gave_up`` let the sweeper re-drive a transiently failed claim a
+    bounded number of times. Locks that no live claim holds (a refused, conflicting or permanently failed claim
+    of an older version) are removed, so the orders they held can be acknowledged again.
+    """
+    for statement in _LOCKS_AND_RETRIES:
+        db.execute(statement)
+
+
 # --- rows handed to callers -------------------------------------------------------------------------------
 
 
@@ -549,7 +607,7 @@ class Store:
             """
             UPDATE ledger
             SET state = 'pending', retryable = 0, error = NULL, attempts = attempts + 1,
-                lease_expires_at = ?, updated_at = ?
+                lease_expires_at = ?, updated_at = ?, next_attempt_at = NULL, gave_up = 0
             WHERE key = ? AND ((state = 'pending' AND lease_expires_at < ?) OR (state = 'failed' AND retryable = 1))
             RETURNING *
             """,
@@ -567,15 +625,18 @@ class Store:
             (response, now, key),
         )
 
-    def ledger_mark_failed(self, key: str, *, error: str, retryable: bool, now: float) -> Row | None:
+    def ledger_mark_failed(
+        self, key: str, *, error: str, retryable: bool, now: float, next_attempt_at: float | None, gave_up: bool
+    ) -> Row | None:
         """Pending → failed; None when the row is not pending (a late failure never undoes a success)."""
         return self._returning(
             """
-            UPDATE ledger SET state = 'failed', error = ?, retryable = ?, updated_at = ?
+            UPDATE ledger SET state = 'failed', error = ?, retryable = ?, updated_at = ?, next_attempt_at = ?,
+                gave_up = ?
             WHERE key = ? AND state = 'pending'
             RETURNING *
             """,
-            (error, int(retryable), now, key),
+            (error, int(retryable), now, next_attempt_at, int(gave_up), key),
         )
 
     def ledger_for_order(self, order_id: str, operation: str) -> list[Row]:
@@ -584,26 +645,24 @@ class Store:
             (order_id, operation),
         )
 
-    def ledger_settled_or_inflight(self, order_id: str, operation: str, *, now: float) -> Row | None:
+    def ledger_holding(self, order_id: str) -> Row | None:
+        """The entry whose claim holds the order's lock: pending, retrying or succeeded."""
         return self._select_one(
+            "SELECT ledger.* FROM ack_order_locks JOIN ledger USING (key) WHERE ack_order_locks.order_id = ?",
+            (order_id,),
+        )
+
+    def ledger_due(self, *, now: float) -> list[Row]:
+        """The sweeper's work: pending rows whose owner's lease ran out, and transient failures due a retry."""
+        return self._select(
             """
             SELECT * FROM ledger
-            WHERE order_id = ? AND operation = ?
-              AND (state = 'succeeded' OR (state = 'pending' AND lease_expires_at >= ?))
-            ORDER BY state = 'succeeded' DESC, created_at DESC, rowid DESC
-            LIMIT 1
+            WHERE (state = 'pending' AND lease_expires_at < ?)
+               OR (state = 'failed' AND retryable = 1 AND gave_up = 0 AND COALESCE(next_attempt_at, 0) <= ?)
+            ORDER BY updated_at
             """,
-            (order_id, operation, now),
+            (now, now),
         )
-
-    def ledger_expired(self, *, now: float) -> list[Row]:
-        return self._select(
-            "SELECT * FROM ledger WHERE state = 'pending' AND lease_expires_at < ? ORDER BY lease_expires_at",
-            (now,),
-        )
-
-    def ledger_retryable(self) -> list[Row]:
-        return self._select("SELECT * FROM ledger WHERE state = 'failed' AND retryable = 1 ORDER BY updated_at")
 
     # --- notifications ------------------------------------------------------------------------------------
 
@@ -740,21 +799,61 @@ class Store:
             (name, value, self._clock()),
         )
 
-    # --- acknowledgement order locks (issue 5; bot/acks.py gives them meaning) ----------------------------
+    # --- order locks: each held by one live ledger claim (bot/ledger.py writes them with the claims) ---------
 
-    def ack_lock(self, order_id: str, key: str) -> str:
-        """Claim the order's acknowledgement for ``key`` (``INSERT OR IGNORE``); the key that owns it now."""
+    def lock_order(self, order_id: str, key: str, reference: str | None) -> bool:
+        """``INSERT OR IGNORE`` the order's lock for ``key``, reserving ``reference`` with it; True iff ``key`` holds
+        the order now. False when another key holds the order or another order's lock holds the reference."""
         with self._statement():
             self._db().execute(
-                "INSERT OR IGNORE INTO ack_order_locks (order_id, key, locked_at) VALUES (?, ?, ?)",
-                (order_id, key, self._clock()),
+                """
+                INSERT OR IGNORE INTO ack_order_locks (order_id, key, locked_at, reference_key) VALUES (?, ?, ?, ?)
+                """,
+                (order_id, key, self._clock(), _reference_key(reference) if reference else None),
             )
-            row = self._select_one("SELECT key FROM ack_order_locks WHERE order_id = ?", (order_id,))
-        return str(row["key"]) if row else key
+            return self.lock_holder(order_id) == key
 
-    def ack_unlock(self, order_id: str, key: str) -> None:
-        """Free the order for a new key (after a permanent failure); a lock held by another key stays."""
-        self._write("DELETE FROM ack_order_locks WHERE order_id = ? AND key = ?", (order_id, key))
+    def lock_holder(self, order_id: str) -> str | None:
+        """The key whose claim holds the order, if any."""
+        row = self._select_one("SELECT key FROM ack_order_locks WHERE order_id = ?", (order_id,))
+        return str(row["key"]) if row else None
+
+    def reference_holder(self, reference: str) -> tuple[str, str] | None:
+        """``(order id, key)`` of the lock reserving a merchant reference (any case), if any."""
+        row = self._select_one(
+            "SELECT order_id, key FROM ack_order_locks WHERE reference_key = ?", (_reference_key(reference),)
+        )
+        return (str(row["order_id"]), str(row["key"])) if row else None
+
+    def unlock(self, key: str, order_ids: Iterable[str] | None = None) -> None:
+        """Free the orders ``key`` holds (all of them, or those named); locks held by other keys stay."""
+        if order_ids is None:
+            self._write("DELETE FROM ack_order_locks WHERE key = ?", (key,))
+            return
+        with self._statement():
+            for order_id in order_ids:
+                self._write("DELETE FROM ack_order_locks WHERE key = ? AND order_id = ?", (key, order_id))
+
+    # --- who waits for a claim's outcome ------------------------------------------------------------------
+
+    def add_waiter(
+        self, key: str, *, order_id: str, user_id: str, channel: str | None, response_url: str | None
+    ) -> None:
+        """Someone clicked while ``key``'s claim was in flight: tell them its outcome when it is recorded."""
+        self._write(
+            """
+            INSERT INTO ack_waiters (key, order_id, user_id, channel, response_url, created_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            (key, order_id, user_id, channel, response_url, self._clock()),
+        )
+
+    def take_waiters(self, key: str) -> list[Row]:
+        """Remove and return the waiters of ``key``: each is told by exactly one caller."""
+        with self._statement():
+            return self._select(
+                "DELETE FROM ack_waiters WHERE key = ? RETURNING order_id, user_id, channel, response_url", (key,)
+            )
 
     # --- notifier digests (issue 6; bot/notifier.py gives them meaning) -----------------------------------
 

@@ -460,7 +460,7 @@ def test_buttons_follow_state_and_ack_status(
         (SUCCEEDED, "· reference SHOP-1042"),
         (PENDING, "<@U0AGENT1> is acknowledging this order… (started <!date^1772360400^{ago}|"),
         (FAILED, "The acknowledgement failed: The order was cancelled."),
-        (RETRYABLE, "did not go through yet: Meta did not answer. Retry sends the same request again."),
+        (RETRYABLE, "did not go through yet: Meta did not answer. Retry sends the same request now."),
         (AckStatus("failed", message="<!channel> & co"), "failed: &lt;!channel&gt; &amp; co"),
         (
             AckStatus("succeeded", user_id="<!here>", reference="<@U1>"),

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from bot.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Claim, Ledger, LedgerEntry, fingerprint, new_key
-from bot.store import Store
+from bot.store import MIGRATIONS, Store
 
 T = TypeVar("T")
 KEY = "5f1c2c8e8a7e4c599f1e0b7f0d3a2b11"
@@ -166,30 +168,32 @@ def test_take_over_waits_for_the_lease_to_expire(ledger: Ledger, clock: Clock) -
     claim(ledger)
     clock.now += LEASE
     assert ledger.take_over(KEY) is None  # still the owner's: it expires strictly after the lease
-    assert ledger.expired() == []
+    assert ledger.due() == []
 
 
 def test_exactly_one_thread_takes_over_an_expired_claim(ledger: Ledger, clock: Clock) -> None:
     original = claim(ledger).entry
     clock.now += LEASE + 1
-    assert [e.key for e in ledger.expired()] == [KEY]
+    assert [e.key for e in ledger.due()] == [KEY]
 
     taken = [e for e in race(20, lambda _: ledger.take_over(KEY)) if e is not None]
     assert len(taken) == 1
     entry = taken[0]
     assert (entry.state, entry.attempts, entry.lease_expires_at) == ("pending", 2, clock.now + LEASE)
     assert (entry.key, entry.params, entry.fingerprint) == (original.key, original.params, original.fingerprint)
-    assert ledger.expired() == []
+    assert ledger.due() == []
 
 
-def test_retryable_failures_can_be_taken_over_permanent_ones_and_successes_cannot(ledger: Ledger) -> None:
-    claim(ledger, "transient")
-    claim(ledger, "permanent")
-    claim(ledger, "done")
+def test_retryable_failures_can_be_taken_over_permanent_ones_and_successes_cannot(ledger: Ledger, clock: Clock) -> None:
+    claim(ledger, "transient", order_id="7001")
+    claim(ledger, "permanent", order_id="7002", ref="SO-2")
+    claim(ledger, "done", order_id="7003", ref="SO-3")
     ledger.fail("transient", {"code": 2361081}, retryable=True)
     ledger.fail("permanent", {"code": 2361009}, retryable=False)
-    ledger.succeed("done", {"id": "7001", "state": "IN_PROGRESS"})
-    assert [e.key for e in ledger.retryable()] == ["transient"]
+    ledger.succeed("done", {"id": "7003", "state": "IN_PROGRESS"})
+    assert ledger.due() == []  # the first retry waits for the policy's first delay
+    clock.now += ledger.retry.delays[0]
+    assert [e.key for e in ledger.due()] == ["transient"]
 
     retried = ledger.take_over("transient")
     assert retried is not None
@@ -311,6 +315,7 @@ def test_other_operations_leave_the_index_alone(ledger: Ledger, store: Store) ->
 
 def test_for_order_lists_newest_first(ledger: Ledger, clock: Clock) -> None:
     claim(ledger, "k1")
+    ledger.fail("k1", {"code": 190}, retryable=False)
     clock.now += 1
     claim(ledger, "k2", ref="SO-2")
     claim(ledger, "k3", order_id="7002")
@@ -318,20 +323,140 @@ def test_for_order_lists_newest_first(ledger: Ledger, clock: Clock) -> None:
     assert ledger.for_order("7001", "cancellations") == []
 
 
-def test_settled_or_inflight_answers_a_second_card(ledger: Ledger, clock: Clock) -> None:
-    assert ledger.settled_or_inflight("7001") is None
+def test_a_second_card_is_blocked_by_the_claim_holding_the_order(ledger: Ledger, clock: Clock) -> None:
+    assert ledger.holding("7001") is None
     claim(ledger, "card1")
-    inflight = ledger.settled_or_inflight("7001")
-    assert inflight is not None
-    assert inflight.key == "card1"
+    second = claim(ledger, "card2", user="U2", ref="SO-2")
+    assert (second.won, second.blocked, second.entry.key) == (False, "order", "card1")
+    assert ledger.get("card2") is None  # a blocked claim writes nothing
 
-    clock.now += LEASE + 1  # the owner died: nothing live to point at
-    assert ledger.settled_or_inflight("7001") is None
+    clock.now += LEASE + 1  # the owner died: the claim still holds the order until the sweeper finishes it
+    assert claim(ledger, "card3", user="U3").blocked == "order"
+    ledger.succeed("card1", {"id": "7001", "state": "IN_PROGRESS"})
+    blocked = claim(ledger, "card4", user="U4", ref="SO-4")
+    assert (blocked.blocked, blocked.entry.key, blocked.entry.state) == ("order", "card1", "succeeded")
+    held = ledger.holding("7001")
+    assert held is not None
+    assert (held.key, held.state) == ("card1", "succeeded")
 
-    claim(ledger, "card2", user="U2")
-    clock.now += 1
-    ledger.succeed("card2", {"id": "7001", "state": "IN_PROGRESS"})
-    claim(ledger, "card3", user="U3")  # a newer live claim does not hide the success
-    settled = ledger.settled_or_inflight("7001")
-    assert settled is not None
-    assert (settled.key, settled.state, settled.user_id) == ("card2", "succeeded", "U2")
+
+@pytest.mark.parametrize("code", [190, 200])
+def test_a_refused_claim_frees_the_order_and_a_late_click_with_its_key_locks_nothing(
+    ledger: Ledger, store: Store, code: int
+) -> None:
+    """Meta refuses for good (expired token, missing permission) while several clicks hit one card."""
+    claim(ledger, "card1")
+    ledger.fail("card1", {"code": code}, retryable=False)
+    late = claim(ledger, "card1")  # the same card clicked again after the failure
+    assert (late.won, late.entry.state) == (False, "failed")
+    assert store.lock_holder("7001") is None
+    fixed = claim(ledger, "card2", user="U2")  # a fresh card, once the token is fixed
+    assert fixed.won
+    assert store.lock_holder("7001") == "card2"
+
+
+def test_a_forged_key_from_another_card_locks_nothing_and_answers_about_its_own_order(
+    ledger: Ledger, store: Store
+) -> None:
+    claim(ledger, "cardY", order_id="7002", ref="SO-Y")
+    ledger.succeed("cardY", {"id": "7002", "state": "IN_PROGRESS"})
+    forged = claim(ledger, "cardY", order_id="7001", ref="SO-X")
+    assert forged.conflict
+    assert store.lock_holder("7001") is None
+    genuine = claim(ledger, "cardX", order_id="7001", ref="SO-X")
+    assert genuine.won
+
+
+def test_a_reference_is_reserved_for_one_order_while_its_claim_lives(ledger: Ledger, store: Store) -> None:
+    assert claim(ledger, "card1", order_id="7001", ref="SHOP-9").won
+    taken = claim(ledger, "card2", order_id="7002", ref="shop-9")  # any case
+    assert (taken.won, taken.blocked, taken.entry.order_id) == (False, "reference", "7001")
+    assert store.lock_holder("7002") is None
+    ledger.fail("card1", {"code": 2361009}, retryable=False)
+    assert claim(ledger, "card3", order_id="7002", ref="shop-9").won
+
+
+def test_transient_failures_are_retried_on_schedule_then_given_up_and_the_order_freed(
+    ledger: Ledger, store: Store, clock: Clock
+) -> None:
+    claim(ledger, "card1")
+    for delay in ledger.retry.delays:
+        failed = ledger.fail("card1", {"code": 1, "message": "Meta is unavailable."}, retryable=True)
+        assert (failed.retryable, failed.gave_up, failed.next_attempt_at) == (True, False, clock.now + delay)
+        assert store.lock_holder("7001") == "card1"  # still its order: the sweeper sends it again
+        clock.now += delay
+        assert [e.key for e in ledger.due()] == ["card1"]
+        assert ledger.take_over("card1") is not None
+    last = ledger.fail("card1", {"code": 1, "message": "Meta is unavailable."}, retryable=True)
+    assert (last.gave_up, last.attempts) == (True, ledger.retry.attempts)
+    assert store.lock_holder("7001") is None
+    clock.now += 10 * ledger.retry.span_seconds
+    assert ledger.due() == []
+    current = ledger.current("7001")
+    assert current is not None
+    assert current.key == "card1"  # fresh cards offer Retry with this key
+
+    retried = ledger.take_over("card1")  # a person presses Retry: the order is held again
+    assert retried is not None
+    assert store.lock_holder("7001") == "card1"
+
+
+def test_a_given_up_claim_cannot_be_retried_once_another_card_holds_the_order(ledger: Ledger, store: Store) -> None:
+    claim(ledger, "card1", ref=None)
+    for _ in range(ledger.retry.attempts - 1):
+        ledger.fail("card1", {"code": 1}, retryable=True)
+        ledger.take_over("card1")
+    assert ledger.fail("card1", {"code": 1}, retryable=True).gave_up
+    assert claim(ledger, "card2", ref=None, user="U2").won
+    assert ledger.take_over("card1") is None
+    assert store.lock_holder("7001") == "card2"
+
+
+def test_a_batch_claims_only_the_orders_no_other_claim_holds(ledger: Ledger, store: Store) -> None:
+    claim(ledger, "single", order_id="7002", ref=None)
+    ledger.succeed("single", {"id": "7002", "state": "IN_PROGRESS"})
+    batch, held = ledger.claim_batch(
+        key="batch",
+        operation=ACKNOWLEDGE_ORDERS,
+        page_id="PAGE",
+        orders=[{"id": "7001"}, {"id": "7002"}, {"id": "7003"}],
+        user_id="U1",
+    )
+    assert batch is not None
+    assert batch.entry.order_ids == ["7001", "7003"]
+    assert [h.key if h else None for h in held] == ["single"]
+    ledger.succeed("batch", {"orders": [{"id": "7001", "state": "IN_PROGRESS"}, {"id": "7003", "error": {}}]})
+    assert (store.lock_holder("7001"), store.lock_holder("7003")) == ("batch", None)
+
+
+def test_the_upgrade_frees_orders_that_older_versions_locked_for_good(tmp_path: Path, clock: Clock) -> None:
+    """Locks an older version left behind (a refused claim, a forged key's conflict) go; live ones stay."""
+    older = Migrations("orderdesk")
+    for migration in MIGRATIONS._migrations:
+        if migration.name != "0004_claims_hold_the_locks":
+            older(name=migration.name)(migration.fn)
+    path = tmp_path / "old.db"
+    db = Database(path)
+    older.apply(db)
+    row = {"operation": ACKNOWLEDGE_ORDER, "params": "{}", "fingerprint": "f", "user_id": "U1"}
+    times = {"created_at": 1, "updated_at": 1, "lease_expires_at": 2}
+    db["ledger"].insert_all(
+        [
+            {**row, **times, "key": "refused", "order_id": "7001", "state": "failed", "retryable": 0},
+            {**row, **times, "key": "retrying", "order_id": "7002", "state": "failed", "retryable": 1},
+            {**row, **times, "key": "done", "order_id": "7003", "state": "succeeded", "retryable": 0},
+        ]
+    )
+    db["ack_order_locks"].insert_all(
+        [
+            {"order_id": "7001", "key": "refused", "locked_at": 1},
+            {"order_id": "7002", "key": "retrying", "locked_at": 1},
+            {"order_id": "7003", "key": "done", "locked_at": 1},
+            {"order_id": "7004", "key": "done", "locked_at": 1},  # a forged click's lock on another order
+        ]
+    )
+    db.close()
+    with Store(path, clock=clock) as store:
+        holders = [store.lock_holder(order_id) for order_id in ("7001", "7002", "7003", "7004")]
+        assert holders == [None, "retrying", "done", None]
+        assert [e.key for e in Ledger(store, clock=clock).due()] == ["retrying"]
