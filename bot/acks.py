@@ -33,6 +33,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot import logs
+from bot.access import Members
 from bot.blocks import (
     MERCHANT_REF_MAX,
     MERCHANT_REF_PATTERN,
@@ -52,8 +53,9 @@ from bot.blocks import (
 )
 from bot.blocks_kit import Block, escape
 from bot.config import Settings
+from bot.errors import BadRequest
 from bot.graph import MAX_BATCH_ACK, ORDER_CARD_FIELDS, GraphClient, GraphError, OrderStateError
-from bot.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, LedgerEntry, new_key
+from bot.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, LedgerEntry, RetryPolicy, new_key
 from bot.store import Card, Store
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,6 @@ CARD_LOOKUP = "lookup"  # the asking agent's ephemeral card (buyer name, contact
 CARD_NOTIFICATION = "notification"  # the PII-free card in the on-call channel
 CARD_SHARED = "shared:"  # + the sharer's user id: the channel version of a lookup card
 
-GROUP_CACHE_SECONDS = 300.0
 ACKNOWLEDGED_STATES = frozenset({"IN_PROGRESS", "COMPLETED"})
 _ORDER_CHECK_FIELDS = "id,order_status,merchant_order_id"
 
@@ -75,6 +76,15 @@ _REFUSED_IN_STATE = {
 
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+
+NOT_OUR_BUTTON = (
+    "orderdesk could not read that button, so nothing was done. Look the order up again with "
+    "/order and its number, and use the buttons on the new card."
+)
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -97,25 +107,34 @@ class Click:
 
     @classmethod
     def from_action(cls, body: Mapping[str, Any], workspace_id: str | None) -> Click:
-        """From a ``block_actions`` payload; ValueError if the button value is not one the bot rendered."""
-        order_id, key = parse_ack_value(body["actions"][0].get("value", ""))
-        container = body.get("container") or {}
+        """From a ``block_actions`` payload; :class:`BadRequest` if the button value is not one the bot rendered
+        or the payload lacks what every click carries."""
+        try:
+            action = body["actions"][0]
+            order_id, key = parse_ack_value(action.get("value") or "")
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
+            raise BadRequest(NOT_OUR_BUTTON) from error
+        container = body.get("container")
+        container = container if isinstance(container, Mapping) else {}
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, Mapping) else None
         if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
             # Never act for "None" or str(42): who pressed the button is part of the audit trail and the permission.
-            raise ValueError("a button click without a Slack user id")
+            raise BadRequest("That click did not say who made it, so nothing was done.")
         team_id = user.get("team_id") if isinstance(user, Mapping) else None
+        channel = body.get("channel")
+        response_url = body.get("response_url")
         return cls(
             order_id=order_id,
             key=key,
             user_id=user_id,
             user_team_id=team_id if isinstance(team_id, str) else None,
             workspace_id=workspace_id,
-            channel_id=container.get("channel_id") or (body.get("channel") or {}).get("id"),
-            message_ts=container.get("message_ts"),
+            channel_id=_text_or_none(container.get("channel_id"))
+            or (_text_or_none(channel.get("id")) if isinstance(channel, Mapping) else None),
+            message_ts=_text_or_none(container.get("message_ts")),
             ephemeral=bool(container.get("is_ephemeral")),
-            response_url=body.get("response_url"),
+            response_url=_text_or_none(response_url),
         )
 
     def to_metadata(self) -> str:
@@ -123,12 +142,22 @@ class Click:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_metadata(cls, text: str, *, user_id: str, user_team_id: str | None) -> Click:
+    def from_metadata(cls, text: object, *, user_id: object, user_team_id: object) -> Click:
         """The click a modal was opened from, submitted by ``user_id`` (who may differ from the opener only if
-        Slack misbehaves: the submitter is the one checked)."""
-        data = json.loads(text)
-        ack_value(data["order_id"], data["key"])  # same strict check as a button value
-        return cls(**{**data, "user_id": user_id, "user_team_id": user_team_id})
+        Slack misbehaves: the submitter is the one checked); :class:`BadRequest` for anything the bot did not
+        write there itself."""
+        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+            raise BadRequest("That form did not say who sent it, so nothing was done.")
+        try:
+            data = json.loads(text) if isinstance(text, str) else None
+            if not isinstance(data, dict):
+                raise TypeError("metadata is not an object")
+            ack_value(data["order_id"], data["key"])  # same strict check as a button value
+            return cls(
+                **{**data, "user_id": user_id, "user_team_id": user_team_id if isinstance(user_team_id, str) else None}
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise BadRequest(NOT_OUR_BUTTON) from error
 
 
 @dataclass(frozen=True)
@@ -198,16 +227,22 @@ class AcknowledgementService:
         store: Store,
         *,
         crash_points: CrashPoints | None = None,
+        members: Members | None = None,
+        retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._graph = graph
         self._store = store
-        self._ledger = Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock)
+        self._ledger = Ledger(store, lease_seconds=settings.ack_lease_seconds, retry=retry, clock=clock)
         self._crash_points = crash_points or CrashPoints()
+        self._members = members or Members(clock=clock)
         self._clock = clock
-        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
-        self._groups_lock = threading.Lock()
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How transient failures are re-sent before a person is asked to decide."""
+        return self._ledger.retry
 
     # --- entry points (listeners) ---------------------------------------------------------------------------
 
@@ -285,6 +320,10 @@ class AcknowledgementService:
         if not order_ids:
             return message_blocks(f"No order known with id or reference `{escape(query)}`.")
         return history_blocks(order_ids[0], self._store.audit_for_order(order_ids[0]))
+
+    def pending_count(self) -> int:
+        """How many orders await acknowledgement at Meta now (what ``/order ack-pending`` asks about)."""
+        return sum(1 for _ in self._graph.iter_orders(state=["CREATED"], fields="id"))
 
     def ack_pending(self, actor: Actor, client: WebClient) -> list[Block]:
         """Acknowledge every ``CREATED`` order at Meta, at most 100 a call, one ledger key per call."""
@@ -392,23 +431,8 @@ class AcknowledgementService:
     def _allowed_users(self, client: WebClient) -> frozenset[str]:
         users = {entry for entry in self._settings.ack_allowed if not entry.startswith("S")}
         for group in (entry for entry in self._settings.ack_allowed if entry.startswith("S")):
-            users |= self._group_members(group, client)
+            users |= self._members.group_members(group, client)
         return frozenset(users)
-
-    def _group_members(self, group: str, client: WebClient) -> frozenset[str]:
-        """Members of a user group, cached for a few minutes; on a Slack failure, nobody (fail closed)."""
-        with self._groups_lock:
-            cached = self._groups.get(group)
-        if cached is not None and self._clock() - cached[0] < GROUP_CACHE_SECONDS:
-            return cached[1]
-        try:
-            members = frozenset(client.usergroups_users_list(usergroup=group).get("users") or [])
-        except SlackClientError:
-            log.exception("could not list user group %s; its members may not acknowledge until it answers", group)
-            return frozenset()
-        with self._groups_lock:
-            self._groups[group] = (self._clock(), members)
-        return members
 
     # --- claim → call → record → show -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
+from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
@@ -20,6 +21,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot import logs
+from bot.access import Access, workspace_of
 from bot.config import Settings
 from bot.later import Later
 from bot.services import Services
@@ -98,18 +100,61 @@ def _services_middleware(services: Services, work: Executor) -> Callable[..., No
     """Put the services and ``later`` into every request's context and bind the request's log fields (no I/O: it
     runs on the ack path)."""
     shared = services.context()
+    access = services.access
 
-    def inject_services(context: BoltContext, next_: Callable[[], None]) -> None:
+    def inject_services(context: BoltContext, body: dict[str, Any], next_: Callable[[], None]) -> None:
         request_id = new_request_id()
         context.update(shared)
         context["request_id"] = request_id
         logs.start_request(
             request_id=request_id, team=context.team_id, user=context.user_id, channel=context.channel_id
         )
-        context["later"] = Later(work, context, _on_error)
+        admit = _admission(access, body) if access is not None else None
+        context["later"] = Later(work, context, _on_error, admit=admit)
         next_()
 
     return inject_services
+
+
+def _admission(access: Access, body: dict[str, Any]) -> Callable[[BoltContext], bool]:
+    """The guest check ``later`` makes before a listener's slow part runs (a ``users.info`` call may be needed, so
+    never on the ack path). A refused user is told why, ephemerally, and nothing else happens."""
+
+    def admit(context: BoltContext) -> bool:
+        if not context.user_id:
+            return True  # nobody asked: the bot's own events
+        user = body.get("user")
+        payload_team = user.get("team_id") if isinstance(user, dict) else None
+        words = access.refusal(
+            user_id=str(context.user_id),
+            workspace_id=workspace_of(context),
+            client=context.client,
+            payload_team=payload_team if isinstance(payload_team, str) else None,
+            surface=_surface(body),
+        )
+        if words is None:
+            return True
+        try:
+            if context.respond is not None:
+                context.respond(text=words, response_type="ephemeral", replace_original=False)
+            elif context.channel_id:
+                context.client.chat_postEphemeral(channel=context.channel_id, user=context.user_id, text=words)
+        except (SlackClientError, OSError):
+            log.warning("could not tell a user from another workspace that they were refused")
+        return False
+
+    return admit
+
+
+def _surface(body: dict[str, Any]) -> str:
+    """What a refused request asked for, as the audit trail names it: ``/order``, an action id, a callback id."""
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        return str(actions[0].get("action_id") or "block_actions")[:100]
+    view = body.get("view")
+    if isinstance(view, dict):
+        return str(view.get("callback_id") or "view_submission")[:100]
+    return str(body.get("command") or body.get("callback_id") or body.get("type") or "request")[:100]
 
 
 def _on_error(

@@ -716,3 +716,20 @@ def help_blocks() -> list[Block]:
 def message_blocks(text: str) -> list[Block]:
     """One section for an answer or an error. ``text`` is mrkdwn: :func:`escape` anything that is not yours."""
     return [section(text)]
+
+
+def ack_pending_prompt(count: int) -> list[Block]:
+    """``/order ack-pending`` asks before acknowledging in bulk, as the digest's button does."""
+    if count == 0:
+        return message_blocks("No orders are awaiting acknowledgement.")
+    orders = "1 order is" if count == 1 else f"{count} orders are"
+    confirm = confirm_dialog(
+        "Acknowledge all?",
+        "Every order awaiting acknowledgement at Meta when you confirm is acknowledged, in batches of 100. "
+        "Buyers are told their order is being prepared.",
+        "Acknowledge all",
+    )
+    return [
+        section(f"{orders} awaiting acknowledgement. Acknowledge them all?"),
+        *actions([button("Acknowledge all", ids.ACK_PENDING_CONFIRM, value="all", style="primary", confirm=confirm)]),
+    ]

@@ -20,6 +20,7 @@ SHOW_CONTACT = "order_show_contact"
 SHARE_IN_CHANNEL = "order_share"
 DIGEST_LIST = "digest_list"
 DIGEST_ACK_ALL = "digest_ack_all"
+ACK_PENDING_CONFIRM = "ack_pending_confirm"
 OPEN_IN_COMMERCE_MANAGER = "order_open_cm"
 
 # Modals (view callback ids) and their inputs
@@ -38,5 +39,6 @@ ALL_ACTION_IDS = (
     SHARE_IN_CHANNEL,
     DIGEST_LIST,
     DIGEST_ACK_ALL,
+    ACK_PENDING_CONFIRM,
     OPEN_IN_COMMERCE_MANAGER,
 )

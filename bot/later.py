@@ -28,6 +28,7 @@ _T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 OnError = Callable[..., object]
+Admit = Callable[[BoltContext], bool]
 
 
 def work_threads(settings: Settings) -> int:
@@ -96,19 +97,23 @@ class Later:
     """``later(fn, *args, **kwargs)``: run ``fn`` in the work pool, after the listener's ``ack()`` went out.
 
     A failure there ends where a listener's own failure does, in the app's error handler (``on_error``): logged
-    with a reference, and the user told that reference, never left without an answer.
+    with a reference, and the user told that reference, never left without an answer. ``admit``, when given,
+    runs first in the work thread and may refuse the request (it tells the user why); then nothing runs.
     """
 
-    def __init__(self, work: Executor, context: BoltContext, on_error: OnError) -> None:
+    def __init__(self, work: Executor, context: BoltContext, on_error: OnError, *, admit: Admit | None = None) -> None:
         self._work = work
         self._context = context
         self._on_error = on_error
+        self._admit = admit
 
     def __call__(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
         self._work.submit(self._run, fn, *args, **kwargs)
 
     def _run(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
         try:
+            if self._admit is not None and not self._admit(self._context):
+                return
             fn(*args, **kwargs)
         except Exception as error:
             context = self._context

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from types import TracebackType
 
+from bot.access import Access, Members
 from bot.acks import AcknowledgementService, CrashPoints
 from bot.config import Settings
 from bot.graph import GraphClient
@@ -28,6 +29,7 @@ class Services:
     orders: OrderService | None = None
     acks: AcknowledgementService | None = None
     notifier: object | None = None
+    access: Access | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, crash_points: CrashPoints | None = None) -> Services:
@@ -40,9 +42,11 @@ class Services:
         except BaseException:
             graph.close()
             raise
-        acks = AcknowledgementService(settings, graph, store, crash_points=crash_points)
+        members = Members()
+        acks = AcknowledgementService(settings, graph, store, crash_points=crash_points, members=members)
         orders = OrderService(settings, graph, store)
-        return cls(settings=settings, graph=graph, store=store, orders=orders, acks=acks)
+        access = Access(store, members)
+        return cls(settings=settings, graph=graph, store=store, orders=orders, acks=acks, access=access)
 
     def context(self) -> dict[str, object]:
         """What the middleware adds to each request's context: one entry per field, by field name."""

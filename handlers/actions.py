@@ -1,6 +1,7 @@
-"""Block actions (buttons on order cards): the acknowledgement and lookup features register theirs here.
+"""Block actions (buttons on order cards): the acknowledgement, lookup and notification features.
 
-Every action id lives in ``bot.ids``. Each feature keeps its listeners in its own marked section.
+Every action id lives in ``bot.ids``. Each feature keeps its listeners in its own section. A payload the bot
+cannot read raises :class:`bot.errors.BadRequest`, which the app's error handler answers in words.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import ids
+from bot.access import workspace_of
 from bot.acks import AcknowledgementService, Actor, Click, ack_modal
 from bot.blocks import digest_list, message_blocks
 from bot.config import Settings
+from bot.errors import BadRequest
 from bot.later import Later
 from bot.notifier import digest_orders
 from bot.orders import OrderService, Problem
@@ -28,20 +31,21 @@ def register(app: App) -> None:
     register_notifier_actions(app)
 
 
-# --- acknowledgements (issue 5) ---------------------------------------------------------------------------
+# --- acknowledgements ------------------------------------------------------------------------------------
 
 
 def register_ack_actions(app: App) -> None:
     app.action(ids.ACK)(on_ack)
     app.action(ids.ACK_WITH_REF)(on_ack_with_reference)
     app.action(ids.ACK_RETRY)(on_ack_retry)
+    app.action(ids.ACK_PENDING_CONFIRM)(on_ack_pending_confirm)
 
 
 def on_ack(
     ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService, later: Later
 ) -> None:
     ack()  # first: the claim and Meta's answer may take longer than Slack waits
-    later(lambda: acks.acknowledge(Click.from_action(body, context.team_id), client))
+    later(lambda: acks.acknowledge(Click.from_action(body, workspace_of(context)), client))
 
 
 def on_ack_with_reference(
@@ -51,7 +55,7 @@ def on_ack_with_reference(
     # Next in line: the trigger expires 3 seconds after the click. Who may acknowledge is checked on submit.
     later(
         lambda: client.views_open(
-            trigger_id=body["trigger_id"], view=ack_modal(Click.from_action(body, context.team_id))
+            trigger_id=trigger_id(body), view=ack_modal(Click.from_action(body, workspace_of(context)))
         )
     )
 
@@ -60,13 +64,49 @@ def on_ack_retry(
     ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService, later: Later
 ) -> None:
     ack()
-    later(lambda: acks.retry(Click.from_action(body, context.team_id), client))
+    later(lambda: acks.retry(Click.from_action(body, workspace_of(context)), client))
 
 
-# --- end of acknowledgements --------------------------------------------------------------------------------
+def on_ack_pending_confirm(
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    acks: AcknowledgementService,
+    later: Later,
+) -> None:
+    """The confirmed "Acknowledge all" of ``/order ack-pending``: the results replace the question."""
+    ack()
+    later(ack_pending_confirmed, body, respond, client, context, acks)
 
 
-# --- order lookup (issue 4): Show contact and address, Share in channel -----------------------------------
+def ack_pending_confirmed(
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext, acks: AcknowledgementService
+) -> None:
+    respond(text="Acknowledging every order awaiting acknowledgement…", replace_original=True)
+    blocks = acks.ack_pending(actor(body, context), client)
+    respond(blocks=blocks, text="Acknowledgement results", replace_original=True)
+
+
+def actor(body: dict[str, Any], context: BoltContext) -> Actor:
+    """Who clicked a bulk button: their own workspace is in the payload (``user.team_id``)."""
+    user = body.get("user")
+    team_id = user.get("team_id") if isinstance(user, dict) else None
+    if not isinstance(team_id, str) or not context.user_id:
+        raise BadRequest("That click did not say who made it, so nothing was done.")
+    return Actor(user_id=str(context.user_id), user_team_id=team_id, workspace_id=workspace_of(context))
+
+
+def trigger_id(body: dict[str, Any]) -> str:
+    """The click's trigger, which a modal needs; :class:`BadRequest` without one."""
+    trigger = body.get("trigger_id")
+    if not isinstance(trigger, str) or not trigger:
+        raise BadRequest("That click carried no trigger, so the form cannot open. Click the button again.")
+    return trigger
+
+
+# --- order lookup: Show contact and address, Share in channel --------------------------------------------
 
 
 def register_lookup_actions(app: App) -> None:
@@ -119,10 +159,7 @@ def share_in_channel(
     orders.remember_shared(order_id, channel=channel, ts=str(posted["ts"]), user_id=user_id)
 
 
-# --- end of order lookup ----------------------------------------------------------------------------------
-
-
-# --- new-order notifications (issue 6): the digest's buttons ---------------------------------------------------
+# --- new-order notifications: the digest's buttons ------------------------------------------------------------
 
 
 def register_notifier_actions(app: App) -> None:
@@ -185,11 +222,5 @@ def digest_ack_all(
     orders = _digest_or_say_why(store, action, respond)
     if orders is None:
         return
-    user = body.get("user")
-    team_id = user.get("team_id") if isinstance(user, dict) else None  # a Slack Connect guest's own team
-    actor = Actor(user_id=str(context.user_id), user_team_id=team_id, workspace_id=context.team_id)
-    blocks = acks.acknowledge_orders([str(o["id"]) for o in orders], actor, client)
+    blocks = acks.acknowledge_orders([str(o["id"]) for o in orders], actor(body, context), client)
     respond(blocks=blocks, text="Acknowledgement results", response_type="ephemeral", replace_original=False)
-
-
-# --- end of new-order notifications ----------------------------------------------------------------------------

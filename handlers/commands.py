@@ -1,7 +1,7 @@
 """The ``/order`` slash command: ``ack()`` first, then one subcommand chosen by :func:`parse`.
 
 The dispatch table is the whole grammar: ``/order`` or ``/order help`` shows the usage; anything else is a lookup
-query. Subcommands added later (``history``, ``ack-pending``) are one entry in ``SUBCOMMANDS`` each.
+query. Each subcommand is one entry in ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 
 from bot import ids
-from bot.acks import AcknowledgementService, Actor
-from bot.blocks import help_blocks, message_blocks
+from bot.acks import AcknowledgementService
+from bot.blocks import ack_pending_prompt, help_blocks, message_blocks
 from bot.later import Later
 from bot.orders import OrderService
 from bot.query import QueryError, parse_query
@@ -64,9 +64,6 @@ def lookup(argument: str, respond: Respond, context: BoltContext) -> None:
     answer_each(orders.lookup(queries), respond, context["settings"])
 
 
-# --- acknowledgements (issue 5) ---------------------------------------------------------------------------
-
-
 def history(argument: str, respond: Respond, context: BoltContext) -> None:
     """``/order history <id or reference>``: the audit trail, to the asker only (it names agents and keys)."""
     acks: AcknowledgementService = context["acks"]
@@ -74,14 +71,20 @@ def history(argument: str, respond: Respond, context: BoltContext) -> None:
 
 
 def ack_pending(argument: str, respond: Respond, context: BoltContext) -> None:
-    """``/order ack-pending``: acknowledge every order awaiting it, then show the per-order results."""
+    """``/order ack-pending``: how many orders await acknowledgement, and a button (with a confirmation) that
+    acknowledges them all; the button's listener does the work. Takes no arguments: one order is acknowledged
+    from its card."""
+    if argument:
+        respond(blocks=message_blocks(ACK_PENDING_USAGE), text=ACK_PENDING_USAGE, response_type="ephemeral")
+        return
     acks: AcknowledgementService = context["acks"]
-    respond(text="Acknowledging every order awaiting acknowledgement…", response_type="ephemeral")
-    actor = Actor(user_id=str(context.user_id), user_team_id=context.team_id, workspace_id=context.team_id)
-    respond(blocks=acks.ack_pending(actor, context.client), text="Acknowledgement results", response_type="ephemeral")
+    respond(blocks=ack_pending_prompt(acks.pending_count()), text="Acknowledge all?", response_type="ephemeral")
 
 
-# --- end of acknowledgements --------------------------------------------------------------------------------
+ACK_PENDING_USAGE = (
+    "`/order ack-pending` takes no arguments: it offers to acknowledge every order awaiting acknowledgement. "
+    "To acknowledge one order, look it up with `/order` and its number and use the card's Acknowledge button."
+)
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": show_help,

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from bot.acks import AcknowledgementService, Click
 from bot.blocks import ack_value
 from bot.config import Settings
+from bot.errors import BadRequest
 from bot.graph import GraphClient
 from bot.ledger import ACKNOWLEDGE_ORDER, Ledger
 from bot.sandbox.graph import GraphSandbox
@@ -83,13 +84,23 @@ def test_a_click_is_read_from_the_button_value_and_survives_the_modal() -> None:
 
 @pytest.mark.parametrize("value", ['{"o":"7001"}', '{"o":"70x1","k":"abc"}', "7001", '{"o":"7001","k":"a b"}'])
 def test_a_button_value_the_bot_did_not_render_is_refused(value: str) -> None:
-    with pytest.raises(ValueError, match="malformed"):
+    with pytest.raises(BadRequest, match="could not read that button"):
         Click.from_action(action_body(value), "T0SANDBOX")
 
 
-def test_modal_metadata_with_a_bad_key_is_refused() -> None:
-    with pytest.raises(ValueError, match="not an order id"):
-        Click.from_metadata('{"order_id": "7001", "key": "no spaces"}', user_id="U1", user_team_id=None)
+@pytest.mark.parametrize(
+    "metadata",
+    ['{"order_id": "7001", "key": "no spaces"}', "not json", "[1]", '{"order_id": "7001"}', None, '{"x": 1}'],
+)
+def test_modal_metadata_the_bot_did_not_write_is_refused(metadata: str | None) -> None:
+    with pytest.raises(BadRequest, match="could not read that button"):
+        Click.from_metadata(metadata, user_id="U0AGENT1", user_team_id=None)
+
+
+@pytest.mark.parametrize("user", [None, 42, "", "bob", {"id": "U0AGENT1"}])
+def test_a_submission_without_a_slack_user_id_is_refused(user: object) -> None:
+    with pytest.raises(BadRequest, match="did not say who sent it"):
+        Click.from_metadata('{"order_id": "7001", "key": "abc"}', user_id=user, user_team_id=None)
 
 
 @pytest.mark.parametrize(
