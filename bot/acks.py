@@ -1,16 +1,17 @@
 """Acknowledging orders: who may, the idempotency ledger around each Graph call, and every card kept current.
 
-One order is acknowledged once, whatever Slack and the process do (design.md, section 2):
+One order is acknowledged once, whatever Slack and the process do:
 
 * The idempotency key arrives in the click (minted when the card was rendered), so every click of one card, its
-  modal and its Retry are one intent at Meta. Two *cards* of one order carry two keys, so the order itself is
-  claimed too: ``Store.ack_lock`` (an ``INSERT OR IGNORE`` on the order id, in the same transaction as the ledger
-  claim) lets one key own an order's acknowledgement until it fails for good.
+  modal and its Retry are one intent at Meta. Two *cards* of one order carry two keys, so the ledger's claim
+  locks the order too (and reserves the merchant reference), in one write: see :mod:`bot.ledger`.
 * Only the claimant calls Meta, with the stored key and the stored parameters; everyone else gets an answer
-  ("@X is acknowledging this order", "already acknowledged by @X") and no call.
+  ("@X is acknowledging this order", "already acknowledged by @X") and no call. Whoever clicked while the claim
+  was in flight waits on it in the database and is told its outcome when it is recorded.
 * The outcome is recorded before Slack hears of it; then every card the bot knows of is re-rendered.
-* A claim whose process died is finished by :meth:`AcknowledgementService.sweep` (at start-up and periodically in
-  ``orderdesk serve``): it reads the order first and counts ``IN_PROGRESS`` with our reference as done.
+* :meth:`AcknowledgementService.sweep` (at start-up and periodically in ``orderdesk serve``) finishes claims whose
+  process died and re-sends transient failures on the ledger's retry policy; it reads the order first and counts
+  ``IN_PROGRESS`` with our reference as done.
 
 Slack answers go to the click's ``response_url`` (ephemeral, never replacing the card) so that button clicks and
 modal submissions, which carry the click in ``private_metadata``, answer the same way.

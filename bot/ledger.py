@@ -1,26 +1,30 @@
-"""The idempotency ledger: claim → call Meta → record the outcome (design.md, section 2).
+"""The idempotency ledger: claim → call Meta → record the outcome.
 
-Slack sends one request per click and retries slow ones; processes crash. Meta dedupes POSTs by
-``idempotency_key`` (same key + same request = one effect; same key + different request = an error). The ledger
-turns that into "an order is acknowledged once":
+Slack sends one request per click and retries slow ones; processes crash; a second replica may run the same
+sweeper. Meta dedupes POSTs by ``idempotency_key`` (same key + same request = one effect; same key + different
+request = an error). The ledger turns that into "an order is acknowledged once":
 
 1. The key belongs to the *intent* (minted with :func:`new_key` when a card is rendered), not to the click.
-2. :meth:`Ledger.claim` inserts a ``pending`` row with ``INSERT OR IGNORE`` and commits before anyone calls Meta.
-   Only the claim that inserted the row (:attr:`Claim.won`) may call; every other click gets the stored entry to
-   answer from ("being acknowledged by @X", "already acknowledged by @X").
+2. :meth:`Ledger.claim` inserts a ``pending`` row with ``INSERT OR IGNORE`` and, in the same transaction, the
+   order's lock (``INSERT OR IGNORE`` on the order id, with the merchant reference reserved beside it), and
+   commits before anyone calls Meta. Only a claim that wrote both (:attr:`Claim.won`) may call; if the order or
+   the reference is held by another claim, nothing is written and the caller answers from that claim. A lock
+   therefore always belongs to a claim that was won and is still live.
 3. The caller sends ``entry.key`` and ``entry.params`` exactly as stored, never freshly built values, so a retry
    is byte-for-byte the first request.
-4. :meth:`Ledger.succeed` / :meth:`Ledger.fail` record the outcome, the audit row and the orders index update in
-   one transaction.
+4. :meth:`Ledger.succeed` / :meth:`Ledger.fail` record the outcome, the audit row, the orders index update and
+   what it means for the locks in one transaction: a success keeps the order; a permanent failure frees it.
 5. A claim whose owner died (lease expired) or that failed transiently is re-driven through
-   :meth:`Ledger.take_over`, which exactly one caller wins, with the same key and parameters.
+   :meth:`Ledger.take_over`, which exactly one caller wins, with the same key and parameters. Transient failures
+   are re-sent on a :class:`RetryPolicy`; when it is used up the claim is given up (a person decides, with Retry
+   on the cards, still the same key) and its orders are freed.
 
 Typical use by the acknowledgement service::
 
     claim = ledger.claim(key=key, operation=ACKNOWLEDGE_ORDER, order_id=order_id,
                          params={"merchant_order_reference": ref}, user_id=user, reference=ref)
     if not claim.won:
-        return answer_duplicate(claim)          # conflict, in flight, succeeded or failed: words, no call
+        return answer(claim)                    # conflict, blocked, in flight, done or failed: words, no call
     entry = claim.entry                         # send what is stored, not what was just built
     try:
         response = graph.acknowledge_order(entry.order_id, entry.key, **entry.params)

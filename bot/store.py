@@ -135,7 +135,7 @@ def _initial_schema(db: Database) -> None:
     )
 
 
-# --- acknowledgements (issue 5): one live acknowledgement per order -------------------------------------
+# --- acknowledgements: one live acknowledgement per order ---------------------------------------------------
 
 
 @MIGRATIONS(name="0002_ack_order_locks")
@@ -146,7 +146,7 @@ def _ack_order_locks(db: Database) -> None:
     db.execute("CREATE TABLE ack_order_locks (order_id TEXT PRIMARY KEY, key TEXT NOT NULL, locked_at REAL NOT NULL)")
 
 
-# --- notifications (issue 6): digests ------------------------------------------------------------------------
+# --- notifications: digests -----------------------------------------------------------------------------------
 
 
 @MIGRATIONS(name="0003_notifier_digests")
@@ -165,9 +165,6 @@ def _notifier_digests(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX notifier_digests_message ON notifier_digests (channel, ts)")
-
-
-# --- end of notifications: digests ---------------------------------------------------------------------------
 
 
 _LOCKS_AND_RETRIES = (
@@ -272,7 +269,7 @@ class Card:
 
 @dataclass(frozen=True)
 class DigestRow:
-    """A digest message (issue 6): the new orders it announced together; ``ts is None`` until posted."""
+    """A digest message: the new orders it announced together; ``ts is None`` until posted."""
 
     id: str
     channel: str
@@ -855,7 +852,7 @@ class Store:
                 "DELETE FROM ack_waiters WHERE key = ? RETURNING order_id, user_id, channel, response_url", (key,)
             )
 
-    # --- notifier digests (issue 6; bot/notifier.py gives them meaning) -----------------------------------
+    # --- notifier digests (bot/notifier.py gives them meaning) ---------------------------------------------
 
     def claim_digest(self, digest_id: str, channel: str, order_ids: Iterable[str]) -> list[str]:
         """Claim the orders' notifications for one digest, in one transaction; the orders this call claimed."""
