@@ -768,8 +768,8 @@ def batch_result_blocks(results: Sequence[Mapping[str, Any]], *, user_id: str | 
         return message_blocks("No orders are awaiting acknowledgement.")
     kinds = [_batch_kind(r) for r in results]
     now, already, failed = (kinds.count(k) for k in ("acknowledged", "already", "failed"))
-    who = mention(user_id) if user_id else "orderdesk"
-    title = f"*{who} acknowledged {plural(now, 'order')}*"
+    title = f"*{mention(user_id)} acknowledged" if user_id else "*Acknowledged"
+    title += f" {plural(now, 'order')}*"
     if already or failed:
         title += f" · {now + already} of {len(results)} acknowledged"
         title += f" ({already} already)" if already else ""

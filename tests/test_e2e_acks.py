@@ -253,7 +253,7 @@ def test_ack_pending_acknowledges_every_created_order_in_batches_of_at_most_100(
         )
         assert answers
         result = json.dumps(stack.slack_sandbox.responses(sent.response_url or "")[-1])
-        assert "acknowledged 130 orders*" in result
+        assert "acknowledged 130 orders*" in result.lower()
         batches = [c for c in ack_posts(stack) if c["path"].endswith("acknowledge_orders")]
         assert sorted(len(json.loads(b["params"]["orders"])) for b in batches) == [30, 100]
         assert stack.graph_sandbox.order_ids("CREATED") == []

@@ -342,3 +342,8 @@ def test_orders_sharing_a_reference_are_listed_with_their_state_in_words() -> No
     assert "`0` · Acknowledged, being fulfilled" in text
     assert "`1` · Completed" in text
     assert not RAW.search(text)
+
+
+def test_bulk_results_without_a_known_user_name_nobody() -> None:
+    text = batch_result_blocks([{"id": "1", "state": "IN_PROGRESS"}])[0]["text"]["text"]
+    assert text.startswith("*Acknowledged 1 order*\n")
