@@ -55,6 +55,7 @@ class Members:
         self._cache_seconds = cache_seconds
         self._teams: dict[str, tuple[float, str]] = {}
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._group_names: tuple[float, dict[str, str]] | None = None
         self._lock = threading.Lock()
 
     def team_of(self, user_id: str, client: WebClient, payload_team: str | None = None) -> str | None:
@@ -92,6 +93,27 @@ class Members:
         with self._lock:
             self._groups[group] = (self._clock(), members)
         return members
+
+    def group_names(self, client: WebClient) -> dict[str, str]:
+        """Each user group's handle by id (``{"S0ONCALL": "oncall"}``), so answers name groups people know; on a
+        Slack failure, none (answers then show the group as Slack renders its id)."""
+        with self._lock:
+            cached = self._group_names
+        if cached is not None and self._clock() - cached[0] < self._cache_seconds:
+            return cached[1]
+        try:
+            groups = client.usergroups_list().get("usergroups") or []
+        except SlackClientError:
+            log.warning("could not list user groups; answers name them by id until Slack answers")
+            return {}
+        names = {
+            str(g["id"]): str(g.get("handle") or g.get("name") or g["id"])
+            for g in groups
+            if isinstance(g, dict) and g.get("id")
+        }
+        with self._lock:
+            self._group_names = (self._clock(), names)
+        return names
 
 
 class Access:

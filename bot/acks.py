@@ -71,7 +71,7 @@ _ORDER_CHECK_FIELDS = "id,order_status,merchant_order_id"
 
 # Why Meta refuses an acknowledgement, by the state the order turned out to be in (read after the refusal).
 _REFUSED_IN_STATE = {
-    "FB_PROCESSING": "The order is still in Meta's processing hold (FB_PROCESSING); it cannot be acknowledged yet.",
+    "FB_PROCESSING": "The order is still in Meta's processing hold; it cannot be acknowledged yet.",
     "COMPLETED": "The order is already completed.",
 }
 
@@ -348,7 +348,7 @@ class AcknowledgementService:
         results: list[dict[str, Any]] = []
         for start in range(0, len(order_ids), MAX_BATCH_ACK):
             results += self._ack_batch(order_ids[start : start + MAX_BATCH_ACK], actor, client)
-        return batch_result_blocks(results)
+        return batch_result_blocks(results, user_id=actor.user_id)
 
     def sweep(self, client: WebClient) -> int:
         """Finish claims whose owner died (lease expired) and re-send transient failures that are due; how many
@@ -427,7 +427,8 @@ class AcknowledgementService:
             outcome="refused",
             detail="user from another workspace" if foreign else "not in ORDERDESK_ACK_ALLOWED",
         )
-        return ack_not_allowed_blocks(allowed, other_workspace=foreign)
+        names = self._members.group_names(client) if any(o.startswith("S") for o in allowed) else {}
+        return ack_not_allowed_blocks(allowed, other_workspace=foreign, group_names=names)
 
     def _allowed_users(self, client: WebClient) -> frozenset[str]:
         users = {entry for entry in self._settings.ack_allowed if not entry.startswith("S")}

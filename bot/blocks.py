@@ -44,6 +44,7 @@ from bot.blocks_kit import (
     mention,
     money,
     plain,
+    plural,
     section,
     slack_date,
     summarised,
@@ -53,7 +54,7 @@ from bot.blocks_kit import (
 __all__ = [
     "MERCHANT_REF_MAX",
     "MERCHANT_REF_PATTERN",
-    "STATE_MEANINGS",
+    "STATE_WORDS",
     "AckStatus",
     "ack_conflict_blocks",
     "ack_not_allowed_blocks",
@@ -66,8 +67,10 @@ __all__ = [
     "clip",
     "commerce_manager_link",
     "contact_blocks",
+    "digest_changes_text",
     "digest_list",
     "digest_message",
+    "digest_text",
     "escape",
     "help_blocks",
     "history_blocks",
@@ -76,14 +79,42 @@ __all__ = [
     "notification_text",
     "order_card",
     "parse_ack_value",
+    "state_words",
 ]
 
-STATE_MEANINGS: dict[str, str] = {
-    "FB_PROCESSING": "still in Meta's processing hold - no action possible yet",
-    "CREATED": "awaiting acknowledgement",
-    "IN_PROGRESS": "acknowledged, in progress",
-    "COMPLETED": "completed",
+# What agents read for Meta's order states. Meta's names (``CREATED``...) never reach a message: an agent does not
+# know them, and ``FB_PROCESSING`` reads like a fault.
+STATE_WORDS: dict[str, str] = {
+    "FB_PROCESSING": "In Meta's processing hold (nothing to do until Meta releases it)",
+    "CREATED": "Awaiting acknowledgement",
+    "IN_PROGRESS": "Acknowledged, being fulfilled",
+    "COMPLETED": "Completed",
 }
+ACKNOWLEDGED_STATES = frozenset({"IN_PROGRESS", "COMPLETED"})
+
+# Meta's reason codes for cancellations and refunds, in words. Codes Meta adds later are turned into words by
+# :func:`_code_words` (``NEW_REASON`` → "New reason").
+REASON_WORDS: dict[str, str] = {
+    "CUSTOMER_REQUESTED": "Customer requested",
+    "OUT_OF_STOCK": "Out of stock",
+    "INVALID_ADDRESS": "Invalid address",
+    "SUSPICIOUS_ORDER": "Suspicious order",
+    "CANCEL_REASON_OTHER": "Other reason",
+    "BUYERS_REMORSE": "Buyer changed their mind",
+    "DAMAGED_GOODS": "Damaged goods",
+    "NOT_AS_DESCRIBED": "Not as described",
+    "QUALITY_ISSUE": "Quality issue",
+    "REFUND_REASON_OTHER": "Other reason",
+    "WRONG_ITEM": "Wrong item",
+    "FACEBOOK_INITIATED": "Refunded by Meta",
+    "REFUND_COMPROMISED": "Compromised payment",
+    "REFUND_FOR_RETURN": "Returned",
+    "REFUND_SFI_FAKE": "Fraud review: fake order",
+    "REFUND_SFI_REAL": "Fraud review: genuine order",
+}
+# Carrier codes as Meta and shops write them, in the spelling people know.
+_CARRIER_WORDS = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL", "ontrac": "OnTrac"}
+_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
 # A merchant order reference (the shop's own order number, shown on the buyer's receipt): starts with a letter or
 # digit, then letters, digits and ``. _ / # -``, 64 characters at most. Strict on purpose: it is typed by agents,
@@ -98,6 +129,7 @@ CARD_EDGE_SHOWN = 10  # shipments, cancellations, refunds each
 NOTIFICATION_ITEMS_SHOWN = 3
 DIGEST_SHOWN = 5
 DIGEST_LIST_SHOWN = 100
+DIGEST_CHANGES_SHOWN = 20
 HISTORY_SHOWN = 40
 BATCH_SHOWN = 60
 
@@ -197,12 +229,35 @@ def _state(order: Mapping[str, Any]) -> str | None:
     return state if isinstance(state, str) else None
 
 
+def _code_words(code: str, known: Mapping[str, str]) -> str:
+    """A code from Meta in words: the known ones from ``known``, other ``SHOUTED_CODES`` as "Shouted codes",
+    anything else escaped as Meta sent it."""
+    if code in known:
+        return known[code]
+    if _CODE.fullmatch(code):
+        return clip(code.replace("_", " ").capitalize(), 100)
+    return clip(escape(code), 100)
+
+
+def state_words(state: str | None) -> str:
+    """An order state as agents read it ("Awaiting acknowledgement"), never Meta's name for it (``CREATED``)."""
+    if not state:
+        return "Unknown"
+    return _code_words(state, STATE_WORDS)
+
+
 def _state_text(order: Mapping[str, Any]) -> str:
-    state = _state(order)
-    if state is None:
-        return "unknown"
-    meaning = STATE_MEANINGS.get(state)
-    return f"{escape(state)} - {meaning}" if meaning else clip(escape(state), 100)
+    return state_words(_state(order))
+
+
+def _reason(value: object) -> str | None:
+    return _code_words(value, REASON_WORDS) if isinstance(value, str) and value else _text(value, 60)
+
+
+def _carrier(value: object) -> str | None:
+    if isinstance(value, str) and value.lower() in _CARRIER_WORDS:
+        return _CARRIER_WORDS[value.lower()]
+    return _text(value, 60)
 
 
 def _channel(order: Mapping[str, Any]) -> str | None:
@@ -251,21 +306,21 @@ def _short_item(item: Mapping[str, Any]) -> str:
 
 
 def _shipment_line(shipment: Mapping[str, Any]) -> str:
-    carrier = _text(_get(shipment, "tracking_info", "carrier"), 60) or "unknown carrier"
+    carrier = _carrier(_get(shipment, "tracking_info", "carrier")) or "unknown carrier"
     tracking = _text(_get(shipment, "tracking_info", "tracking_number"), 100) or "no tracking number"
     count = len(_edge(shipment, "items"))
-    return f"• {carrier} {tracking}" + (f" ({count} item{'s' if count != 1 else ''})" if count else "")
+    return f"• {carrier} {tracking}" + (f" ({plural(count, 'item')})" if count else "")
 
 
 def _cancellation_line(cancellation: Mapping[str, Any]) -> str:
-    code = _text(_get(cancellation, "cancel_reason", "reason_code"), 60) or "no reason given"
+    code = _reason(_get(cancellation, "cancel_reason", "reason_code")) or "No reason given"
     description = _text(_get(cancellation, "cancel_reason", "reason_description"), 200)
     return f"• {code}" + (f": {description}" if description else "")
 
 
 def _refund_line(refund: Mapping[str, Any]) -> str:
     amount = money(refund.get("refund_amount")) or "amount not given"
-    code = _text(_get(refund, "refund_reason", "reason_code"), 60)
+    code = _reason(_get(refund, "refund_reason", "reason_code"))
     return f"• {amount}" + (f" · {code}" if code else "")
 
 
@@ -286,7 +341,8 @@ def _ack_status_text(status: AckStatus) -> str:
         reference = f" · reference {clip(escape(status.reference), 100)}" if status.reference else ""
         return f":white_check_mark: Acknowledged by {who}{at}{reference}"
     if status.state == "pending":
-        started = f" (started {slack_date(status.at, '{ago}')})" if status.at is not None else ""
+        # An absolute time: a relative one ("3 minutes ago") is frozen into the message and goes stale.
+        started = f" (started {slack_date(status.at)})" if status.at is not None else ""
         return f":hourglass_flowing_sand: {who} is acknowledging this order{ELLIPSIS}{started}"
     message = clip(escape(status.message or "Meta did not accept it."), 500)
     if status.state == "retryable":
@@ -368,7 +424,7 @@ def order_card(
 
     items = _items(order)
     if items:
-        lines = summarised(items, _item_line, CARD_ITEMS_SHOWN, "items")
+        lines = summarised(items, _item_line, CARD_ITEMS_SHOWN, "item")
         more = "+" if _get(order, "items", "paging", "next") else ""  # Graph sent one page of a longer edge
         blocks += line_sections(f"*Items* ({len(items)}{more})", lines)
     totals = [
@@ -379,14 +435,14 @@ def order_card(
     ]
     if any(value for _, value in totals):
         blocks.append(fields_section((label, value) for label, value in totals if value))
-    for title, name, line in (
-        ("Shipments", "shipments", _shipment_line),
-        ("Cancellations", "cancellations", _cancellation_line),
-        ("Refunds", "refunds", _refund_line),
+    for title, name, noun, line in (
+        ("Shipments", "shipments", "shipment", _shipment_line),
+        ("Cancellations", "cancellations", "cancellation", _cancellation_line),
+        ("Refunds", "refunds", "refund", _refund_line),
     ):
         entries = _edge(order, name)
         if entries:
-            lines = summarised(entries, line, CARD_EDGE_SHOWN, name)
+            lines = summarised(entries, line, CARD_EDGE_SHOWN, noun)
             blocks += line_sections(f"*{title}* ({len(entries)})", lines)
 
     notes = [_ack_status_text(ack_status)] if ack_status else []
@@ -410,7 +466,8 @@ def contact_blocks(order: Mapping[str, Any]) -> list[Block]:
     buyer = order.get("buyer_details")
     address = order.get("shipping_address")
     if not isinstance(buyer, Mapping) and not isinstance(address, Mapping):
-        why = " (Meta shares none while an order is in FB_PROCESSING)" if _state(order) == "FB_PROCESSING" else ""
+        held = _state(order) == "FB_PROCESSING"
+        why = " (Meta shares none while an order is in its processing hold)" if held else ""
         return message_blocks(f"Meta has shared no contact details for order {escape(_order_id(order))}{why}.")
     street = [_text(_get(address, name), 200) for name in ("name", "street1", "street2")]
     locality = " ".join(p for p in (_text(_get(address, n), 100) for n in ("city", "state", "postal_code")) if p)
@@ -454,12 +511,12 @@ def notification_card(
     title = f"<{url}|{order_id}>" if url else order_id
     total = money(_get(order, "estimated_payment_details", "total_amount"))
     items = _items(order)
-    first = summarised(items, _short_item, NOTIFICATION_ITEMS_SHOWN, "items")
+    first = summarised(items, lambda entry: f"• {_short_item(entry)}", NOTIFICATION_ITEMS_SHOWN, "item")
     ship_to, ship_by = _ship_to(order), _ship_by(order)
     where = " · ".join(p for p in (ship_to and f"Ship to {ship_to}", ship_by and f"ship by {ship_by}") if p)
     lines = [
         f"*{_channel_order(order)} {title}*" + (f" · {total}" if total else ""),
-        f"{len(items)} item{'s' if len(items) != 1 else ''}: " + ", ".join(first) if items else "",
+        "\n".join([f"{plural(len(items), 'item')}:", *first]) if items else "",
         where,
         f"State: {_state_text(order)}",
     ]
@@ -473,7 +530,7 @@ def notification_text(order: Mapping[str, Any]) -> str:
     """The message's ``text``: the notification preview and the fallback where blocks are not shown. No PII."""
     items = len(_items(order))
     total = money(_get(order, "estimated_payment_details", "total_amount"))
-    details = [f"{items} item{'s' if items != 1 else ''}" if items else None, total]
+    details = [plural(items, "item") if items else None, total]
     ship_to = _ship_to(order)
     text = f"{_channel_order(order)} {escape(_order_id(order))}: {_state_text(order)}"
     return clip(
@@ -497,10 +554,14 @@ def _new_entries(before: Mapping[str, Any], after: Mapping[str, Any], name: str)
     return [e for e in _edge(after, name) if identity(e) not in seen]
 
 
-def change_summary(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str | None:
+def change_summary(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], *, acknowledged_by: str | None = None
+) -> str | None:
     """A short sentence (mrkdwn, escaped) for the threaded reply under a card: what changed that matters.
 
-    None when nothing did (or when there is no earlier version: the card itself says everything then).
+    ``acknowledged_by`` is the Slack user who acknowledged the order through orderdesk, if one did: the reply
+    says who acted. None when nothing changed (or when there is no earlier version: the card itself says
+    everything then).
     """
     if before is None:
         return None
@@ -508,15 +569,16 @@ def change_summary(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -
     was, now = _state(before), _state(after)
     if was == "FB_PROCESSING" and now == "CREATED":
         changes.append("Out of Meta's processing hold, awaiting acknowledgement")
-    if was in ("FB_PROCESSING", "CREATED") and now in ("IN_PROGRESS", "COMPLETED"):
+    if was in ("FB_PROCESSING", "CREATED") and now in ACKNOWLEDGED_STATES:
         reference = _text(after.get("merchant_order_id"), 100)
-        changes.append(f"Acknowledged (reference {reference})" if reference else "Acknowledged")
+        who = f" by {mention(acknowledged_by)}" if acknowledged_by else ""
+        changes.append(f"Acknowledged{who}" + (f" (reference {reference})" if reference else ""))
     for shipment in _new_entries(before, after, "shipments"):
-        carrier = _text(_get(shipment, "tracking_info", "carrier"), 60)
+        carrier = _carrier(_get(shipment, "tracking_info", "carrier"))
         tracking = _text(_get(shipment, "tracking_info", "tracking_number"), 100)
         changes.append(" ".join(p for p in ("Shipped", carrier and f"via {carrier}", tracking) if p))
     for cancellation in _new_entries(before, after, "cancellations"):
-        code = _text(_get(cancellation, "cancel_reason", "reason_code"), 60)
+        code = _reason(_get(cancellation, "cancel_reason", "reason_code"))
         changes.append(f"Cancelled: {code}" if code else "Cancelled")
     for refund in _new_entries(before, after, "refunds"):
         amount = money(refund.get("refund_amount"))
@@ -526,6 +588,25 @@ def change_summary(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -
     return clip("; ".join(changes), 1000) if changes else None
 
 
+def digest_changes_text(changes: Sequence[tuple[str, str]]) -> str:
+    """The threaded reply under a digest when some of its orders changed in one poll: one line per order.
+
+    ``changes`` are (order id, :func:`change_summary` of that order); one reply instead of one per order keeps
+    an "Acknowledge all" of 60 orders from posting 60 replies.
+    """
+
+    def line(change: tuple[str, str]) -> str:
+        return clip(f"• Order {clip(escape(change[0]), 100)}: {change[1]}", 400)
+
+    if len(changes) == 1:
+        return line(changes[0]).removeprefix("• ")
+    return "\n".join(summarised(changes, line, DIGEST_CHANGES_SHOWN, "order"))
+
+
+def _acknowledged(order: Mapping[str, Any]) -> bool:
+    return _state(order) in ACKNOWLEDGED_STATES
+
+
 def _digest_line(order: Mapping[str, Any], link: str | None = None) -> str:
     order_id = clip(escape(_order_id(order)), 100) or "(no id)"
     items = len(_items(order))
@@ -533,21 +614,49 @@ def _digest_line(order: Mapping[str, Any], link: str | None = None) -> str:
         f"<{link}|{order_id}>" if link else order_id,
         _channel(order),
         money(_get(order, "estimated_payment_details", "total_amount")),
-        f"{items} item{'s' if items != 1 else ''}" if items else None,
+        plural(items, "item") if items else None,
         _ship_to(order),
         _ship_by(order) and f"ship by {_ship_by(order)}",
+        "acknowledged" if _acknowledged(order) else None,
     ]
-    return "• " + " · ".join(p for p in parts if p)
+    return (":white_check_mark: " if _acknowledged(order) else "• ") + " · ".join(p for p in parts if p)
+
+
+def digest_text(orders: Sequence[Mapping[str, Any]]) -> str:
+    """A digest's ``text`` (notification preview and fallback): how many of its orders still await acknowledgement.
+
+    "17 new orders awaiting acknowledgement" when posted, then "3 of 17 new orders still awaiting
+    acknowledgement", then "All 17 new orders acknowledged": the digest is redrawn as its orders move on.
+    """
+    count = len(orders)
+    awaiting = count - sum(map(_acknowledged, orders))
+    if awaiting == count:
+        return f"{plural(count, 'new order')} awaiting acknowledgement"
+    if awaiting == 0:
+        return "The new order was acknowledged" if count == 1 else f"All {count} new orders acknowledged"
+    return f"{awaiting} of {plural(count, 'new order')} still awaiting acknowledgement"
 
 
 def digest_message(orders: Sequence[Mapping[str, Any]], *, digest_id: str) -> list[Block]:
-    """One message for a burst of new orders ("37 new orders") instead of a flood of cards."""
+    """One message for a burst of new orders ("37 new orders") instead of a flood of cards.
+
+    ``orders`` are the orders as last seen: the message counts those still awaiting acknowledgement, and once
+    none is left its buttons go (there is nothing left to list or acknowledge).
+    """
     count = len(orders)
-    title = f":package: *{count} new order{'s' if count != 1 else ''}* awaiting acknowledgement"
-    lines = summarised(orders, _digest_line, DIGEST_SHOWN, "orders")
+    awaiting = count - sum(map(_acknowledged, orders))
+    lines = summarised(orders, _digest_line, DIGEST_SHOWN, "order")
+    if awaiting == 0:
+        return line_sections(f":white_check_mark: *{digest_text(orders)}*", lines, line_limit=300)
+    if awaiting == count:
+        title = f":package: *{plural(count, 'new order')}* awaiting acknowledgement"
+        which = f"all {plural(count, 'order')}" if count > 1 else "this order"
+    else:
+        title = f":package: *{awaiting} of {plural(count, 'new order')}* still awaiting acknowledgement"
+        which = f"the {plural(awaiting, 'order')} still awaiting acknowledgement"
     confirm = confirm_dialog(
         "Acknowledge all?",
-        f"This acknowledges all {count} orders at Meta, each with the configured merchant reference (if any).",
+        f"This acknowledges {which} at Meta, each with the configured merchant reference (if any).",
         "Acknowledge all",
     )
     return [
@@ -568,7 +677,7 @@ def digest_list(orders: Sequence[Mapping[str, Any]], *, commerce_manager_url: st
         return _digest_line(order, commerce_manager_link(commerce_manager_url, _order_id(order)))
 
     title = f"*Orders in this digest* ({len(orders)}); look one up with `/order &lt;id&gt;`"
-    return line_sections(title, summarised(orders, linked, DIGEST_LIST_SHOWN, "orders"))
+    return line_sections(title, summarised(orders, linked, DIGEST_LIST_SHOWN, "order"))
 
 
 # --- acknowledgement flow ---------------------------------------------------------------------------------
@@ -620,11 +729,16 @@ def ack_status_blocks(order_id: str, status: AckStatus) -> list[Block]:
     return [section(f"Order {clip(escape(order_id), 100)}: {_ack_status_text(status)}")]
 
 
-def ack_not_allowed_blocks(owners: Sequence[str], *, other_workspace: bool = False) -> list[Block]:
-    """The answer to a click by someone who may not acknowledge orders; ``owners`` are user or group ids."""
+def ack_not_allowed_blocks(
+    owners: Sequence[str], *, other_workspace: bool = False, group_names: Mapping[str, str] | None = None
+) -> list[Block]:
+    """The answer to a click by someone who may not acknowledge orders; ``owners`` are user or group ids.
+
+    ``group_names`` (group id → handle, from ``usergroups.list``) names the groups: "ask @oncall", not an id.
+    """
     if other_workspace:
         return message_blocks(":no_entry: Orders can only be acknowledged by members of this workspace.")
-    ask = ", ".join(mention(o) for o in owners[:20]) or "a workspace admin"
+    ask = ", ".join(mention(o, group_names) for o in owners[:20]) or "a workspace admin"
     return message_blocks(f":no_entry: You are not allowed to acknowledge orders; ask {ask}.")
 
 
@@ -636,28 +750,97 @@ def ack_conflict_blocks(order_id: str) -> list[Block]:
     )
 
 
+def _batch_kind(result: Mapping[str, Any]) -> Literal["failed", "already", "acknowledged"]:
+    if isinstance(result.get("error"), Mapping):
+        return "failed"
+    return "already" if isinstance(result.get("already"), Mapping) else "acknowledged"
+
+
 def _batch_line(result: Mapping[str, Any]) -> str:
     order_id = _text(result.get("id"), 100) or "(no id)"
-    if isinstance(result.get("error"), Mapping):
+    kind = _batch_kind(result)
+    if kind == "failed":
         code = _text(_get(result, "error", "error_code"), 20)
         reason = _text(_get(result, "error", "error_message"), 200) or "refused"
-        return f"• :x: {order_id}: " + (f"{reason} ({code})" if code else reason)
+        return f"• :x: {order_id} not acknowledged: " + (f"{reason} ({code})" if code else reason)
+    if kind == "already":
+        by = _get(result, "already", "by")
+        reference = _text(_get(result, "already", "reference"), 100)
+        who = f" by {mention(by)}" if isinstance(by, str) and by else ""
+        return f"• :white_check_mark: {order_id} already acknowledged{who}" + (
+            f" · reference {reference}" if reference else ""
+        )
     reference = _text(result.get("merchant_order_reference"), 100)
-    state = _text(result.get("state"), 40) or "acknowledged"
-    return f"• :white_check_mark: {order_id}: {state}" + (f" · reference {reference}" if reference else "")
+    return f"• :white_check_mark: {order_id} acknowledged" + (f" · reference {reference}" if reference else "")
 
 
-def batch_result_blocks(results: Sequence[Mapping[str, Any]]) -> list[Block]:
-    """Per-order results of ``/order ack-pending``.
+def batch_result_blocks(results: Sequence[Mapping[str, Any]], *, user_id: str | None = None) -> list[Block]:
+    """Per-order results of ``/order ack-pending`` and a digest's "Acknowledge all", saying who acted.
 
     Each result is Meta's per-order batch answer, ``{"id", "state"}`` or ``{"id", "error": {"error_code",
-    "error_message"}}``, optionally with the ``merchant_order_reference`` that was sent.
+    "error_message"}}``, optionally with the ``merchant_order_reference`` that was sent; or ``{"id", "already":
+    {"by": user id or None, "reference": ...}}`` for an order that was acknowledged before, which counts as done,
+    not as a failure. ``user_id`` is who asked.
     """
     if not results:
         return message_blocks("No orders are awaiting acknowledgement.")
-    succeeded = sum(not isinstance(r.get("error"), Mapping) for r in results)
-    title = f"*Acknowledged {succeeded} of {len(results)} orders*"
-    return line_sections(title, summarised(results, _batch_line, BATCH_SHOWN, "orders"))
+    kinds = [_batch_kind(r) for r in results]
+    now, already, failed = (kinds.count(k) for k in ("acknowledged", "already", "failed"))
+    title = f"*{mention(user_id)} acknowledged" if user_id else "*Acknowledged"
+    title += f" {plural(now, 'order')}*"
+    if already or failed:
+        title += f" · {now + already} of {len(results)} acknowledged"
+        title += f" ({already} already)" if already else ""
+        title += f" · {failed} failed" if failed else ""
+    return line_sections(title, summarised(results, _batch_line, BATCH_SHOWN, "order"))
+
+
+# What the audit's actions mean to an agent: (done, the attempt as a noun, the attempt as a verb).
+_ACTION_WORDS: dict[str, tuple[str, str, str]] = {
+    "acknowledge_order": ("Acknowledged", "Acknowledgement", "acknowledge"),
+    "acknowledge_orders": ("Acknowledged (batch)", "Batch acknowledgement", "acknowledge in bulk"),
+    "show_contact": ("Viewed contact", "Viewing contact", "view contact details"),
+}
+# Audit details written for support in configuration terms, in words an agent can act on.
+_DETAIL_WORDS = {
+    "not in ORDERDESK_ACK_ALLOWED": "not on the list of who may acknowledge orders",
+    "user from another workspace": "a member of another workspace",
+}
+
+
+def _history_words(action: str, outcome: str) -> str:
+    """An audit row's action and outcome as one phrase ("Acknowledged", "Refused: acknowledge", ...)."""
+    known = _ACTION_WORDS.get(action)
+    if known is None:
+        name = clip(escape(action.replace("_", " ").capitalize()), 60) or "Something"
+        known = (name, name, name.lower())
+    done, attempt, verb = known
+    if outcome in ("succeeded", "shown", "ok", ""):
+        return done
+    if outcome == "failed, retryable":
+        return f"{attempt} did not go through yet"
+    if outcome.startswith("failed"):
+        return f"{attempt} failed"
+    if outcome == "conflict":
+        return f"{attempt} refused: the card was already used for a different request"
+    if outcome.startswith("refused"):
+        why = outcome.removeprefix("refused").lstrip(":, ")
+        return f"Refused: {verb}" + (f" ({clip(escape(why), 100)})" if why else "")
+    return f"{done}: {clip(escape(outcome.replace('_', ' ')), 60)}"
+
+
+def _history_detail(detail: object) -> str | None:
+    """The audit's detail in words: a recorded Graph error shows its message, config terms become words."""
+    if not isinstance(detail, str) or not detail:
+        return None
+    try:
+        parsed = json.loads(detail)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, Mapping):
+        message = parsed.get("message") or parsed.get("error_message")
+        return _text(message, 200) if message else None
+    return _text(_DETAIL_WORDS.get(detail, detail), 200)
 
 
 def _history_line(row: Any) -> str:
@@ -666,18 +849,15 @@ def _history_line(row: Any) -> str:
     def field(name: str) -> Any:
         return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
 
-    at, key, detail = field("at"), _text(field("key"), 100), _text(field("detail"), 200)
-    parts = [
-        slack_date(at) if isinstance(at, int | float) else "(no time)",
-        mention(field("user_id")),
-        f"*{_text(field('action'), 60) or '?'}*",
-        f"→ {_text(field('outcome'), 60) or '?'}",
-    ]
-    return "• " + " ".join(parts) + (f" · key `{key}`" if key else "") + (f" · {detail}" if detail else "")
+    at, key, detail = field("at"), _text(field("key"), 100), _history_detail(field("detail"))
+    action, outcome = field("action"), field("outcome")
+    words = _history_words(action if isinstance(action, str) else "", outcome if isinstance(outcome, str) else "")
+    parts = [slack_date(at) if isinstance(at, int | float) else "(no time)", mention(field("user_id")), f"*{words}*"]
+    return "• " + " ".join(parts) + (f" · {detail}" if detail else "") + (f" · key `{key}`" if key else "")
 
 
 def history_blocks(order_id: str, rows: Sequence[Any]) -> list[Block]:
-    """The audit trail of an order (newest first): who, when, what, with which key, and how it ended.
+    """The audit trail of an order (newest first): who, when, what, with which key, and how it ended, in words.
 
     Rows are ``bot.store.AuditRow`` objects or mappings with the same names (at, action, user_id, key, outcome,
     detail).
@@ -685,7 +865,7 @@ def history_blocks(order_id: str, rows: Sequence[Any]) -> list[Block]:
     shown = clip(escape(order_id), 100)
     if not rows:
         return message_blocks(f"No history for order {shown}: nobody has acted on it through orderdesk.")
-    return line_sections(f"*History of order {shown}*", summarised(rows, _history_line, HISTORY_SHOWN, "entries"))
+    return line_sections(f"*History of order {shown}*", summarised(rows, _history_line, HISTORY_SHOWN, "entry"))
 
 
 # --- help and plain answers -------------------------------------------------------------------------------

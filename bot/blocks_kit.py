@@ -64,18 +64,47 @@ def clip(text: str, limit: int) -> str:
     return cut + ELLIPSIS
 
 
-def mention(user_id: str | None) -> str:
-    """``<@U…>`` for a Slack user id the bot got from Slack, ``<!subteam^S…>`` for a user group.
+def mention(user_id: str | None, group_names: Mapping[str, str] | None = None) -> str:
+    """``<@U…>`` for a Slack user id the bot got from Slack, ``<!subteam^S…|@handle>`` for a user group.
 
-    Anything else is escaped as text, so a malformed id can never turn into markup.
+    A group's handle comes from ``group_names`` (group id → handle, as ``usergroups.list`` gives it): clients that
+    cannot resolve the group themselves show the handle, never the bare id. Anything else is escaped as text, so
+    a malformed id can never turn into markup.
     """
     if user_id is None:
         return "someone"
     if _USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
     if _GROUP_ID.fullmatch(user_id):
-        return f"<!subteam^{user_id}>"
+        handle = _handle((group_names or {}).get(user_id))
+        return f"<!subteam^{user_id}|@{handle}>" if handle else f"<!subteam^{user_id}>"
     return escape(user_id)
+
+
+def _handle(name: object) -> str | None:
+    """A group handle fit for a mention's label: no leading ``@``, no markup characters, at most 80 characters."""
+    if not isinstance(name, str):
+        return None
+    cleaned = re.sub(r"[<>&|\s]", "", name.removeprefix("@"))[:80]
+    return cleaned or None
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``1 order``, ``2 orders``, ``0 orders``: a count with its noun in the right number.
+
+    The plural is ``plural_form`` when given, else the regular English one (``entry`` → ``entries``,
+    ``match`` → ``matches``, ``item`` → ``items``).
+    """
+    if count == 1:
+        return f"{count} {noun}"
+    if plural_form is None:
+        if re.search(r"[^aeiou]y\Z", noun):
+            plural_form = noun[:-1] + "ies"
+        elif re.search(r"(?:s|x|z|ch|sh)\Z", noun):
+            plural_form = noun + "es"
+        else:
+            plural_form = noun + "s"
+    return f"{count} {plural_form}"
 
 
 def slack_date(unix: float, fmt: str = "{date_short_pretty} {time}") -> str:
@@ -212,10 +241,13 @@ def line_sections(title: str, lines: Sequence[str], *, line_limit: int = 400) ->
 
 
 def summarised(entries: Sequence[T], render: Callable[[T], str], shown: int, noun: str) -> list[str]:
-    """The first ``shown`` entries rendered as lines, then one "…and N more {noun}" line instead of the rest.
+    """The first ``shown`` entries rendered as lines, then one "…and N more orders" line instead of the rest.
 
-    Only the shown entries are rendered, so a card for an order with thousands of items costs what one with
-    ``shown`` items costs.
+    ``noun`` is singular (``order``); the last line puts it in the right number. Only the shown entries are
+    rendered, so a card for an order with thousands of items costs what one with ``shown`` items costs.
     """
     lines = [render(entry) for entry in entries[:shown]]
-    return [*lines, f"{ELLIPSIS}and {len(entries) - shown} more {noun}"] if len(entries) > shown else lines
+    if len(entries) <= shown:
+        return lines
+    rest = len(entries) - shown
+    return [*lines, f"{ELLIPSIS}and {rest} more {plural(rest, noun).split(' ', 1)[1]}"]

@@ -7,7 +7,12 @@ watermark (minus an overlap: Meta's clocks and pages are not exact), indexes the
   orders wait: Meta touches ``last_updated`` when they move on, so a later poll lists them again;
 * keeps every posted card current: when an order changed (acknowledged here or elsewhere, shipped, cancelled,
   refunded, completed), ``chat.update`` redraws its card and a threaded reply says what changed;
-* turns a burst of more than ``digest_after`` new orders for one channel into one digest message.
+* turns a burst of more than ``digest_after`` new orders for one channel into one digest message, kept current
+  like a card: when its orders change, ``chat.update`` redraws it ("3 of 17 new orders still awaiting
+  acknowledgement", then "All 17 new orders acknowledged" without its buttons) and one threaded reply per pass
+  says what changed, one line per order.
+
+Replies say who acted when someone did through orderdesk (the audit's successful acknowledgement).
 
 **Exactly once.** An announcement is claimed (an ``INSERT OR IGNORE`` of its ``notifications`` row) before it is
 posted, posted with message metadata naming the order (or the digest), and completed with the message ts after.
@@ -55,12 +60,22 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import ids
 from bot.acks import CARD_NOTIFICATION, status_of
-from bot.blocks import card_metadata, change_summary, digest_message, notification_card, notification_text
-from bot.blocks_kit import Block, clip, escape
+from bot.blocks import (
+    ACKNOWLEDGED_STATES,
+    AckStatus,
+    card_metadata,
+    change_summary,
+    digest_changes_text,
+    digest_message,
+    digest_text,
+    notification_card,
+    notification_text,
+)
+from bot.blocks_kit import Block
 from bot.config import ConfigError, Route, Settings
 from bot.graph import GraphClient, GraphError
-from bot.ledger import Ledger, new_key
-from bot.store import DigestRow, NotificationRow, Store
+from bot.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, new_key
+from bot.store import AuditRow, DigestRow, NotificationRow, Store
 
 if TYPE_CHECKING:
     from bot.serve import Running
@@ -158,6 +173,8 @@ def _iso(unix: float | None) -> str | None:
 
 Send = Callable[..., Any]
 Job = Callable[[Send], object]
+# A digest whose orders changed in this pass: the digest, and each changed order's notification row and version.
+DigestChanges = dict[str, tuple[DigestRow, list[tuple[NotificationRow, dict[str, Any]]]]]
 
 
 class Lane:
@@ -378,17 +395,24 @@ class Notifier:
         held: list[float] = []  # last_updated of changed orders whose cards this pass could not update
         pending: list[tuple[Future[object], float | None]] = []
         new: dict[str, list[str]] = defaultdict(list)
+        digests: DigestChanges = {}
         try:
             for batch in _batches(self._changed_orders(since), INDEX_BATCH):
                 self._store.upsert_orders(batch)
                 for order in batch:
                     result.scanned += 1
-                    self._consider(order, lanes, new, pending, result)
+                    self._consider(order, lanes, new, digests, pending, result)
                 progress(result)
         except GraphError as error:
             self._record_error(f"graph: {error}")
             self._finish(pending, held, result)
             raise
+        # Once per digest and pass, after the scan: every order of the digest is indexed as Meta has it now.
+        for digest, changes in digests.values():
+            job = partial(self._refresh_digest, digest=digest, changes=changes)
+            updated = [_updated(order) for _, order in changes]
+            oldest = min((u for u in updated if u is not None), default=self._clock())
+            pending.append((lanes.submit(digest.channel, job), oldest))
         for channel, order_ids in new.items():
             self._announce_new(channel, order_ids, lanes, pending, result)
         self._finish(pending, held, result)
@@ -432,10 +456,12 @@ class Notifier:
         order: dict[str, Any],
         lanes: Lanes,
         new: dict[str, list[str]],
+        digests: DigestChanges,
         pending: list[tuple[Future[object], float | None]],
         result: PollResult,
     ) -> None:
-        """New and CREATED: remember to announce it. Announced and changed: update its card. Otherwise nothing."""
+        """New and CREATED: remember to announce it. Announced and changed: update its card, or remember its
+        digest for one update at the end of the pass. Otherwise nothing."""
         channel = channel_for(self._settings, order)
         if channel is None:
             return
@@ -451,6 +477,10 @@ class Notifier:
         current = self._order(order_id)
         if snapshot(current) != row.state_summary:
             result.updated += 1
+            digest = self._store.digest_at(channel, ts)
+            if digest is not None:
+                digests.setdefault(digest.id, (digest, []))[1].append((row, current))
+                return
             job = partial(self._refresh, row=row, ts=ts, order=current)
             pending.append((lanes.submit(channel, job), _updated(order) or self._clock()))
 
@@ -502,12 +532,11 @@ class Notifier:
         if digest is None:
             raise KeyError(digest_id)
         orders = [self._order(order_id) for order_id in digest.order_ids]
-        count = len(orders)
         posted = send(
             "chat_postMessage",
             channel=digest.channel,
             blocks=digest_message(orders, digest_id=digest_id),
-            text=f"{count} new order{'s' if count != 1 else ''} awaiting acknowledgement",
+            text=digest_text(orders),
             metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": digest_id}},
         )
         self._complete_digest(digest_id, str(posted["ts"]), orders)
@@ -521,28 +550,68 @@ class Notifier:
         return indexed.data if indexed is not None else {"id": order_id}
 
     def _card(self, order: Mapping[str, Any]) -> list[Block]:
-        """The notification card, with the acknowledgement's state if the ledger has one and a fresh key."""
-        entry = self._ledger.current(str(order["id"]))
+        """The notification card, with the acknowledgement's state and a fresh key.
+
+        The state is the ledger's entry for the order; an order acknowledged in bulk (one ledger entry for the
+        whole batch) shows who did it from the audit.
+        """
+        order_id = str(order["id"])
+        entry = self._ledger.current(order_id)
+        status = status_of(entry, order_id) if entry is not None else None
+        if status is None and (order.get("order_status") or {}).get("state") in ACKNOWLEDGED_STATES:
+            row = self._acknowledgement(order_id)
+            if row is not None:
+                status = AckStatus("succeeded", row.user_id, row.at, order.get("merchant_order_id"))
         return notification_card(
-            order,
-            ack_key=new_key(),
-            commerce_manager_url=self._settings.commerce_manager_url,
-            ack_status=status_of(entry, str(order["id"])) if entry is not None else None,
+            order, ack_key=new_key(), commerce_manager_url=self._settings.commerce_manager_url, ack_status=status
         )
+
+    def _acknowledgement(self, order_id: str) -> AuditRow | None:
+        """The audit's successful acknowledgement of the order through orderdesk (one or in bulk), if any."""
+        for row in self._store.audit_for_order(order_id, limit=50):
+            if row.action in (ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS) and row.outcome == "succeeded":
+                return row
+        return None
+
+    def _summary(self, row: NotificationRow, order: Mapping[str, Any]) -> str | None:
+        """What changed since the card last showed the order, naming who acknowledged it through orderdesk."""
+        before = json.loads(row.state_summary) if row.state_summary else None
+        acknowledged = self._acknowledgement(row.order_id)
+        return change_summary(before, order, acknowledged_by=acknowledged.user_id if acknowledged else None)
 
     # --- keeping cards current -------------------------------------------------------------------------------
 
     def _refresh(self, send: Send, row: NotificationRow, ts: str, order: Mapping[str, Any]) -> None:
-        """Redraw the order's card and say in its thread what changed; a digest only gets the thread reply."""
-        before = json.loads(row.state_summary) if row.state_summary else None
-        summary = change_summary(before, order)
-        in_digest = self._store.digest_at(row.channel, ts) is not None
-        if not in_digest:
-            send("chat_update", channel=row.channel, ts=ts, blocks=self._card(order), text=notification_text(order))
+        """Redraw the order's card and say in its thread what changed."""
+        summary = self._summary(row, order)
+        send("chat_update", channel=row.channel, ts=ts, blocks=self._card(order), text=notification_text(order))
         if summary:
-            text = f"Order {clip(escape(str(order['id'])), 100)}: {summary}" if in_digest else summary
-            send("chat_postMessage", channel=row.channel, thread_ts=ts, text=text)
+            send("chat_postMessage", channel=row.channel, thread_ts=ts, text=summary)
         self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
+
+    def _refresh_digest(
+        self, send: Send, digest: DigestRow, changes: list[tuple[NotificationRow, dict[str, Any]]]
+    ) -> None:
+        """Redraw a digest from its orders as indexed now, and say in one threaded reply what changed."""
+        if digest.ts is None:  # found by its ts, so it has one; a digest still being posted is drawn current
+            return
+        orders = [self._order(order_id) for order_id in digest.order_ids]
+        send(
+            "chat_update",
+            channel=digest.channel,
+            ts=digest.ts,
+            blocks=digest_message(orders, digest_id=digest.id),
+            text=digest_text(orders),
+        )
+        place = {order_id: n for n, order_id in enumerate(digest.order_ids)}  # lines in the digest's order
+        ordered = sorted(changes, key=lambda change: place.get(change[0].order_id, len(place)))
+        summaries = [(row.order_id, self._summary(row, order)) for row, order in ordered]
+        lines = [(order_id, summary) for order_id, summary in summaries if summary]
+        if lines:
+            send("chat_postMessage", channel=digest.channel, thread_ts=digest.ts, text=digest_changes_text(lines))
+        with self._store.transaction():
+            for row, order in changes:
+                self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
 
     # --- crash recovery ----------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from bot.blocks import (
     message_blocks,
     notification_text,
     order_card,
+    state_words,
 )
 from bot.blocks_kit import Block, clip, context, section, when
 from bot.config import Settings
@@ -113,7 +114,7 @@ def _ambiguous_blocks(answer: Ambiguous) -> list[Block]:
 
 
 def _index_line(order: IndexedOrder) -> str:
-    parts = [f"`{escape(order.id)}`", escape(order.state) if order.state else None, when(order.created)]
+    parts = [f"`{escape(order.id)}`", state_words(order.state) if order.state else None, when(order.created)]
     return "• " + " · ".join(p for p in parts if p)
 
 

@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 from bot import ids
 from bot.blocks import (
     MERCHANT_REF_PATTERN,
-    STATE_MEANINGS,
+    STATE_WORDS,
     AckStatus,
     ack_conflict_blocks,
     ack_not_allowed_blocks,
@@ -350,7 +350,7 @@ def test_order_card_shows_the_order(order: dict[str, Any]) -> None:
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Order 7001234567890", "emoji": True}}
     text = text_of(blocks)
     for expected in (
-        "CREATED - awaiting acknowledgement",
+        "*State*\nAwaiting acknowledgement",
         "Instagram",
         "<!date^1772360100^{date_short_pretty} {time}|2026-03-01 10:15 UTC>",
         "<!date^1772360400^",
@@ -366,8 +366,8 @@ def test_order_card_shows_the_order(order: dict[str, Any]) -> None:
         "Portland, US",
         "2026-03-04",
         "UPS 1Z999AA1",
-        "OUT_OF_STOCK",
-        "USD 12.00 · DAMAGED_GOODS",
+        "Out of stock",
+        "USD 12.00 · Damaged goods",
     ):
         assert expected in text
     assert buttons(blocks)[ids.OPEN_IN_COMMERCE_MANAGER]["url"] == CM + "orders/7001234567890"
@@ -408,7 +408,7 @@ def test_contact_blocks_reveal_contact_and_address(order: dict[str, Any]) -> Non
 
 @pytest.mark.parametrize(
     ("order", "expected"),
-    [(FB_PROCESSING, "Meta shares none while an order is in FB_PROCESSING"), (DEFAULT_FIELDS_ONLY, "no contact")],
+    [(FB_PROCESSING, "Meta shares none while an order is in its processing hold"), (DEFAULT_FIELDS_ONLY, "no contact")],
 )
 def test_contact_blocks_without_buyer_details_say_so(order: dict[str, Any], expected: str) -> None:
     blocks = contact_blocks(order)
@@ -458,7 +458,11 @@ def test_buttons_follow_state_and_ack_status(
     [
         (SUCCEEDED, "Acknowledged by <@U0AGENT1> at <!date^1772360400^{date_short_pretty} {time}|"),
         (SUCCEEDED, "· reference SHOP-1042"),
-        (PENDING, "<@U0AGENT1> is acknowledging this order… (started <!date^1772360400^{ago}|"),
+        (
+            PENDING,
+            ":hourglass_flowing_sand: <@U0AGENT1> is acknowledging this order… "
+            "(started <!date^1772360400^{date_short_pretty} {time}|2026-03-01 10:20 UTC>)",
+        ),
         (FAILED, "The acknowledgement failed: The order was cancelled."),
         (RETRYABLE, "did not go through yet: Meta did not answer. Retry sends the same request now."),
         (AckStatus("failed", message="<!channel> & co"), "failed: &lt;!channel&gt; &amp; co"),
@@ -487,7 +491,7 @@ def test_sparse_orders_render(builder: str, sparse: dict[str, Any]) -> None:
 
 def test_fb_processing_card_explains_the_hold() -> None:
     blocks = order_card(FB_PROCESSING, commerce_manager_url=CM, ack_key=KEY)
-    assert STATE_MEANINGS["FB_PROCESSING"] in text_of(blocks)
+    assert STATE_WORDS["FB_PROCESSING"] in text_of(blocks)
     assert ids.ACK not in action_ids(blocks)
 
 
@@ -538,9 +542,9 @@ def test_order_with_120_items_stays_within_limits(order: dict[str, Any]) -> None
     assert "Linen Throw Pillow 15 ·" not in text_of(card)
     assert "…and 105 more items" in text_of(card)
     assert (
-        "120 items: 2 × Linen Throw Pillow 0, 2 × Linen Throw Pillow 1, 2 × Linen Throw Pillow 2, …and 117 more"
-        in text_of(notification)
-    )
+        "120 items:\n• 2 × Linen Throw Pillow 0\n• 2 × Linen Throw Pillow 1\n• 2 × Linen Throw Pillow 2\n"
+        "…and 117 more items\n"
+    ) in text_of(notification)
 
 
 def test_huge_order_edges_stay_within_limits(hostile_order: dict[str, Any]) -> None:
@@ -560,9 +564,9 @@ def test_notification_card_is_compact(order: dict[str, Any]) -> None:
     text = text_of(blocks)
     for expected in (
         f"*Instagram order <{CM}orders/7001234567890|7001234567890>* · USD 80.99",
-        "1 item: 2 × Linen Throw Pillow 1",
+        "1 item:\n• 2 × Linen Throw Pillow 1\n",
         "Ship to Portland, US · ship by 2026-03-04",
-        "State: CREATED - awaiting acknowledgement",
+        "State: Awaiting acknowledgement",
     ):
         assert expected in text
     assert "Ada" not in text
@@ -570,7 +574,7 @@ def test_notification_card_is_compact(order: dict[str, Any]) -> None:
 
 def test_notification_text(order: dict[str, Any]) -> None:
     assert notification_text(order) == (
-        "Instagram order 7001234567890: CREATED - awaiting acknowledgement, 1 item, USD 80.99, ship to Portland, US"
+        "Instagram order 7001234567890: Awaiting acknowledgement, 1 item, USD 80.99, ship to Portland, US"
     )
 
 
@@ -606,7 +610,7 @@ def _with(order: dict[str, Any], **changes: Any) -> dict[str, Any]:
             "Acknowledged",
         ),
         ({"shipments": {"data": []}}, {}, "Shipped via UPS 1Z999AA1"),
-        ({"cancellations": {"data": []}}, {}, "Cancelled: OUT_OF_STOCK"),
+        ({"cancellations": {"data": []}}, {}, "Cancelled: Out of stock"),
         ({"refunds": {"data": []}}, {}, "Refunded USD 12.00"),
         (
             {"order_status": {"state": "IN_PROGRESS"}, "shipments": {}},
@@ -703,13 +707,28 @@ def test_ack_conflict() -> None:
 def test_batch_results() -> None:
     results = [{"id": str(n), "state": "IN_PROGRESS", "merchant_order_reference": f"FB-{n}"} for n in range(150)]
     results += [{"id": "999", "error": {"error_code": 2361003, "error_message": "Invalid Order ID <!channel>"}}]
-    blocks = batch_result_blocks(results[-3:] + results)
+    blocks = batch_result_blocks(results[-3:] + results, user_id="U0AGENT1")
     assert_within_limits(blocks)
     text = text_of(blocks)
-    assert "*Acknowledged 152 of 154 orders*" in text
-    assert ":x: 999: Invalid Order ID &lt;!channel&gt; (2361003)" in text
-    assert ":white_check_mark: 148: IN_PROGRESS · reference FB-148" in text
+    assert "*<@U0AGENT1> acknowledged 152 orders* · 152 of 154 acknowledged · 2 failed" in text
+    assert ":x: 999 not acknowledged: Invalid Order ID &lt;!channel&gt; (2361003)" in text
+    assert ":white_check_mark: 148 acknowledged · reference FB-148" in text
     assert "…and 94 more orders" in text
+
+
+def test_batch_results_count_already_acknowledged_orders_as_done() -> None:
+    results: list[dict[str, Any]] = [
+        {"id": str(n), "already": {"by": "U0AGENT2", "reference": f"FB-{n}"}} for n in range(16)
+    ]
+    results.append({"id": "16", "already": {"by": None, "reference": None}})
+    blocks = batch_result_blocks(results, user_id="U0AGENT1")
+    assert_within_limits(blocks)
+    text = text_of(blocks)
+    assert "*<@U0AGENT1> acknowledged 0 orders* · 17 of 17 acknowledged (17 already)" in text
+    assert "• :white_check_mark: 3 already acknowledged by <@U0AGENT2> · reference FB-3" in text
+    assert text.endswith("• :white_check_mark: 16 already acknowledged")
+    assert ":x:" not in text
+    assert "failed" not in text
 
 
 def test_batch_results_when_nothing_was_pending() -> None:
@@ -718,21 +737,21 @@ def test_batch_results_when_nothing_was_pending() -> None:
 
 def test_history(order: dict[str, Any]) -> None:
     rows: list[Any] = [
-        AuditRow(n, 1_772_360_400.0 + n, "acknowledge", "7001234567890", "U0AGENT1", "T1", KEY, "succeeded", None)
+        AuditRow(n, 1_772_360_400.0 + n, "acknowledge_order", "7001234567890", "U0AGENT1", "T1", KEY, "succeeded", None)
         for n in range(100)
     ]
     rows.insert(
-        0, {"at": 1_772_360_000, "action": "show_contact", "user_id": "U0AGENT2", "outcome": "ok", "detail": "<x>"}
+        0, {"at": 1_772_360_000, "action": "show_contact", "user_id": "U0AGENT2", "outcome": "shown", "detail": "<x>"}
     )
     blocks = history_blocks("7001234567890", rows)
     assert_within_limits(blocks)
     text = text_of(blocks)
     assert "*History of order 7001234567890*" in text
     assert (
-        "<!date^1772360000^{date_short_pretty} {time}|2026-03-01 10:13 UTC> <@U0AGENT2> *show_contact* → ok · &lt;x&gt;"
+        "<!date^1772360000^{date_short_pretty} {time}|2026-03-01 10:13 UTC> <@U0AGENT2> *Viewed contact* · &lt;x&gt;"
         in text
     )
-    assert f"<@U0AGENT1> *acknowledge* → succeeded · key `{KEY}`" in text
+    assert f"<@U0AGENT1> *Acknowledged* · key `{KEY}`" in text
     assert "…and 61 more entries" in text
 
 

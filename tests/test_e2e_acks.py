@@ -202,7 +202,7 @@ def test_the_reference_modal_acknowledges_with_the_typed_reference(stack: Stack)
 @pytest.mark.parametrize(
     ("user", "allowed", "words"),
     [
-        ("U0AGENT2", ("S0ONCALL",), "not allowed to acknowledge orders; ask <!subteam^S0ONCALL>"),
+        ("U0AGENT2", ("S0ONCALL",), "not allowed to acknowledge orders; ask <!subteam^S0ONCALL|@oncall>"),
     ],
 )
 def test_unauthorised_users_are_refused_with_an_audit_row(
@@ -238,7 +238,7 @@ def test_history_shows_who_acknowledged_with_which_key(stack: Stack) -> None:
         answer = json.dumps(stack.slack_sandbox.wait_for(lambda url=url: stack.slack_sandbox.responses(url)))
         assert "<@U0AGENT3>" in answer
         assert key in answer
-        assert "succeeded" in answer
+        assert "*Acknowledged*" in answer
 
 
 def test_ack_pending_acknowledges_every_created_order_in_batches_of_at_most_100(tmp_path: Path) -> None:
@@ -246,7 +246,7 @@ def test_ack_pending_acknowledges_every_created_order_in_batches_of_at_most_100(
         order_ids = [created_order(stack) for _ in range(130)]
         key, ts = post_card(stack, order_ids[0])
         result = run_ack_pending(stack, expect="130 orders are awaiting acknowledgement")
-        assert "Acknowledged 130 of 130 orders" in result
+        assert "acknowledged 130 orders*" in result.lower()
         batches = [c for c in ack_posts(stack) if c["path"].endswith("acknowledge_orders")]
         assert sorted(len(json.loads(b["params"]["orders"])) for b in batches) == [30, 100]
         assert stack.graph_sandbox.order_ids("CREATED") == []

@@ -81,7 +81,7 @@ def test_order_by_id_answers_with_its_card_from_one_graph_request(stack: Stack) 
     [answer] = ask(stack, str(order["id"]))
     valid(answer)
     assert f"Order {order['id']}" in text_of(answer)
-    assert "awaiting acknowledgement" in text_of(answer)
+    assert "Awaiting acknowledgement" in text_of(answer)
     assert order["buyer_details"]["name"] in text_of(answer)
     assert order["buyer_details"]["email"] not in text_of(answer)  # PII only behind Show contact
     assert set(buttons(answer)) >= {ids.ACK, ids.SHOW_CONTACT, ids.SHARE_IN_CHANNEL}

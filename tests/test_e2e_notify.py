@@ -61,7 +61,9 @@ def test_orders_appear_once_processing_waits_and_cards_follow_the_order(stack: S
 
     graph.advance(first["id"], "IN_PROGRESS", merchant_order_reference="SHOP-9")  # acknowledged elsewhere
     card = _cards(stack)[first["id"]]
-    slack.wait_for(lambda: "IN_PROGRESS" in json.dumps(slack.message(CHANNEL, card["ts"])["blocks"]), timeout=WAIT)
+    slack.wait_for(
+        lambda: "Acknowledged, being" in json.dumps(slack.message(CHANNEL, card["ts"])["blocks"]), timeout=WAIT
+    )
     replies = slack.wait_for(lambda: slack.messages(CHANNEL, thread_ts=card["ts"])[1:], timeout=WAIT)
     assert replies[0]["text"] == "Acknowledged (reference SHOP-9)"
 
@@ -110,6 +112,47 @@ def test_acknowledge_all_on_a_digest_acknowledges_each_order_once(stack: Stack) 
     ]
     assert sorted(acknowledged) == sorted(orders)  # each once, whichever click got it
     assert all(graph.order(o)["order_status"]["state"] == "IN_PROGRESS" for o in orders)
+    # The next poll sees them acknowledged: the digest stops asking for it.
+    slack.wait_for(
+        lambda: slack.message(CHANNEL, digest["ts"])["text"] == "All 12 new orders acknowledged", timeout=WAIT
+    )
+    assert "actions" not in [b["type"] for b in slack.message(CHANNEL, digest["ts"])["blocks"]]
+
+
+def test_a_digest_follows_its_orders_acknowledged_at_meta(stack: Stack) -> None:
+    graph, slack = stack.graph_sandbox, stack.slack_sandbox
+    orders = [str(graph.add_order()["id"]) for _ in range(17)]
+    (digest,) = slack.wait_for(lambda: slack.messages(CHANNEL), timeout=WAIT)
+    assert digest["text"] == "17 new orders awaiting acknowledgement"
+
+    for order_id in orders[:14]:
+        graph.advance(order_id, "IN_PROGRESS")
+    slack.wait_for(
+        lambda: slack.message(CHANNEL, digest["ts"])["text"] == "3 of 17 new orders still awaiting acknowledgement",
+        timeout=WAIT,
+    )
+    shown = json.dumps(slack.message(CHANNEL, digest["ts"])["blocks"])
+    assert "*3 of 17 new orders* still awaiting acknowledgement" in shown
+    assert ids.DIGEST_ACK_ALL in shown
+
+    for order_id in orders[14:]:
+        graph.advance(order_id, "COMPLETED")
+    slack.wait_for(
+        lambda: slack.message(CHANNEL, digest["ts"])["text"] == "All 17 new orders acknowledged", timeout=WAIT
+    )
+    blocks = slack.message(CHANNEL, digest["ts"])["blocks"]
+    assert "actions" not in [b["type"] for b in blocks]
+    assert "awaiting" not in json.dumps(blocks)
+
+    def said() -> list[str]:
+        replies = slack.messages(CHANNEL, thread_ts=digest["ts"])[1:]
+        lines = [line for reply in replies for line in reply["text"].splitlines()]
+        return sorted(line.removeprefix("• ").split(":")[0] for line in lines)
+
+    # One line for each order (the reply follows the redraw), in as few replies as there were polls.
+    slack.wait_for(lambda: len(said()) >= len(orders), timeout=WAIT)
+    assert said() == sorted(f"Order {o}" for o in orders)
+    assert len(slack.messages(CHANNEL)) == 1
 
 
 def test_healthz_reports_the_poller(stack: Stack) -> None:

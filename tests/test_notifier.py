@@ -147,7 +147,8 @@ def test_an_order_acknowledged_elsewhere_gets_its_card_updated_and_a_thread_repl
 
     assert (result.updated, again.updated) == (1, 0)
     updated = rig.slack.message(CHANNEL, card["ts"])
-    assert "IN_PROGRESS" in json.dumps(updated["blocks"])
+    assert "State: Acknowledged, being fulfilled" in json.dumps(updated["blocks"])
+    assert "IN_PROGRESS" not in json.dumps(updated["blocks"])
     assert ids.ACK not in json.dumps(updated["blocks"])  # nobody works an order that is already handled
     replies = rig.slack.messages(CHANNEL, thread_ts=card["ts"])[1:]
     assert [r["text"] for r in replies] == ["Acknowledged (reference SHOP-1)"]
@@ -169,7 +170,11 @@ def test_a_burst_above_digest_after_becomes_one_digest(rig: Rig) -> None:
     assert all(rig.store.get_notification(o["id"], CHANNEL).ts == messages[0]["ts"] for o in orders)  # type: ignore[union-attr]
 
 
-def test_a_digest_order_that_changes_is_told_in_the_digest_thread(rig: Rig) -> None:
+def _actions(message: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for b in message.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_a_digest_order_that_changes_is_told_in_the_digest_thread_and_the_digest_counts_it(rig: Rig) -> None:
     orders = [rig.graph_sandbox.add_order() for _ in range(3)]
     notifier = rig.notifier(digest_after=2)
     notifier.poll()
@@ -177,10 +182,75 @@ def test_a_digest_order_that_changes_is_told_in_the_digest_thread(rig: Rig) -> N
 
     rig.graph_sandbox.advance(orders[0]["id"], "IN_PROGRESS")
     notifier.poll()
+    again = notifier.poll()
 
     replies = rig.slack.messages(CHANNEL, thread_ts=digest["ts"])[1:]
     assert [r["text"] for r in replies] == [f"Order {orders[0]['id']}: Acknowledged"]
-    assert rig.slack.edits(CHANNEL, digest["ts"]) == []
+    assert len(rig.slack.edits(CHANNEL, digest["ts"])) == 1
+    now = rig.slack.message(CHANNEL, digest["ts"])
+    assert now["text"] == "2 of 3 new orders still awaiting acknowledgement"
+    assert "*2 of 3 new orders* still awaiting acknowledgement" in json.dumps(now["blocks"])
+    assert _actions(now) == [ids.DIGEST_LIST, ids.DIGEST_ACK_ALL]
+    assert again.updated == 0
+
+
+def test_a_digest_whose_orders_were_all_acknowledged_says_so_without_buttons_and_who_did_it(rig: Rig) -> None:
+    orders = [rig.graph_sandbox.add_order() for _ in range(4)]
+    notifier = rig.notifier(digest_after=2)
+    notifier.poll()
+    (digest,) = rig.slack.messages(CHANNEL)
+
+    for order in orders:  # as "Acknowledge all" leaves them: acknowledged at Meta, audited per order in bulk
+        rig.graph_sandbox.advance(order["id"], "IN_PROGRESS", merchant_order_reference=f"FB-{order['id']}")
+        rig.store.add_audit(
+            action="acknowledge_orders", order_id=order["id"], user_id="U0AGENT1", key="k1", outcome="succeeded"
+        )
+    result = notifier.poll()
+
+    assert result.updated == 4
+    now = rig.slack.message(CHANNEL, digest["ts"])
+    assert now["text"] == "All 4 new orders acknowledged"
+    assert _actions(now) == []
+    assert "awaiting" not in json.dumps(now["blocks"])
+    (reply,) = rig.slack.messages(CHANNEL, thread_ts=digest["ts"])[1:]  # one reply for the pass, not four
+    stored = rig.store.get_digest(digest["metadata"]["event_payload"]["digest_id"])
+    assert stored is not None
+    assert reply["text"].splitlines() == [  # in the digest's order
+        f"• Order {order_id}: Acknowledged by <@U0AGENT1> (reference FB-{order_id})" for order_id in stored.order_ids
+    ]
+
+
+def test_a_digest_update_that_fails_is_done_by_the_next_pass(rig: Rig) -> None:
+    orders = [rig.graph_sandbox.add_order() for _ in range(3)]
+    notifier = rig.notifier(digest_after=2)
+    notifier.poll()
+    (digest,) = rig.slack.messages(CHANNEL)
+    rig.graph_sandbox.advance(orders[1]["id"], "IN_PROGRESS")
+    rig.slack.fail_next("chat.update", 5, status=500, error="internal_error")
+
+    assert notifier.poll().failed == 1
+    assert rig.slack.message(CHANNEL, digest["ts"])["text"] == "3 new orders awaiting acknowledgement"
+
+    notifier.poll()
+    assert rig.slack.message(CHANNEL, digest["ts"])["text"] == "2 of 3 new orders still awaiting acknowledgement"
+    assert len(rig.slack.messages(CHANNEL, thread_ts=digest["ts"])) == 2
+
+
+def test_a_card_acknowledged_in_bulk_says_who_did_it(rig: Rig) -> None:
+    order = rig.graph_sandbox.add_order()
+    notifier = rig.notifier()
+    notifier.poll()
+    (card,) = rig.cards()
+
+    rig.graph_sandbox.advance(order["id"], "IN_PROGRESS", merchant_order_reference="FB-1")
+    rig.store.add_audit(
+        action="acknowledge_orders", order_id=order["id"], user_id="U0AGENT2", key="k2", outcome="succeeded"
+    )
+    notifier.poll()
+
+    assert "Acknowledged by <@U0AGENT2>" in json.dumps(rig.slack.message(CHANNEL, card["ts"])["blocks"])
+    replies = rig.slack.messages(CHANNEL, thread_ts=card["ts"])[1:]
+    assert [r["text"] for r in replies] == ["Acknowledged by <@U0AGENT2> (reference FB-1)"]
 
 
 def test_429s_are_waited_out_and_no_card_is_lost(rig: Rig) -> None:

@@ -108,6 +108,8 @@ DEFAULT_CHANNELS = (
     Channel("C0RANDOM", "random", _AGENTS),
 )
 DEFAULT_USERGROUPS: Mapping[str, tuple[str, ...]] = {"S0ONCALL": ("U0AGENT1",)}
+# Each group's handle (``@oncall``) and name, as ``usergroups.list`` gives them; a group not named here gets its id.
+DEFAULT_USERGROUP_NAMES: Mapping[str, tuple[str, str]] = {"S0ONCALL": ("oncall", "On-call")}
 _BOT_USER = User(BOT_USER_ID, "orderdesk", "orderdesk", is_bot=True)
 
 
@@ -158,6 +160,7 @@ class SlackSandbox:
         channels: Iterable[Channel] = DEFAULT_CHANNELS,
         usergroups: Mapping[str, Iterable[str]] = DEFAULT_USERGROUPS,
         clock: Callable[[], float] = time.time,
+        usergroup_names: Mapping[str, tuple[str, str]] = DEFAULT_USERGROUP_NAMES,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -166,6 +169,7 @@ class SlackSandbox:
         self._users = {u.id: u for u in (*users, _BOT_USER)}
         self._channels = {c.id: c for c in channels}
         self._usergroups = {gid: tuple(members) for gid, members in usergroups.items()}
+        self._usergroup_names = dict(usergroup_names)
         self._clock = clock
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -186,6 +190,7 @@ class SlackSandbox:
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
+            "usergroups.list": self._usergroups_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.push": self._views_push,
@@ -471,6 +476,27 @@ class SlackSandbox:
         if members is None:
             raise SlackApiFailure("no_such_subteam")
         return {"users": list(members)}
+
+    def _usergroups_list(self, args: JSON) -> JSON:
+        """Every group with its handle and name; ``user_count`` and ``users`` only when asked, as Slack does."""
+        groups = []
+        for group_id, members in self._usergroups.items():
+            handle, name = self._usergroup_names.get(group_id, (group_id.lower(), group_id))
+            group: JSON = {
+                "id": group_id,
+                "team_id": self.team_id,
+                "is_usergroup": True,
+                "name": name,
+                "handle": handle,
+                "description": "",
+                "date_delete": 0,
+            }
+            if _flag(args, "include_count"):
+                group["user_count"] = len(members)
+            if _flag(args, "include_users"):
+                group["users"] = list(members)
+            groups.append(group)
+        return {"usergroups": groups}
 
     def _user_info(self, user: User) -> JSON:
         profile = {"real_name": user.real_name, "display_name": user.name, "team": user.team_id}
