@@ -1,16 +1,19 @@
-"""The console in a real browser (Debian's headless Chromium, driven by Playwright) on the real demo stack.
+"""The console in a real browser (headless Chromium, driven by Playwright) on the real demo stack.
 
 The console is the newcomer's first look at orderdesk, so these tests click what a person clicks: the composer,
 buttons (a double-click on Acknowledge), the message menu, modals and the user switcher, and read what a person
 reads. Any console error on the page fails the test. A screenshot of a rendered card is kept in
-``artifacts/console.png``.
+``artifacts/console.png``. The browser is the one ``make test`` found or installed (``tests/needs.py``); without
+one, these tests fail with the line that says how to install it, they are never skipped.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import needs
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
@@ -20,7 +23,6 @@ from bot.sandbox.slack import BOT_USER_ID
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -36,10 +38,12 @@ WAIT_MS = 10_000
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    try:
+        path = needs.path_for_tests(needs.CHROMIUM, os.environ, needs.Machine.here())
+    except needs.Missing as missing:
+        pytest.fail(str(missing), pytrace=False)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
