@@ -3,9 +3,11 @@
 What runs, all on 127.0.0.1: the Graph sandbox (seeded orders, and a new one every ~20 s, every third held in
 ``FB_PROCESSING`` first), the Slack sandbox with the console at ``/console``, and the real bot, built by
 :func:`bot.serve.build_server` around :meth:`bot.services.Services.open` exactly as ``orderdesk serve --mode http``
-builds it, with a fresh sqlite file under ``./demo/``. The pieces know each other only through :class:`Settings`
-(``SLACK_API_URL`` → the Slack sandbox, ``FB_GRAPH_URL`` → the Graph sandbox), so what the console shows is what a
-workspace would see; nothing in the bot knows it is in a demo.
+builds it, with a fresh sqlite file in a folder of its own under ``./demo/`` (removed when it stops, so two demos
+side by side, say a ``make demo`` and a ``--scripted`` run, never share or delete each other's database). The
+pieces know each other only through :class:`Settings` (``SLACK_API_URL`` → the Slack sandbox, ``FB_GRAPH_URL`` →
+the Graph sandbox), so what the console shows is what a workspace would see; nothing in the bot knows it is in a
+demo.
 
 ``orderdesk demo --scripted`` starts the same stack without a browser (and without the order feed, so the run is
 repeatable), plays a fixed scenario through the signed-request client and prints a transcript. It exits 0 only
@@ -19,8 +21,10 @@ import contextlib
 import json
 import logging
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
@@ -75,14 +79,15 @@ class Demo:
     def start(
         cls, directory: Path, *, port: int = 0, poll_seconds: int = 5, feed_seconds: float | None = None
     ) -> Iterator[Demo]:
-        """Start the stack with a fresh database in ``directory``; ``port`` is the console's (0: any free one).
+        """Start the stack with a fresh database in a new folder inside ``directory``, removed when the stack
+        stops; ``port`` is the console's (0: any free one).
 
         ``feed_seconds`` starts the order feed (a new order at that interval); None leaves the orders as seeded.
         """
-        database = _fresh_database(directory)
         graph = GraphSandbox(orders=SEEDED_ORDERS)
         slack = SlackSandbox()
         with ExitStack() as stack:
+            database = stack.enter_context(_run_folder(directory)) / "orderdesk.db"
             graph_server = graph.serve()
             stack.callback(graph_server.stop)
             stack.callback(slack.serve(port=port).stop)
@@ -137,12 +142,18 @@ def demo_settings(graph: GraphSandbox, slack: SlackSandbox, graph_url: str, data
     )
 
 
-def _fresh_database(directory: Path) -> Path:
+@contextmanager
+def _run_folder(directory: Path) -> Iterator[Path]:
+    """A new, empty folder for one run inside ``directory``, removed with everything in it afterwards.
+
+    Each run owns its folder, so starting a demo never touches a database another demo is using.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    database = directory / "orderdesk.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
-    return database
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=directory))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class OrderFeed:
@@ -524,7 +535,12 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--scripted", action="store_true", help="no browser: run a fixed scenario, print a transcript")
     parser.add_argument("--port", type=int, help=f"the console's port (default {DEFAULT_PORT}; scripted: any free)")
     parser.add_argument("--no-browser", action="store_true", help="do not open the console in a browser")
-    parser.add_argument("--dir", type=Path, default=Path("demo"), help="where the demo's database goes (./demo)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("demo"),
+        help="where each run makes its own folder for its database, removed when it stops (default ./demo)",
+    )
     return parser.parse_args(argv)
 
 

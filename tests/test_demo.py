@@ -7,6 +7,7 @@ import io
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -63,12 +64,32 @@ def test_the_stack_is_wired_only_through_settings(demo: Demo) -> None:
     assert any(reference in tip for tip in state["tips"])
 
 
-def test_each_start_gets_a_fresh_database(tmp_path: Path) -> None:
-    (tmp_path / "orderdesk.db").write_text("left over from an earlier run")
-    (tmp_path / "orderdesk.db-wal").write_text("stale")
-    with Demo.start(tmp_path) as demo:
-        assert demo.settings.db_path == str(tmp_path / "orderdesk.db")
-    assert not (tmp_path / "orderdesk.db-wal").exists()
+def test_each_start_gets_its_own_folder_inside_the_directory_removed_when_it_stops(tmp_path: Path) -> None:
+    (tmp_path / "orderdesk.db").write_text("left over from an earlier version")
+    with Demo.start(tmp_path) as first, Demo.start(tmp_path) as second:
+        databases = [Path(first.settings.db_path), Path(second.settings.db_path)]
+        assert databases[0] != databases[1]
+        assert all(d.parent.parent == tmp_path and d.is_file() for d in databases)
+    assert not any(d.parent.exists() for d in databases)
+    assert (tmp_path / "orderdesk.db").read_text() == "left over from an earlier version"  # not ours to delete
+
+
+def test_the_scripted_demo_beside_a_running_demo_leaves_its_database_alone(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = Path(demo.settings.db_path)
+    before = database.stat().st_ino
+    with sqlite3.connect(database) as db:
+        notified = db.execute("SELECT count(*) FROM notifications").fetchone()
+    assert notified[0] > 0
+
+    assert main(["--scripted", "--dir", str(tmp_path)]) == 0, capsys.readouterr().out  # the live demo's --dir
+
+    assert database.stat().st_ino == before
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM notifications").fetchone() == notified
+    # The running demo still answers from its own database: a lookup through it gets the order's card.
+    assert Scenario(demo, io.StringIO()).lookup_by_id().startswith(f"a card for order {demo.examples[0]}")
 
 
 def test_the_console_state_answers_unchanged_until_something_happens(demo: Demo) -> None:
