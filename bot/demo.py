@@ -37,7 +37,8 @@ from typing import Any, TextIO
 from bot import ids, logs
 from bot.blocks import parse_ack_value
 from bot.config import Settings
-from bot.sandbox.console import Agent, Console
+from bot.notifier import NOTIFY_FIELDS
+from bot.sandbox.console import Agent, Console, lists_orders
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
@@ -98,7 +99,13 @@ class Demo:
             requester = stack.enter_context(SlackRequester(slack, server.url + EVENTS_PATH, DEFAULT_SIGNING_SECRET))
             chosen = examples(graph)
             console = Console(
-                slack, requester, graph_calls=graph.calls, channel=CHANNEL, agents=AGENTS, tips=tips(*chosen)
+                slack,
+                requester,
+                graph_calls=graph.calls,
+                is_poller_read=polls_for_new_orders,
+                channel=CHANNEL,
+                agents=AGENTS,
+                tips=tips(*chosen),
             )
             console.mount()
             if feed_seconds is not None:
@@ -106,6 +113,11 @@ class Demo:
                 feed.start()
                 stack.callback(feed.stop)
             yield cls(settings, graph, slack, server, requester, console, chosen)
+
+
+def polls_for_new_orders(call: JSON) -> bool:
+    """The poller's reads among the Graph calls: its order-list reads, told from the lookups' by their fields."""
+    return lists_orders(call) and call.get("params", {}).get("fields") == NOTIFY_FIELDS
 
 
 def examples(graph: GraphSandbox) -> tuple[str, str, str]:
