@@ -539,6 +539,11 @@ def _name(user_id: str) -> str:
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``orderdesk demo`` (the README documents each flag; a test holds them together)."""
     parser = argparse.ArgumentParser(
         prog="orderdesk demo",
         description="Run orderdesk offline: Meta's Order Management API and Slack simulated on 127.0.0.1, "
@@ -553,7 +558,7 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=Path("demo"),
         help="where each run makes its own folder for its database, removed when it stops (default ./demo)",
     )
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Sequence[str]) -> int:

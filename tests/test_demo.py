@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.demo import ALICE, CAROL, Demo, OrderFeed, Scenario, StepFailed, main
+from bot.demo import ALICE, CAROL, Demo, OrderFeed, Scenario, StepFailed, main, parser
 from bot.sandbox.graph import GraphSandbox
 
 pytestmark = pytest.mark.e2e
@@ -183,3 +183,11 @@ def test_ctrl_c_stops_the_interactive_demo_cleanly(tmp_path: Path) -> None:
     assert out.strip().endswith("stopped")
     with pytest.raises(httpx.ConnectError):
         httpx.get(console_url)
+
+
+def test_the_readme_documents_demo_args_and_every_flag_of_the_demo() -> None:
+    readme = (ROOT / "README.md").read_text()
+    flags = {f for action in parser()._actions for f in action.option_strings if f.startswith("--") and f != "--help"}
+    assert flags >= {"--scripted", "--port", "--no-browser", "--dir"}
+    assert "DEMO_ARGS" in readme
+    assert [f for f in sorted(flags) if f"| `{f}" not in readme] == []  # each flag has its row in the table

@@ -7,6 +7,7 @@ nothing beside it; a last test keeps every file of the repository from reaching 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,28 @@ def test_no_file_reaches_outside_the_repository() -> None:
         offending += [f"{path.relative_to(REPO)}: {n}" for n in needles if n in text]
     assert offending == []
     assert REPO / "tests" / "test_manifest.py" in _repository_files()  # the walk does see the tree
+
+
+def _readme_section(title: str) -> str:
+    readme = (REPO / "README.md").read_text()
+    start = readme.index(f"### {title}\n")
+    end = readme.find("\n#", start + 1)
+    return readme[start : end if end != -1 else None]
+
+
+def test_the_readme_walks_through_creating_the_app_with_the_settings_env_example_has() -> None:
+    steps = _readme_section("Create the Slack app from manifest.yml")
+    named = set(re.findall(r"\b(?:SLACK|FB|ORDERDESK)_[A-Z_]+\b", steps))
+    documented = set(re.findall(r"^([A-Z_]+)=", (REPO / ".env.example").read_text(), re.MULTILINE))
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"} <= named
+    assert named - documented == set()
+    assert "connections:write" in steps
+    assert "/slack/events" in steps  # HTTP mode's Request URL, the path the server answers on
+
+
+def test_the_readme_points_only_at_what_the_repository_has() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert re.findall(r"design\.md|design notes|\bissue \d+", readme, re.IGNORECASE) == []
+    paths = set(re.findall(r"`((?:bot|handlers|tests|bench|docs)/[\w./]*)`", readme))
+    assert paths
+    assert sorted(p for p in paths if not (REPO / p).exists()) == []
