@@ -12,12 +12,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from bot.demo import ALICE, CAROL, Demo, OrderFeed, Scenario, StepFailed, main, parser
+from bot.sandbox.console import Console
 from bot.sandbox.graph import GraphSandbox
+from bot.sandbox.slack import SlackRequester, SlackSandbox
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,3 +194,36 @@ def test_the_readme_documents_demo_args_and_every_flag_of_the_demo() -> None:
     assert flags >= {"--scripted", "--port", "--no-browser", "--dir"}
     assert "DEMO_ARGS" in readme
     assert [f for f in sorted(flags) if f"| `{f}" not in readme] == []  # each flag has its row in the table
+
+
+def test_the_consoles_graph_totals_count_each_call_once_even_when_calls_are_recorded_out_of_order() -> None:
+    """Calls are numbered when they start and recorded when they end: a slow one lands after later numbers."""
+
+    def call(
+        seq: int, method: str = "GET", path: str = "/v25.0/1/commerce_orders", status: int = 200
+    ) -> dict[str, Any]:
+        return {"seq": seq, "method": method, "path": path, "status": status, "params": {}}
+
+    recorded = [call(1), call(3, "POST", "/v25.0/9/acknowledge_order")]  # call 2 is still in flight
+    sandbox = SlackSandbox()
+    with SlackRequester(sandbox, "http://127.0.0.1:9/nowhere") as requester:
+        console = Console(sandbox, requester, graph_calls=lambda since: [c for c in recorded if c["seq"] > since])
+        first = console.state("U0AGENT1")["graph_totals"]
+        recorded.append(call(2, path="/v25.0/9", status=404))
+        recorded.append(call(4))
+        state = console.state("U0AGENT1")
+
+    assert first == {"requests": 2, "reads": 1, "poller_reads": 1, "writes": 1, "errors": 0, "acknowledgements": 1}
+    assert state["graph_totals"] == {
+        "requests": 4,
+        "reads": 3,
+        "poller_reads": 2,
+        "writes": 1,
+        "errors": 1,
+        "acknowledgements": 1,
+    }
+    assert [c["seq"] for c in state["graph_calls"]] == [1, 2, 3, 4]
+    assert [(c["kind"], c["poller"], c["error"]) for c in state["graph_calls"]][:2] == [
+        ("read", True, False),
+        ("read", False, True),
+    ]
