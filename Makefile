@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Tests run in parallel on the available cores; override with `make test PYTEST_WORKERS=1`.
+# pytest starts through tests/needs.py, which first finds (or installs, where the machine allows) what the suite
+# needs from outside pip, such as Chromium, and stops with one line saying how to install it if that fails.
 PYTEST_WORKERS ?= auto
 
 .PHONY: all venv test lint typecheck pytest demo bench clean format
@@ -26,7 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python tests/needs.py -- $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

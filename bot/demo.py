@@ -3,9 +3,11 @@
 What runs, all on 127.0.0.1: the Graph sandbox (seeded orders, and a new one every ~20 s, every third held in
 ``FB_PROCESSING`` first), the Slack sandbox with the console at ``/console``, and the real bot, built by
 :func:`bot.serve.build_server` around :meth:`bot.services.Services.open` exactly as ``orderdesk serve --mode http``
-builds it, with a fresh sqlite file under ``./demo/``. The pieces know each other only through :class:`Settings`
-(``SLACK_API_URL`` → the Slack sandbox, ``FB_GRAPH_URL`` → the Graph sandbox), so what the console shows is what a
-workspace would see; nothing in the bot knows it is in a demo.
+builds it, with a fresh sqlite file in a folder of its own under ``./demo/`` (removed when it stops, so two demos
+side by side, say a ``make demo`` and a ``--scripted`` run, never share or delete each other's database). The
+pieces know each other only through :class:`Settings` (``SLACK_API_URL`` → the Slack sandbox, ``FB_GRAPH_URL`` →
+the Graph sandbox), so what the console shows is what a workspace would see; nothing in the bot knows it is in a
+demo.
 
 ``orderdesk demo --scripted`` starts the same stack without a browser (and without the order feed, so the run is
 repeatable), plays a fixed scenario through the signed-request client and prints a transcript. It exits 0 only
@@ -19,8 +21,10 @@ import contextlib
 import json
 import logging
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +37,8 @@ from typing import Any, TextIO
 from bot import ids, logs
 from bot.blocks import parse_ack_value
 from bot.config import Settings
-from bot.sandbox.console import Agent, Console
+from bot.notifier import NOTIFY_FIELDS
+from bot.sandbox.console import Agent, Console, lists_orders
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
@@ -75,14 +80,15 @@ class Demo:
     def start(
         cls, directory: Path, *, port: int = 0, poll_seconds: int = 5, feed_seconds: float | None = None
     ) -> Iterator[Demo]:
-        """Start the stack with a fresh database in ``directory``; ``port`` is the console's (0: any free one).
+        """Start the stack with a fresh database in a new folder inside ``directory``, removed when the stack
+        stops; ``port`` is the console's (0: any free one).
 
         ``feed_seconds`` starts the order feed (a new order at that interval); None leaves the orders as seeded.
         """
-        database = _fresh_database(directory)
         graph = GraphSandbox(orders=SEEDED_ORDERS)
         slack = SlackSandbox()
         with ExitStack() as stack:
+            database = stack.enter_context(_run_folder(directory)) / "orderdesk.db"
             graph_server = graph.serve()
             stack.callback(graph_server.stop)
             stack.callback(slack.serve(port=port).stop)
@@ -93,7 +99,13 @@ class Demo:
             requester = stack.enter_context(SlackRequester(slack, server.url + EVENTS_PATH, DEFAULT_SIGNING_SECRET))
             chosen = examples(graph)
             console = Console(
-                slack, requester, graph_calls=graph.calls, channel=CHANNEL, agents=AGENTS, tips=tips(*chosen)
+                slack,
+                requester,
+                graph_calls=graph.calls,
+                is_poller_read=polls_for_new_orders,
+                channel=CHANNEL,
+                agents=AGENTS,
+                tips=tips(*chosen),
             )
             console.mount()
             if feed_seconds is not None:
@@ -101,6 +113,11 @@ class Demo:
                 feed.start()
                 stack.callback(feed.stop)
             yield cls(settings, graph, slack, server, requester, console, chosen)
+
+
+def polls_for_new_orders(call: JSON) -> bool:
+    """The poller's reads among the Graph calls: its order-list reads, told from the lookups' by their fields."""
+    return lists_orders(call) and call.get("params", {}).get("fields") == NOTIFY_FIELDS
 
 
 def examples(graph: GraphSandbox) -> tuple[str, str, str]:
@@ -137,12 +154,18 @@ def demo_settings(graph: GraphSandbox, slack: SlackSandbox, graph_url: str, data
     )
 
 
-def _fresh_database(directory: Path) -> Path:
+@contextmanager
+def _run_folder(directory: Path) -> Iterator[Path]:
+    """A new, empty folder for one run inside ``directory``, removed with everything in it afterwards.
+
+    Each run owns its folder, so starting a demo never touches a database another demo is using.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    database = directory / "orderdesk.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
-    return database
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=directory))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class OrderFeed:
@@ -516,6 +539,11 @@ def _name(user_id: str) -> str:
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``orderdesk demo`` (the README documents each flag; a test holds them together)."""
     parser = argparse.ArgumentParser(
         prog="orderdesk demo",
         description="Run orderdesk offline: Meta's Order Management API and Slack simulated on 127.0.0.1, "
@@ -524,8 +552,13 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--scripted", action="store_true", help="no browser: run a fixed scenario, print a transcript")
     parser.add_argument("--port", type=int, help=f"the console's port (default {DEFAULT_PORT}; scripted: any free)")
     parser.add_argument("--no-browser", action="store_true", help="do not open the console in a browser")
-    parser.add_argument("--dir", type=Path, default=Path("demo"), help="where the demo's database goes (./demo)")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("demo"),
+        help="where each run makes its own folder for its database, removed when it stops (default ./demo)",
+    )
+    return parser
 
 
 def main(argv: Sequence[str]) -> int:

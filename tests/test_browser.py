@@ -1,26 +1,30 @@
-"""The console in a real browser (Debian's headless Chromium, driven by Playwright) on the real demo stack.
+"""The console in a real browser (headless Chromium, driven by Playwright) on the real demo stack.
 
 The console is the newcomer's first look at orderdesk, so these tests click what a person clicks: the composer,
 buttons (a double-click on Acknowledge), the message menu, modals and the user switcher, and read what a person
 reads. Any console error on the page fails the test. A screenshot of a rendered card is kept in
-``artifacts/console.png``.
+``artifacts/console.png``. The browser is the one ``make test`` found or installed (``tests/needs.py``); without
+one, these tests fail with the line that says how to install it, they are never skipped.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import needs
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from slack_sdk import WebClient
 
 from bot import ids
-from bot.demo import ALICE, CAROL, Demo
+from bot.demo import ALICE, BOB, CAROL, Demo
 from bot.sandbox.slack import BOT_USER_ID
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -36,10 +40,12 @@ WAIT_MS = 10_000
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    try:
+        path = needs.path_for_tests(needs.CHROMIUM, os.environ, needs.Machine.here())
+    except needs.Missing as missing:
+        pytest.fail(str(missing), pytrace=False)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -162,3 +168,85 @@ def test_lookup_double_click_modal_and_notification(page: Page, demo: Demo) -> N
     new = demo.graph.add_order(items=1)
     notification = page.locator("[data-kind=message]", has_text=new["id"])
     expect(notification.locator(f"[data-action-id={ids.ACK}]")).to_be_visible(timeout=WAIT_MS)
+
+
+# ---------------------------------------------------------------------- reading the channel and the Graph panel
+
+
+def test_sending_a_command_scrolls_to_its_answer_as_slack_does(page: Page, demo: Demo) -> None:
+    for n in range(40):
+        demo.slack.post_as_user("C0ORDERS", f"earlier message {n}", BOB)
+    expect(page.locator("[data-kind=message]").last).to_contain_text("earlier message 39", timeout=WAIT_MS)
+    page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
+    expect(page.locator(".intro-title")).to_be_in_viewport()
+
+    awaiting = demo.examples[0]
+    send(page, f"/order {awaiting}")
+
+    card = ephemeral_card(page, awaiting)
+    expect(card.locator(".b-header")).to_be_in_viewport(timeout=WAIT_MS)
+    expect(page.locator(".intro-title")).not_to_be_in_viewport()
+
+
+def test_thread_replies_are_folded_under_n_replies_until_opened(page: Page, demo: Demo) -> None:
+    parent = demo.slack.post_as_user("C0ORDERS", "buyer asks where order 42 is", ALICE)
+    bot = WebClient(token=demo.settings.slack_bot_token, base_url=demo.slack.api_url)
+    for n in (1, 2, 3):
+        bot.chat_postMessage(channel="C0ORDERS", thread_ts=parent["ts"], text=f"thread answer {n}")
+    message = page.locator("[data-kind=message]", has_text="buyer asks where order 42 is")
+    toggle = message.locator(".thread-count")
+    replies = message.locator("[data-kind=reply]")
+
+    expect(toggle).to_contain_text("3 replies", timeout=WAIT_MS)
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(replies).to_have_count(0)
+    expect(message).not_to_contain_text("thread answer")
+
+    toggle.click()
+    expect(replies).to_have_count(3)
+    expect(replies.last).to_contain_text("thread answer 3")
+    demo.slack.post_as_user("C0ORDERS", "a message that redraws the list", BOB)  # an open thread stays open
+    expect(page.locator("[data-kind=message]").last).to_contain_text("redraws the list", timeout=WAIT_MS)
+    expect(replies).to_have_count(3)
+
+    toggle.click()
+    expect(replies).to_have_count(0)
+    expect(toggle).to_contain_text("3 replies")
+
+
+def test_the_graph_panel_keeps_running_totals_and_can_hide_the_pollers_reads(page: Page, demo: Demo) -> None:
+    poller_rows = page.locator(".graph-call[data-poller=true]")
+    expect(poller_rows.first).to_be_visible(timeout=WAIT_MS)  # the poller lists orders every second
+
+    page.check("#hide-poller")
+    expect(poller_rows).to_have_count(0)
+    expect(page.locator("#graph-hidden")).to_contain_text("poller read", timeout=WAIT_MS)
+    reads = page.locator("#graph-totals [data-kind=reads]")
+    seen = reads.get_attribute("data-count")
+    expect(reads).not_to_have_attribute("data-count", seen or "", timeout=WAIT_MS)  # the poller has read again
+    expect(poller_rows).to_have_count(0)
+
+    # More requests than the list shows, one of them a write and one an error: the totals count every one.
+    awaiting = demo.examples[0]
+    graph = f"{demo.settings.fb_graph_url}/v25.0"
+    auth = {"Authorization": f"Bearer {demo.settings.fb_page_access_token}"}
+    with httpx.Client(headers=auth) as http:
+        for _ in range(70):
+            assert http.get(f"{graph}/{awaiting}").status_code == 200
+        assert http.get(f"{graph}/999999999999999").status_code >= 400
+        acknowledged = http.post(
+            f"{graph}/{awaiting}/acknowledge_order",
+            data={"idempotency_key": "0123456789abcdef0123456789abcdef", "merchant_order_reference": "SHOP-T1"},
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
+    totals = page.locator("#graph-totals")
+    expect(totals.locator("[data-kind=writes]")).to_have_text("1 write", timeout=WAIT_MS)
+    expect(totals.locator("[data-kind=errors]")).to_have_text("1 error")
+    expect(page.locator("#ack-count")).to_have_text("1 acknowledgement request")
+    requests = int(totals.locator("[data-kind=requests]").get_attribute("data-count") or 0)
+    assert requests >= 72 + int(seen or 0)
+    assert page.locator(".graph-call").count() <= 60
+
+    page.uncheck("#hide-poller")
+    expect(poller_rows.first).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#graph-hidden")).to_have_text("")

@@ -7,16 +7,20 @@ import io
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from bot.demo import ALICE, CAROL, Demo, OrderFeed, Scenario, StepFailed, main
+from bot.demo import ALICE, CAROL, Demo, OrderFeed, Scenario, StepFailed, main, parser
+from bot.sandbox.console import Console
 from bot.sandbox.graph import GraphSandbox
+from bot.sandbox.slack import SlackRequester, SlackSandbox
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,12 +67,32 @@ def test_the_stack_is_wired_only_through_settings(demo: Demo) -> None:
     assert any(reference in tip for tip in state["tips"])
 
 
-def test_each_start_gets_a_fresh_database(tmp_path: Path) -> None:
-    (tmp_path / "orderdesk.db").write_text("left over from an earlier run")
-    (tmp_path / "orderdesk.db-wal").write_text("stale")
-    with Demo.start(tmp_path) as demo:
-        assert demo.settings.db_path == str(tmp_path / "orderdesk.db")
-    assert not (tmp_path / "orderdesk.db-wal").exists()
+def test_each_start_gets_its_own_folder_inside_the_directory_removed_when_it_stops(tmp_path: Path) -> None:
+    (tmp_path / "orderdesk.db").write_text("left over from an earlier version")
+    with Demo.start(tmp_path) as first, Demo.start(tmp_path) as second:
+        databases = [Path(first.settings.db_path), Path(second.settings.db_path)]
+        assert databases[0] != databases[1]
+        assert all(d.parent.parent == tmp_path and d.is_file() for d in databases)
+    assert not any(d.parent.exists() for d in databases)
+    assert (tmp_path / "orderdesk.db").read_text() == "left over from an earlier version"  # not ours to delete
+
+
+def test_the_scripted_demo_beside_a_running_demo_leaves_its_database_alone(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = Path(demo.settings.db_path)
+    before = database.stat().st_ino
+    with sqlite3.connect(database) as db:
+        notified = db.execute("SELECT count(*) FROM notifications").fetchone()
+    assert notified[0] > 0
+
+    assert main(["--scripted", "--dir", str(tmp_path)]) == 0, capsys.readouterr().out  # the live demo's --dir
+
+    assert database.stat().st_ino == before
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM notifications").fetchone() == notified
+    # The running demo still answers from its own database: a lookup through it gets the order's card.
+    assert Scenario(demo, io.StringIO()).lookup_by_id().startswith(f"a card for order {demo.examples[0]}")
 
 
 def test_the_console_state_answers_unchanged_until_something_happens(demo: Demo) -> None:
@@ -162,3 +186,44 @@ def test_ctrl_c_stops_the_interactive_demo_cleanly(tmp_path: Path) -> None:
     assert out.strip().endswith("stopped")
     with pytest.raises(httpx.ConnectError):
         httpx.get(console_url)
+
+
+def test_the_readme_documents_demo_args_and_every_flag_of_the_demo() -> None:
+    readme = (ROOT / "README.md").read_text()
+    flags = {f for action in parser()._actions for f in action.option_strings if f.startswith("--") and f != "--help"}
+    assert flags >= {"--scripted", "--port", "--no-browser", "--dir"}
+    assert "DEMO_ARGS" in readme
+    assert [f for f in sorted(flags) if f"| `{f}" not in readme] == []  # each flag has its row in the table
+
+
+def test_the_consoles_graph_totals_count_each_call_once_even_when_calls_are_recorded_out_of_order() -> None:
+    """Calls are numbered when they start and recorded when they end: a slow one lands after later numbers."""
+
+    def call(
+        seq: int, method: str = "GET", path: str = "/v25.0/1/commerce_orders", status: int = 200
+    ) -> dict[str, Any]:
+        return {"seq": seq, "method": method, "path": path, "status": status, "params": {}}
+
+    recorded = [call(1), call(3, "POST", "/v25.0/9/acknowledge_order")]  # call 2 is still in flight
+    sandbox = SlackSandbox()
+    with SlackRequester(sandbox, "http://127.0.0.1:9/nowhere") as requester:
+        console = Console(sandbox, requester, graph_calls=lambda since: [c for c in recorded if c["seq"] > since])
+        first = console.state("U0AGENT1")["graph_totals"]
+        recorded.append(call(2, path="/v25.0/9", status=404))
+        recorded.append(call(4))
+        state = console.state("U0AGENT1")
+
+    assert first == {"requests": 2, "reads": 1, "poller_reads": 1, "writes": 1, "errors": 0, "acknowledgements": 1}
+    assert state["graph_totals"] == {
+        "requests": 4,
+        "reads": 3,
+        "poller_reads": 2,
+        "writes": 1,
+        "errors": 1,
+        "acknowledgements": 1,
+    }
+    assert [c["seq"] for c in state["graph_calls"]] == [1, 2, 3, 4]
+    assert [(c["kind"], c["poller"], c["error"]) for c in state["graph_calls"]][:2] == [
+        ("read", True, False),
+        ("read", False, True),
+    ]

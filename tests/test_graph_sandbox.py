@@ -1,7 +1,7 @@
 """The Graph sandbox behaves like Meta's Order Management API, checked with raw httpx (not the bot's client).
 
-Each rule comes from the seed page or the reference (``../shared/docs/commerce-order-api.md``); tests marked with
-the ``graph`` fixture run twice, in-process and over real HTTP on 127.0.0.1.
+Each rule comes from Meta's Order Management API reference; tests that take the ``graph`` fixture run twice,
+in-process and over real HTTP on 127.0.0.1.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""``manifest.yml`` is a valid Slack app manifest and agrees with the listeners the app registers."""
+"""``manifest.yml`` is a valid Slack app manifest and agrees with the listeners the app registers.
+
+Slack's manifest schema is kept in ``tests/data/slack/`` with its MIT licence, so the check runs in a clone with
+nothing beside it; a last test keeps every file of the repository from reaching outside it again.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,10 @@ from bot import ids
 from bot.app import HANDLER_MODULES
 
 REPO = Path(__file__).parents[1]
-SCHEMA = REPO.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
+SCHEMA = REPO / "tests" / "data" / "slack" / "manifest.schema.1.0.0.json"
+# Not part of the repository: what a checkout makes, installs or caches beside the tracked files.
+UNTRACKED_DIRS = {".git", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis", "__pycache__"}
+UNTRACKED_DIRS |= {"artifacts", "build", "demo"}
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +128,60 @@ def test_every_bot_scope_says_why(manifest: dict[str, Any]) -> None:
         [line] = [x for x in lines if x.strip().startswith(f"- {scope} ")]
         assert "#" in line, scope
         assert len(line.split("#", 1)[1].strip()) > 10, scope
+
+
+def test_the_schema_and_its_licence_are_in_the_repository() -> None:
+    assert SCHEMA.is_relative_to(REPO)
+    assert json.loads(SCHEMA.read_text())["$schema"]
+    assert "MIT License" in (SCHEMA.parent / "LICENSE.manifest-schema").read_text()
+
+
+def _repository_files() -> list[Path]:
+    files = []
+    for path in sorted(REPO.rglob("*")):
+        parts = path.relative_to(REPO).parts
+        if path.is_file() and not (set(parts) & UNTRACKED_DIRS or parts[0].endswith(".egg-info")):
+            files.append(path)
+    return files
+
+
+def test_no_file_reaches_outside_the_repository() -> None:
+    """A clone has nothing beside it: no code, test or tool may read the workspace's shared folder."""
+    outside = ("..", "shared")  # spelled in parts, so that this file does not name it itself
+    needles = ["/".join(outside), "/work/" + outside[1]]
+    offending = []
+    for path in _repository_files():
+        if path.suffix == ".md":
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:  # images and other binary files read nothing
+            continue
+        offending += [f"{path.relative_to(REPO)}: {n}" for n in needles if n in text]
+    assert offending == []
+    assert REPO / "tests" / "test_manifest.py" in _repository_files()  # the walk does see the tree
+
+
+def _readme_section(title: str) -> str:
+    readme = (REPO / "README.md").read_text()
+    start = readme.index(f"### {title}\n")
+    end = readme.find("\n#", start + 1)
+    return readme[start : end if end != -1 else None]
+
+
+def test_the_readme_walks_through_creating_the_app_with_the_settings_env_example_has() -> None:
+    steps = _readme_section("Create the Slack app from manifest.yml")
+    named = set(re.findall(r"\b(?:SLACK|FB|ORDERDESK)_[A-Z_]+\b", steps))
+    documented = set(re.findall(r"^([A-Z_]+)=", (REPO / ".env.example").read_text(), re.MULTILINE))
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"} <= named
+    assert named - documented == set()
+    assert "connections:write" in steps
+    assert "/slack/events" in steps  # HTTP mode's Request URL, the path the server answers on
+
+
+def test_the_readme_points_only_at_what_the_repository_has() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert re.findall(r"design\.md|design notes|\bissue \d+", readme, re.IGNORECASE) == []
+    paths = set(re.findall(r"`((?:bot|handlers|tests|bench|docs)/[\w./]*)`", readme))
+    assert paths
+    assert sorted(p for p in paths if not (REPO / p).exists()) == []

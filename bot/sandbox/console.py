@@ -9,8 +9,9 @@ a real workspace, and the page needs no secrets and no build step (plain HTML, C
 Mounted beside the Web API on the Slack sandbox's port (:meth:`Console.mount`)::
 
     GET  /console                     the page (static/console.html, .css, .js)
-    GET  /console/api/state?user=U…   the channel as that user sees it, the Graph call record; ``since=<version>``
-                                      answers ``{"unchanged": true}`` when nothing changed (the page polls)
+    GET  /console/api/state?user=U…   the channel as that user sees it, the latest Graph calls and running totals
+                                      of all of them; ``since=<version>`` answers ``{"unchanged": true}`` when
+                                      nothing changed (the page polls)
     POST /console/api/send            {user, text}: ``/order …`` → signed slash command; other text → a message
     POST /console/api/action          {user, action_id, value, message_ts, block_id?}: signed block_actions
     POST /console/api/shortcut        {user, message_ts}: signed message_action ("Look up order")
@@ -22,8 +23,10 @@ Slack would say when an app does not answer ("dispatch_failed").
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -42,12 +45,25 @@ StartResponse = Callable[..., Any]
 
 PREFIX = "/console"
 GRAPH_CALLS_SHOWN = 60
+# Calls are numbered when they start and recorded when they end, so a slow one lands after later numbers. The
+# console re-reads from the oldest number not yet seen; one that is never recorded stops holding the window back
+# once this many later calls have been seen.
+GRAPH_STRAGGLER_WINDOW = 500
 MAX_BODY = 64 * 1024
 _STATIC = {
     "console.html": "text/html",
     "console.css": "text/css",
     "console.js": "text/javascript",
 }
+
+
+GRAPH_TOTALS = ("requests", "reads", "poller_reads", "writes", "errors", "acknowledgements")
+ACK_EDGES = ("/acknowledge_order", "/acknowledge_orders")
+
+
+def lists_orders(call: JSON) -> bool:
+    """A read of a Page's order list (``GET /{page}/commerce_orders``): how the poller finds new orders."""
+    return call.get("method") == "GET" and str(call.get("path", "")).rstrip("/").endswith("/commerce_orders")
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,8 @@ class BadRequest(Exception):
 class Console:
     """WSGI app for ``/console``: reads the sandboxes' records and sends signed requests on the page's behalf.
 
-    ``graph_calls`` returns the Graph sandbox's call record (its ``calls`` method, in-process); ``tips`` are
+    ``graph_calls(since)`` returns the Graph sandbox's calls numbered above ``since`` (its ``calls`` method,
+    in-process); ``is_poller_read`` tells the poller's reads among them, which the page can hide. ``tips`` are
     mrkdwn lines shown at the top of the channel (things to try, with ids that exist).
     """
 
@@ -74,7 +91,8 @@ class Console:
         slack: SlackSandbox,
         requester: SlackRequester,
         *,
-        graph_calls: Callable[[], list[JSON]] = list,
+        graph_calls: Callable[[int], list[JSON]] = lambda since: [],
+        is_poller_read: Callable[[JSON], bool] = lists_orders,
         channel: str = "C0ORDERS",
         agents: Sequence[Agent] = (Agent("U0AGENT1"), Agent("U0AGENT2"), Agent("U0AGENT3")),
         command: str = ids.ORDER_COMMAND,
@@ -87,6 +105,12 @@ class Console:
         self.command = command
         self.tips = tuple(tips)
         self._graph_calls = graph_calls
+        self._is_poller_read = is_poller_read
+        self._graph_lock = threading.Lock()
+        self._graph_low = 0  # every call numbered up to here has been counted
+        self._graph_counted: set[int] = set()  # calls above it counted so far
+        self._graph_recent: list[JSON] = []  # the latest calls, by number
+        self._graph_totals = dict.fromkeys(GRAPH_TOTALS, 0)
         self._routes: dict[tuple[str, str], Callable[[JSON], JSON]] = {
             ("GET", "state"): lambda query: self.state(query.get("user", ""), since=query.get("since")),
             ("POST", "send"): self._send,
@@ -142,12 +166,42 @@ class Console:
             "messages": messages,
             "ephemerals": self.slack.ephemerals(user=user, channel=self.channel),
             "modals": [_modal(v) for v in self.slack.views(user=user) if v["type"] == "modal" and v["open"]],
-            "graph_calls": self._graph_calls()[-GRAPH_CALLS_SHOWN:],
+            **self._graph(),
         }
         version = hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:16]
         if since == version:
             return {"version": version, "unchanged": True}
         return {"version": version, **state}
+
+    def _graph(self) -> JSON:
+        """The latest Graph calls, each marked with its kind, and running totals by kind since the start."""
+        with self._graph_lock:
+            for call in self._graph_calls(self._graph_low):
+                seq = int(call["seq"])
+                if seq <= self._graph_low or seq in self._graph_counted:
+                    continue
+                self._graph_counted.add(seq)
+                self._count(call)
+                bisect.insort(self._graph_recent, call, key=lambda c: int(c["seq"]))
+                del self._graph_recent[:-GRAPH_CALLS_SHOWN]
+            counted = self._graph_counted
+            newest = max(counted, default=self._graph_low)
+            while counted and (self._graph_low + 1 in counted or newest - self._graph_low > GRAPH_STRAGGLER_WINDOW):
+                self._graph_low += 1
+                counted.discard(self._graph_low)
+            return {"graph_calls": list(self._graph_recent), "graph_totals": dict(self._graph_totals)}
+
+    def _count(self, call: JSON) -> None:
+        read = call.get("method") == "GET"
+        call["kind"] = "read" if read else "write"
+        call["poller"] = read and self._is_poller_read(call)
+        call["error"] = not 200 <= int(call.get("status") or 0) < 400
+        totals = self._graph_totals
+        totals["requests"] += 1
+        totals["reads" if read else "writes"] += 1
+        totals["poller_reads"] += call["poller"]
+        totals["errors"] += call["error"]
+        totals["acknowledgements"] += not read and str(call.get("path", "")).endswith(ACK_EDGES)
 
     def _known_users(self, messages: list[JSON]) -> set[str]:
         known = {a.user_id for a in self.agents} | {BOT_USER_ID}

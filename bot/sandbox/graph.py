@@ -1,6 +1,6 @@
 """A faithful local simulator of Meta's Commerce Order Management API (the Graph sandbox).
 
-Built rule by rule from ``../shared/seeds/000_ae13e36773b89700.txt`` and ``../shared/docs/commerce-order-api.md``
+Built rule by rule from Meta's Order Management API reference (developers.facebook.com/docs/commerce-platform)
 so that code tested against it behaves the same against ``graph.facebook.com``. It is a WSGI app: tests reach it
 in-process through :meth:`GraphSandbox.transport` or over real HTTP through :meth:`GraphSandbox.serve`;
 ``orderdesk sandbox`` serves it on a port.

@@ -1,13 +1,13 @@
 """The Graph sandbox's order book: storage, the newest-first index, and the order state machine.
 
-State machine (``../shared/docs/commerce-order-api.md`` §6)::
+State machine, as Meta's Order Management API reference describes it::
 
     FB_PROCESSING --(Meta finalizes)--> CREATED --(acknowledge)--> IN_PROGRESS --(all shipped|cancelled)--> COMPLETED
 
 Acknowledgement works only from CREATED (else 2361009, FB_PROCESSING included, with a message saying so);
 shipments and cancellations move item quantities and complete the order once every unit is shipped or cancelled;
-refunds apply to shipped units only. Commerce error numbers travel in ``error_subcode`` with ``code`` 100 (the
-reference's §17). Nothing here locks: the caller (``GraphSandbox``) holds its lock around every call.
+refunds apply to shipped units only. Commerce error numbers travel in ``error_subcode`` with ``code`` 100, as in
+Meta's error reference. Nothing here locks: the caller (``GraphSandbox``) holds its lock around every call.
 """
 
 from __future__ import annotations

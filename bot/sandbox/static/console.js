@@ -432,7 +432,11 @@
     modalKey: null,
     polling: null,
     openMenu: null, // the ts of the message whose "⋮" menu is open, kept across re-renders
+    openThreads: new Set(), // ts of the messages whose replies are shown; threads start collapsed, as in Slack
+    hidePoller: false, // the Graph panel leaves out the poller's reads
+    awaiting: null, // what the composer just sent: its answer is scrolled into view when it is drawn
   };
+  const ANSWER_WAIT_MS = 15000;
 
   async function call(path, body) {
     const response = await fetch(`/console/api/${path}`, {
@@ -516,14 +520,29 @@
     });
     content.append(renderMessageBody(message, ctx));
     if (message.edited) content.append(el("span", "edited", "(edited)"));
-    if (message.replies && message.replies.length) {
-      const thread = el("div", "thread");
-      thread.append(el("div", "thread-count", `${message.replies.length} repl${message.replies.length === 1 ? "y" : "ies"}`));
-      message.replies.forEach((reply) => thread.append(messageNode(reply, state, { reply: true })));
-      content.append(thread);
-    }
+    if (message.replies && message.replies.length) content.append(thread(message, state));
     node.append(content);
     if (!options.ephemeral) node.append(messageMenu(ts));
+    return node;
+  }
+
+  // Replies are folded under "N replies", as in Slack's channel view; a click shows or hides them, and the
+  // choice survives the redraws that every change in the channel causes.
+  function thread(message, state) {
+    const count = message.replies.length;
+    const open = app.openThreads.has(message.ts);
+    const node = el("div", `thread${open ? " open" : ""}`);
+    const toggle = el("button", "thread-count link-button", `${count} repl${count === 1 ? "y" : "ies"}`);
+    toggle.type = "button";
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.append(el("span", "thread-last", `Last reply ${clock(message.replies[count - 1].ts)}`));
+    toggle.addEventListener("click", () => {
+      if (open) app.openThreads.delete(message.ts);
+      else app.openThreads.add(message.ts);
+      render(app.state);
+    });
+    node.append(toggle);
+    if (open) message.replies.forEach((reply) => node.append(messageNode(reply, state, { reply: true })));
     return node;
   }
 
@@ -579,6 +598,30 @@
     }
     list.replaceChildren(...nodes);
     if (atBottom) list.scrollTop = list.scrollHeight;
+    showAnswer(list, nodes);
+  }
+
+  // After the composer sends, Slack brings its answer into view wherever the channel was scrolled: the first new
+  // message the sender can see (an ephemeral answer for a command, the message itself otherwise), its top
+  // edge first when it is taller than the channel.
+  function showAnswer(list, nodes) {
+    const awaiting = app.awaiting;
+    if (!awaiting) return;
+    if (Date.now() > awaiting.until) {
+      app.awaiting = null;
+      return;
+    }
+    const answer = nodes.find((node) => node.dataset.kind === awaiting.kind && !awaiting.seen.has(node.dataset.ts));
+    if (!answer) return;
+    app.awaiting = null;
+    answer.scrollIntoView({ block: answer.offsetHeight > list.clientHeight ? "start" : "end" });
+  }
+
+  function expectAnswer(text) {
+    const seen = new Set([...document.querySelectorAll("#messages .msg[data-ts]")].map((node) => node.dataset.ts));
+    app.awaiting = { kind: text.startsWith("/") ? "ephemeral" : "message", seen, until: Date.now() + ANSWER_WAIT_MS };
+    const list = $("messages");
+    list.scrollTop = list.scrollHeight;
   }
 
   function intro(state) {
@@ -590,14 +633,38 @@
     return node;
   }
 
+  function plural(n, word) {
+    return `${n} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  // Running totals of everything the Graph sandbox received since the demo started (the list shows the latest).
+  function renderTotals(totals) {
+    const rows = [
+      ["requests", plural(totals.requests, "request")],
+      ["reads", `${plural(totals.reads, "read")} (${totals.poller_reads} by the poller)`],
+      ["writes", plural(totals.writes, "write")],
+      ["errors", plural(totals.errors, "error")],
+    ];
+    $("graph-totals").replaceChildren(...rows.map(([kind, text]) => {
+      const node = el("span", `total total-${kind}`, text);
+      node.dataset.kind = kind;
+      node.dataset.count = String(totals[kind]);
+      return node;
+    }));
+    $("ack-count").textContent = plural(totals.acknowledgements, "acknowledgement request");
+  }
+
   function renderGraph(state) {
-    const calls = state.graph_calls;
-    const acks = calls.filter((c) => c.method === "POST" && /acknowledge_orders?$/.test(c.path));
-    $("ack-count").textContent = `${acks.length} acknowledgement request${acks.length === 1 ? "" : "s"} · ${calls.length} calls shown`;
+    renderTotals(state.graph_totals);
+    const calls = state.graph_calls.filter((c) => !(app.hidePoller && c.poller));
+    const hidden = state.graph_calls.length - calls.length;
+    $("graph-hidden").textContent = hidden ? `${plural(hidden, "poller read")} hidden` : "";
     $("graph-calls").replaceChildren(...calls.slice().reverse().map((c) => {
-      const isAck = acks.includes(c);
-      const node = el("li", `graph-call${isAck ? " ack" : ""}`);
+      const isAck = c.method === "POST" && /acknowledge_orders?$/.test(c.path);
+      const node = el("li", `graph-call${isAck ? " ack" : ""}${c.poller ? " poller" : ""}${c.error ? " error" : ""}`);
       const segments = c.path.split("/").filter(Boolean);
+      node.dataset.kind = c.kind;
+      node.dataset.poller = String(Boolean(c.poller));
       node.dataset.method = c.method;
       node.dataset.node = segments[1] || "";
       node.dataset.edge = segments[2] || "";
@@ -728,7 +795,12 @@
       if (!text) return;
       inputBox.value = "";
       $("composer-hint").textContent = "";
+      expectAnswer(text);
       call("send", { text });
+    });
+    $("hide-poller").addEventListener("change", (event) => {
+      app.hidePoller = event.target.checked;
+      render(app.state);
     });
     document.addEventListener("click", closeMenus);
     refresh();
