@@ -1,7 +1,9 @@
 """The ``orderdesk`` command.
 
 Each subcommand lives in its own module with its own ``main(argv) -> int``; this file only dispatches, so
-modules can grow their options without touching one another.
+modules can grow their options without touching one another. It also turns the one start-up failure every
+subcommand that opens the database shares, an unusable ``ORDERDESK_DB``, into one line and exit status 2, the
+status of every other settings error.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+
+from bot.config import setting_variable
+from bot.store import DatabaseUnusable
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("bot.serve:main", "run the bot (Socket Mode or HTTP), with the poller and the ledger sweeper"),
@@ -39,7 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module_name, _, func_name = COMMANDS[name][0].partition(":")
     func = getattr(importlib.import_module(module_name), func_name)
-    result: int = func(rest)
+    try:
+        result: int = func(rest)
+    except DatabaseUnusable as error:
+        print(f"orderdesk {name}: {error.for_setting(setting_variable('db_path'))}", file=sys.stderr)
+        return 2
     return result
 
 

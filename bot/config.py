@@ -326,3 +326,9 @@ def setting_names() -> list[str]:
     known = {f.name for f in fields(Settings)}
     assert all(attr in known for attr, _, _ in _SPECS.values())
     return list(_SPECS)
+
+
+def setting_variable(field_name: str) -> str:
+    """The environment variable that sets ``Settings.<field_name>``, for messages that name it
+    (``setting_variable("db_path") == "ORDERDESK_DB"``)."""
+    return next(name for name, (attr, _, _) in _SPECS.items() if attr == field_name)

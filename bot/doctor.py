@@ -23,9 +23,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, setting_variable
 from bot.graph import GraphClient, GraphError, GraphPermissionError, InvalidTokenError, NotFoundError
-from bot.store import Store
+from bot.store import DatabaseUnusable, Store
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 _SLACK_TIMEOUT_SECONDS = 10
@@ -239,6 +239,12 @@ def _database(settings: Settings) -> Check:
         with Store(settings.db_path) as store:
             store.set_state("doctor.checked_at", str(int(time.time())))
             mode, version, current = store.journal_mode(), store.schema_version(), store.migrations_current()
+    except DatabaseUnusable as error:
+        return _failed(
+            name,
+            error.for_setting(setting_variable("db_path")),
+            "set ORDERDESK_DB to a file in an existing directory that the user running orderdesk can write to",
+        )
     except sqlite3.Error as error:
         return _failed(
             name,
