@@ -311,12 +311,26 @@ def attach_workers(running: Running) -> None:
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    def port(text: str) -> int:
+        """A TCP port, or 0 for any free one (the log line says which), refused by argparse as a usage error
+        (exit 2) before anything starts, rather than a traceback from the server (99999) or a silently odd
+        listening port (-1)."""
+        number = int(text)  # argparse words a ValueError as "invalid port value: 'x'"
+        if not 0 <= number <= 65535:
+            raise argparse.ArgumentTypeError(f"{number} is not a port: use 1-65535, or 0 for any free port")
+        return number
+
     parser = argparse.ArgumentParser(prog="orderdesk serve", description="Run the orderdesk Slack bot.")
     parser.add_argument(
         "--mode", choices=("socket", "http"), help="socket (the default when SLACK_APP_TOKEN is set) or http"
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port to listen on (default 3000)")
+    parser.add_argument(
+        "--port",
+        type=port,
+        default=3000,
+        help="HTTP mode: port to listen on, 1-65535, or 0 for any free port (default 3000)",
+    )
     # Test-only (tests/test_crash.py): a directory whose flag files stop an acknowledgement at a named point.
     parser.add_argument("--crash-points", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -1,19 +1,23 @@
 """The ``orderdesk`` command as a user meets it at the terminal: run as a real process, read as printed.
 
-Covers start-up with an ``ORDERDESK_DB`` that cannot be used: one line naming the variable, the path and the
-problem, exit status 2, never sqlite's traceback.
+Covers the dispatcher (no command, ``--version``), the help text of every flag of every subcommand, ``serve``'s
+port check, and start-up with an ``ORDERDESK_DB`` that cannot be used: one line naming the variable, the path and
+the problem, exit status 2, never sqlite's traceback.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
+from bot import cli
 from bot.store import Store
 
 ORDERDESK = Path(sys.executable).with_name("orderdesk")
@@ -37,6 +41,79 @@ def orderdesk(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[
         text=True,
         timeout=60,
     )
+
+
+def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
+    done = orderdesk(cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: orderdesk")
+    assert "doctor" in done.stderr
+    assert done.stdout == ""
+
+
+def test_help_is_not_an_error(tmp_path: Path) -> None:
+    done = orderdesk("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: orderdesk")
+
+
+def test_version_is_the_installed_package_version(tmp_path: Path) -> None:
+    done = orderdesk("--version", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"orderdesk {version('orderdesk')}\n", "")
+
+
+class _Parsed(Exception):
+    """Stops a subcommand right after it parsed its arguments: its parser is all this test needs."""
+
+
+def _parsers(monkeypatch: pytest.MonkeyPatch) -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand's parser, as its own ``main`` builds it (each module owns its options)."""
+    seen: list[argparse.ArgumentParser] = []
+
+    def parse_args(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> argparse.Namespace:
+        seen.append(self)
+        raise _Parsed
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_args)
+    parsers = {}
+    for name, (target, _) in cli.COMMANDS.items():
+        module, _, func = target.partition(":")
+        main: Callable[[list[str]], int] = getattr(__import__(module, fromlist=[func]), func)
+        with pytest.raises(_Parsed):
+            main([])
+        parsers[name] = seen.pop()
+    return parsers
+
+
+def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsers = _parsers(monkeypatch)
+    assert set(parsers) == set(cli.COMMANDS)
+    missing = [
+        f"orderdesk {name} {'/'.join(action.option_strings) or action.dest}"
+        for name, parser in parsers.items()
+        for action in parser._actions
+        # argparse.SUPPRESS hides a test-only flag from --help on purpose; None is a forgotten help text.
+        if not action.help and action.help != argparse.SUPPRESS
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("port", "words"),
+    [
+        ("99999", "99999 is not a port: use 1-65535, or 0 for any free port"),
+        ("65536", "65536 is not a port"),
+        ("-1", "-1 is not a port"),
+        ("http", "invalid port value: 'http'"),
+    ],
+)
+def test_serve_refuses_a_port_that_is_not_one(tmp_path: Path, port: str, words: str) -> None:
+    done = orderdesk("serve", "--mode", "http", "--port", port, cwd=tmp_path, **SETTINGS)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: orderdesk serve")
+    assert f"error: argument --port: {words}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "orderdesk.db").exists()  # refused before anything started
 
 
 # --- an unusable ORDERDESK_DB ----------------------------------------------------------------------------------
