@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -93,24 +93,38 @@ _FIX_APP_AUTH = (
     "Information → App-Level Tokens) and turn Socket Mode on; or unset it to receive requests over HTTP"
 )
 _AUTH_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive")
+APP_TOKEN_FIXES = dict.fromkeys((*_AUTH_ERRORS, "not_allowed_token_type"), _FIX_APP_AUTH)
+"""The fixes for ``apps.connections.open``, Socket Mode's first call: shared by doctor and ``serve``."""
+
+SLACK_CALL_ERRORS = (SlackApiError, SlackClientError, OSError)
+"""What a Web API call raises when Slack refuses it or cannot be reached (urllib's errors are ``OSError``)."""
+
+
+def slack_failure(error: Exception, settings: Settings, fixes: Mapping[str, str]) -> tuple[str, str]:
+    """A failed Web API call in words: (what happened, what to change), by Slack's error code or the network's
+    reason, so the answer never holds a token. ``fixes`` maps Slack's error codes to the change that fixes each.
+
+    Doctor prints the pair as a check and its fix; ``orderdesk serve`` prints the same pair and stops when Socket
+    Mode cannot connect, rather than a library's traceback.
+    """
+    if isinstance(error, SlackApiError):
+        code = str(error.response.get("error") or f"HTTP {error.response.status_code}")
+        return f"Slack answered {code}", fixes.get(code, f"see https://api.slack.com/methods for {code}")
+    reason = getattr(error, "reason", error)
+    return (
+        f"cannot reach Slack: {reason}",
+        f"check SLACK_API_URL ({settings.slack_api_url}) and this host's network and proxy settings",
+    )
 
 
 def _slack_call(
-    name: str, call: Callable[[], SlackResponse], settings: Settings, fixes: dict[str, str]
+    name: str, call: Callable[[], SlackResponse], settings: Settings, fixes: Mapping[str, str]
 ) -> SlackResponse | Check:
-    """One Web API call, or the failed check saying why (by Slack's error code: the answer never holds a token)."""
+    """One Web API call, or the failed check saying why."""
     try:
         return call()
-    except SlackApiError as error:
-        code = str(error.response.get("error") or f"HTTP {error.response.status_code}")
-        return _failed(name, f"Slack answered {code}", fixes.get(code, f"see https://api.slack.com/methods for {code}"))
-    except (SlackClientError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        return _failed(
-            name,
-            f"cannot reach Slack: {reason}",
-            f"check SLACK_API_URL ({settings.slack_api_url}) and this host's network and proxy settings",
-        )
+    except SLACK_CALL_ERRORS as error:
+        return _failed(name, *slack_failure(error, settings, fixes))
 
 
 def _slack_bot_token(
@@ -147,12 +161,7 @@ def _slack_app_token(slack: WebClient, settings: Settings) -> Check:
     if not settings.slack_app_token:
         return _ok(name, "not set: the bot receives requests over HTTP at /slack/events")
     app_token = settings.slack_app_token
-    answer = _slack_call(
-        name,
-        lambda: slack.apps_connections_open(app_token=app_token),
-        settings,
-        dict.fromkeys((*_AUTH_ERRORS, "not_allowed_token_type"), _FIX_APP_AUTH),
-    )
+    answer = _slack_call(name, lambda: slack.apps_connections_open(app_token=app_token), settings, APP_TOKEN_FIXES)
     return answer if isinstance(answer, Check) else _ok(name, "Socket Mode can connect")
 
 

@@ -26,12 +26,14 @@ import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
 from waitress import wasyncore
 
 from bot import logs
 from bot.acks import CrashPoints
 from bot.app import create_app
 from bot.config import ConfigError, Settings
+from bot.doctor import APP_TOKEN_FIXES, SLACK_CALL_ERRORS, slack_failure
 from bot.graph import GraphError
 from bot.later import work_pool
 from bot.notifier import attach_notifier
@@ -289,10 +291,35 @@ def build_server(
 
 
 def connect_socket_mode(settings: Settings, services: Services) -> Running:
-    """Connect to Slack over Socket Mode (no public URL); the handler's own threads deliver the envelopes."""
+    """Connect to Slack over Socket Mode (no public URL); the handler's own threads deliver the envelopes.
+
+    ``apps.connections.open`` (the app token's WebSocket URL) is called here first, not inside the handler, so that
+    a refused token or an unreachable Slack raises its own error (:data:`bot.doctor.SLACK_CALL_ERRORS`) before any
+    handler thread starts, for :func:`main` to put in words. Later reconnections are the handler's.
+    """
+    app_token = settings.slack_app_token
+    if not app_token:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN")  # main() refuses before it gets here
     work = work_pool(settings)
-    app = create_app(settings, services=services, work=work)
-    handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+    try:
+        app = create_app(settings, services=services, work=work)
+        client = app.client
+        # The app's client, with a logger that stays silent: slack_sdk logs each failed attempt at ERROR, and
+        # main() says what failed once, in words.
+        opener = WebClient(
+            base_url=client.base_url,
+            timeout=client.timeout,
+            ssl=client.ssl,
+            proxy=client.proxy,
+            retry_handlers=client.retry_handlers,
+            logger=logging.Logger("orderdesk.socket_mode.open", logging.CRITICAL + 1),
+        )
+        wss_url = str(opener.apps_connections_open(app_token=app_token)["url"])
+    except BaseException:
+        work.shutdown(wait=False)
+        raise
+    handler = SocketModeHandler(app, app_token=app_token)
+    handler.client.wss_uri = wss_url  # the handler connects to it rather than asking Slack again
     handler.connect()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
     running = Running(app, services, handler.close, work)
     running.add_status("work", work.status)
@@ -361,7 +388,13 @@ def main(argv: Sequence[str]) -> int:
             running = server = build_server(settings, services, args.host, args.port)
             log.info("serving Slack requests at %s%s", server.url, EVENTS_PATH)
         else:
-            running = connect_socket_mode(settings, services)
+            try:
+                running = connect_socket_mode(settings, services)
+            except SLACK_CALL_ERRORS as error:
+                # The words `orderdesk doctor` prints for the same failure, not the library's traceback.
+                detail, fix = slack_failure(error, settings, APP_TOKEN_FIXES)
+                print(f"orderdesk serve: Socket Mode cannot connect: {detail}\n  fix: {fix}", file=sys.stderr)
+                return 2
             log.info("connected to Slack over Socket Mode")
         with running:
             stopping.wait()
