@@ -335,7 +335,8 @@ class DatabaseUnusable(Exception):
         return f"{variable}={self.path}: {self.problem}"
 
 
-def _in_memory(path: str) -> bool:
+def in_memory(path: str) -> bool:
+    """True for the paths sqlite does not treat as a file name (``:memory:``, a temporary database, a URI)."""
     return path == ":memory:" or path == "" or path.startswith("file:")
 
 
@@ -349,7 +350,7 @@ def database_path_problem(path: str | PathLike[str]) -> str | None:
     for the operator; the refusal names it.
     """
     text = os.fspath(path)
-    if _in_memory(text):
+    if in_memory(text):
         return None
     target = Path(text)
     folder = Path(os.path.abspath(target.parent))
