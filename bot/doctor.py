@@ -3,8 +3,10 @@
 Every check prints one line, and every failure a ``fix:`` line saying exactly what to change, because the person
 running this is usually setting the bot up for the first time, and Slack's or Meta's raw error codes do not say
 which page of which console to open. Checks that depend on a failed one are shown as skipped rather than as more
-failures. Nothing printed ever contains a token: Slack is quoted by its error code only, Graph errors are scrubbed
-by the client, and settings problems never echo values.
+failures. A warning (``!``) is a setup that runs but not as meant (the serving mode against manifest.yml): it
+has fix lines too, and leaves the exit status alone. Doctor creates nothing: a database that does not exist yet
+is not created. Nothing printed ever contains a token: Slack is quoted by its error code only, Graph errors are
+scrubbed by the client, and settings problems never echo values.
 """
 
 from __future__ import annotations
