@@ -154,6 +154,24 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_HTTP_WORKERS": ("http_workers", False, "a whole number of server threads >= 1, e.g. 16"),
 }
 
+# The example values of `.env.example`, which pass the format checks below: a copied `.env` that was never filled
+# in must say so, not fail later as Slack's "invalid_auth" or Meta's "Invalid OAuth access token".
+PLACEHOLDERS: dict[str, tuple[str, str]] = {
+    # variable: (the value .env.example shows, what to put instead)
+    "SLACK_BOT_TOKEN": (
+        "xoxb-your-bot-token",
+        "the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page",
+    ),
+    "SLACK_SIGNING_SECRET": (
+        "your-signing-secret",
+        "the Signing Secret from the app's Basic Information page",
+    ),
+    "FB_PAGE_ACCESS_TOKEN": (
+        "your-page-access-token",
+        "a Page access token for FB_PAGE_ID (a system user's token: Business Settings → System users)",
+    ),
+}
+
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _ACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -305,6 +323,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
             if required:
                 problems.append(f"{name} is missing: set it to {looks_like}")
             continue
+        placeholder, instead = PLACEHOLDERS.get(name, ("", ""))
+        if raw == placeholder:
+            problems.append(f"{name} is still the placeholder from .env.example: set it to {instead}")
+            continue
         try:
             values[attr] = _PARSERS[name](raw)
         except ValueError:
@@ -326,3 +348,9 @@ def setting_names() -> list[str]:
     known = {f.name for f in fields(Settings)}
     assert all(attr in known for attr, _, _ in _SPECS.values())
     return list(_SPECS)
+
+
+def setting_variable(field_name: str) -> str:
+    """The environment variable that sets ``Settings.<field_name>``, for messages that name it
+    (``setting_variable("db_path") == "ORDERDESK_DB"``)."""
+    return next(name for name, (attr, _, _) in _SPECS.items() if attr == field_name)

@@ -26,12 +26,14 @@ import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
 from waitress import wasyncore
 
 from bot import logs
 from bot.acks import CrashPoints
 from bot.app import create_app
 from bot.config import ConfigError, Settings
+from bot.doctor import APP_TOKEN_FIXES, SLACK_CALL_ERRORS, slack_failure
 from bot.graph import GraphError
 from bot.later import work_pool
 from bot.notifier import attach_notifier
@@ -289,10 +291,35 @@ def build_server(
 
 
 def connect_socket_mode(settings: Settings, services: Services) -> Running:
-    """Connect to Slack over Socket Mode (no public URL); the handler's own threads deliver the envelopes."""
+    """Connect to Slack over Socket Mode (no public URL); the handler's own threads deliver the envelopes.
+
+    ``apps.connections.open`` (the app token's WebSocket URL) is called here first, not inside the handler, so that
+    a refused token or an unreachable Slack raises its own error (:data:`bot.doctor.SLACK_CALL_ERRORS`) before any
+    handler thread starts, for :func:`main` to put in words. Later reconnections are the handler's.
+    """
+    app_token = settings.slack_app_token
+    if not app_token:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN")  # main() refuses before it gets here
     work = work_pool(settings)
-    app = create_app(settings, services=services, work=work)
-    handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+    try:
+        app = create_app(settings, services=services, work=work)
+        client = app.client
+        # The app's client, with a logger that stays silent: slack_sdk logs each failed attempt at ERROR, and
+        # main() says what failed once, in words.
+        opener = WebClient(
+            base_url=client.base_url,
+            timeout=client.timeout,
+            ssl=client.ssl,
+            proxy=client.proxy,
+            retry_handlers=client.retry_handlers,
+            logger=logging.Logger("orderdesk.socket_mode.open", logging.CRITICAL + 1),
+        )
+        wss_url = str(opener.apps_connections_open(app_token=app_token)["url"])
+    except BaseException:
+        work.shutdown(wait=False)
+        raise
+    handler = SocketModeHandler(app, app_token=app_token)
+    handler.client.wss_uri = wss_url  # the handler connects to it rather than asking Slack again
     handler.connect()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
     running = Running(app, services, handler.close, work)
     running.add_status("work", work.status)
@@ -311,12 +338,26 @@ def attach_workers(running: Running) -> None:
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    def port(text: str) -> int:
+        """A TCP port, or 0 for any free one (the log line says which), refused by argparse as a usage error
+        (exit 2) before anything starts, rather than a traceback from the server (99999) or a silently odd
+        listening port (-1)."""
+        number = int(text)  # argparse words a ValueError as "invalid port value: 'x'"
+        if not 0 <= number <= 65535:
+            raise argparse.ArgumentTypeError(f"{number} is not a port: use 1-65535, or 0 for any free port")
+        return number
+
     parser = argparse.ArgumentParser(prog="orderdesk serve", description="Run the orderdesk Slack bot.")
     parser.add_argument(
         "--mode", choices=("socket", "http"), help="socket (the default when SLACK_APP_TOKEN is set) or http"
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port to listen on (default 3000)")
+    parser.add_argument(
+        "--port",
+        type=port,
+        default=3000,
+        help="HTTP mode: port to listen on, 1-65535, or 0 for any free port (default 3000)",
+    )
     # Test-only (tests/test_crash.py): a directory whose flag files stop an acknowledgement at a named point.
     parser.add_argument("--crash-points", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -347,7 +388,13 @@ def main(argv: Sequence[str]) -> int:
             running = server = build_server(settings, services, args.host, args.port)
             log.info("serving Slack requests at %s%s", server.url, EVENTS_PATH)
         else:
-            running = connect_socket_mode(settings, services)
+            try:
+                running = connect_socket_mode(settings, services)
+            except SLACK_CALL_ERRORS as error:
+                # The words `orderdesk doctor` prints for the same failure, not the library's traceback.
+                detail, fix = slack_failure(error, settings, APP_TOKEN_FIXES)
+                print(f"orderdesk serve: Socket Mode cannot connect: {detail}\n  fix: {fix}", file=sys.stderr)
+                return 2
             log.info("connected to Slack over Socket Mode")
         with running:
             stopping.wait()

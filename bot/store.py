@@ -20,6 +20,7 @@ power loss can drop the last commits.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -28,6 +29,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -367,10 +369,78 @@ def _indexed_order(row: Row) -> IndexedOrder:
     return IndexedOrder(**{**row, "data": json.loads(row["data"])})
 
 
+# --- opening the database --------------------------------------------------------------------------------
+
+
+class DatabaseUnusable(Exception):
+    """The database at ``path`` cannot be opened or created, with ``problem`` in words for the operator.
+
+    Raised instead of sqlite's own errors when a Store opens: "file is not a database" or "unable to open database
+    file" do not say which file, or what to do. ``problem`` never starts with the path, so a caller can name the
+    setting the path came from (:meth:`for_setting`).
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+    def for_setting(self, variable: str) -> str:
+        """One line naming the variable, the path and what is wrong: ``ORDERDESK_DB=/x/y.db: the folder /x ...``."""
+        return f"{variable}={self.path}: {self.problem}"
+
+
+def in_memory(path: str) -> bool:
+    """True for the paths sqlite does not treat as a file name (``:memory:``, a temporary database, a URI)."""
+    return path == ":memory:" or path == "" or path.startswith("file:")
+
+
+def database_path_problem(path: str | PathLike[str]) -> str | None:
+    """What would stop sqlite from opening or creating a database file at ``path``, found without touching it
+    (None when nothing does; sqlite may still find the file itself damaged).
+
+    A missing folder is refused, never created: ``ORDERDESK_DB`` with a typo in it would otherwise start the bot
+    on a new, empty ledger beside the real one, forgetting the acknowledgements in flight and the cards it keeps
+    current, and nobody would notice until an order was acknowledged twice. Creating the folder is one ``mkdir``
+    for the operator; the refusal names it.
+    """
+    text = os.fspath(path)
+    if in_memory(text):
+        return None
+    target = Path(text)
+    folder = Path(os.path.abspath(target.parent))
+    if target.is_dir():
+        return "this is a folder, not a database file"
+    if not folder.is_dir():
+        if folder.exists():
+            return f"{folder} is a file, not a folder"
+        return f"the folder {folder} does not exist: create it, or correct the path"
+    # sqlite writes the -wal and -shm files beside the database, so the folder must be writable even when the
+    # file exists.
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} cannot be written by this user"
+    if target.exists() and not os.access(target, os.R_OK | os.W_OK):
+        return "the file cannot be read and written by this user"
+    return None
+
+
+def _sqlite_problem(error: sqlite3.Error) -> str:
+    """sqlite's complaint at opening, in words (its message kept in brackets for a search)."""
+    message = str(error)
+    if "file is not a database" in message:
+        return "the file is not an sqlite database (it is damaged, or another kind of file)"
+    if "malformed" in message:
+        return f"the database is damaged ({message})"
+    if "readonly" in message:
+        return f"the file is read-only ({message})"
+    return f"sqlite cannot open it ({message})"
+
+
 class Store:
     """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state.
 
-    Opening a Store enables WAL and applies pending migrations. Close it (or use it as a context manager): that
+    Opening a Store enables WAL and applies pending migrations; a path sqlite cannot use raises
+    :class:`DatabaseUnusable` saying why, never sqlite's bare error. Close it (or use it as a context manager): that
     closes every connection any thread opened through it.
     """
 
@@ -386,10 +456,17 @@ class Store:
         self._busy_timeout_ms = busy_timeout_ms
         self._write_lock = threading.Lock()
         self._connections = PerThread(self._connect, "the store")
-        db = self._db()
-        db.enable_wal()
-        with self.transaction():
-            MIGRATIONS.apply(db)
+        problem = database_path_problem(self.path)
+        if problem is not None:
+            raise DatabaseUnusable(self.path, problem)
+        try:
+            db = self._db()
+            db.enable_wal()
+            with self.transaction():
+                MIGRATIONS.apply(db)
+        except sqlite3.Error as error:
+            self.close()
+            raise DatabaseUnusable(self.path, _sqlite_problem(error)) from error
 
     # --- connections and transactions ---------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Route, Settings, setting_names
+from bot.config import PLACEHOLDERS, ConfigError, Route, Settings, setting_names, setting_variable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -145,3 +145,28 @@ def test_oauth_client_credentials_refused() -> None:
     env = {**GOOD, "SLACK_CLIENT_ID": "123.456", "SLACK_CLIENT_SECRET": "abc"}
     with pytest.raises(ConfigError, match="SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"):
         Settings.from_env(env, dotenv_path=None)
+
+
+def _env_example() -> dict[str, str]:
+    text = (ROOT / ".env.example").read_text()
+    return dict(re.findall(r"^([A-Z_]+)=(.*)$", text, flags=re.M))
+
+
+def test_placeholders_are_the_values_env_example_shows() -> None:
+    example = _env_example()
+    assert {name: example[name] for name in PLACEHOLDERS} == {name: value for name, (value, _) in PLACEHOLDERS.items()}
+
+
+def test_a_copied_but_unfilled_env_example_is_refused_in_words() -> None:
+    """``cp .env.example .env`` and nothing more: every placeholder is named, with what to put instead."""
+    example = {name: value for name, value in _env_example().items() if value}
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(example, dotenv_path=None)
+    assert [problem.split(" is ")[0] for problem in err.value.problems] == list(PLACEHOLDERS)
+    for problem in err.value.problems:
+        assert "is still the placeholder from .env.example: set it to " in problem
+
+
+def test_setting_variable_names_the_variable_of_a_field() -> None:
+    assert setting_variable("db_path") == "ORDERDESK_DB"
+    assert setting_variable("slack_app_token") == "SLACK_APP_TOKEN"

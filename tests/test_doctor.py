@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from bot.doctor import main, manifest_bot_scopes
+from bot import doctor, serve
+from bot.doctor import MANIFEST, main, manifest_bot_scopes
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack_web import DEFAULT_SCOPES, SlackSandbox
 
@@ -18,6 +22,7 @@ APP_TOKEN = "xapp-canary-app-77aa"
 PAGE_TOKEN = "canary-page-token-9c3d"
 WRONG = {"SLACK_BOT_TOKEN": "xoxb-canary-wrong-b0", "SLACK_APP_TOKEN": "xapp-canary-wrong-a1"}
 WRONG_PAGE_TOKEN = "canary-wrong-page-c2"
+ROOT = Path(__file__).resolve().parents[1]
 SECRETS = (BOT_TOKEN, APP_TOKEN, PAGE_TOKEN, WRONG_PAGE_TOKEN, *WRONG.values(), "canary-signing")
 
 
@@ -29,11 +34,11 @@ class Stack:
     tmp_path: Path
     capsys: pytest.CaptureFixture[str]
 
-    def doctor(self, **changes: str) -> tuple[int, str]:
-        """Run ``orderdesk doctor --env-file <file>`` with the stack's settings plus ``changes``."""
+    def doctor(self, *args: str, **changes: str) -> tuple[int, str]:
+        """Run ``orderdesk doctor --env-file <file> *args`` with the stack's settings plus ``changes``."""
         env_file = self.tmp_path / "doctor.env"
         env_file.write_text("".join(f"{name}={value}\n" for name, value in (self.env | changes).items()))
-        code = main(["--env-file", str(env_file)])
+        code = main(["--env-file", str(env_file), *args])
         out = self.capsys.readouterr().out
         assert not [secret for secret in SECRETS if secret in out]
         return code, out
@@ -66,6 +71,7 @@ def test_all_green(stack: Stack) -> None:
     names = [line.split(":")[0] for line in out.splitlines()]
     assert names == [
         "✓ settings",
+        "✓ serving mode",
         "✓ slack bot token",
         "✓ slack scopes",
         "✓ slack app token",
@@ -84,9 +90,10 @@ def test_the_sandbox_grants_exactly_the_manifest_scopes() -> None:
 
 
 def test_http_mode_skips_the_app_token(stack: Stack) -> None:
-    code, out = stack.doctor(SLACK_APP_TOKEN="")
+    code, out = stack.doctor("--manifest", str(http_manifest(stack.tmp_path)), SLACK_APP_TOKEN="")
     assert code == 0, out
     assert "✓ slack app token: not set" in out
+    assert "✓ serving mode: HTTP mode" in out
     assert not stack.slack.calls("apps.connections.open")
 
 
@@ -113,7 +120,11 @@ def _fewer_scopes(stack: Stack) -> None:
         pytest.param({}, lambda s: s.graph.set_faults(status=503, count=5), "graph token", "FB_GRAPH_URL",
                      id="graph-down"),
         pytest.param({"ORDERDESK_DB": "{tmp}/no-such-dir/orderdesk.db"}, None, "database",
-                     "set ORDERDESK_DB to a file in an existing directory", id="unwritable-database"),
+                     "set ORDERDESK_DB to a file in an existing folder", id="missing-database-folder"),
+        pytest.param({"ORDERDESK_DB": "{tmp}"}, None, "database", "set ORDERDESK_DB to a file in an existing folder",
+                     id="database-is-a-folder"),
+        pytest.param({"ORDERDESK_DB": "{tmp}/garbage.db"}, lambda s: (s.tmp_path / "garbage.db").write_bytes(
+                     b"\x00garbage" * 100), "database", "move the file away", id="damaged-database"),
         pytest.param({"ORDERDESK_NOTIFY_CHANNEL": "C0RANDOM"}, None, "channel C0RANDOM",
                      "invite the bot: /invite @orderdesk in #random", id="bot-not-in-channel"),
         pytest.param({"ORDERDESK_ROUTES": "facebook=C0GONE"}, None, "channel C0GONE", "ORDERDESK_ROUTES",
@@ -167,3 +178,115 @@ def test_unreachable_slack_says_where_it_looked(stack: Stack) -> None:
     assert code == 1
     assert "✗ slack bot token: cannot reach Slack" in out
     assert f"  fix: check SLACK_API_URL ({url})" in out
+
+
+# --- the database: checked, never created -----------------------------------------------------------------------
+
+
+def test_a_missing_database_is_not_created(stack: Stack) -> None:
+    path = stack.tmp_path / "fresh.db"
+    code, out = stack.doctor(ORDERDESK_DB=str(path))
+    assert code == 0, out
+    assert f"✓ database: {path} does not exist yet: it will be created at the first start" in out
+    assert not path.exists()
+    assert [p.name for p in stack.tmp_path.iterdir() if p.name.startswith("fresh.db")] == []
+
+
+def test_database_problems_use_the_start_up_words(stack: Stack) -> None:
+    """Doctor and a failed ``orderdesk serve`` describe an unusable ORDERDESK_DB in the same words."""
+    path = stack.tmp_path / "no-such-dir" / "orderdesk.db"
+    code, out = stack.doctor(ORDERDESK_DB=str(path))
+    assert code == 1
+    folder = stack.tmp_path / "no-such-dir"
+    assert f"✗ database: ORDERDESK_DB={path}: the folder {folder} does not exist: create it, or correct the path" in out
+    assert not folder.exists()
+
+
+# --- placeholders from .env.example -----------------------------------------------------------------------------
+
+
+def test_the_placeholders_of_env_example_are_refused(stack: Stack) -> None:
+    example = dict(
+        line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines() if re.match(r"^[A-Z_]+=", line)
+    )
+    placeholders = {name: example[name] for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "FB_PAGE_ACCESS_TOKEN")}
+    code, out = stack.doctor(**placeholders)
+    assert code == 2, out
+    lines = out.splitlines()
+    assert lines[0].startswith("✗ settings: 3 problem(s)")
+    assert lines[1:] == [
+        "  fix: SLACK_BOT_TOKEN is still the placeholder from .env.example: set it to the Bot User OAuth Token "
+        "(xoxb-…) from the app's OAuth & Permissions page",
+        "  fix: SLACK_SIGNING_SECRET is still the placeholder from .env.example: set it to the Signing Secret from the "
+        "app's Basic Information page",
+        "  fix: FB_PAGE_ACCESS_TOKEN is still the placeholder from .env.example: set it to a Page access token for "
+        "FB_PAGE_ID (a system user's token: Business Settings → System users)",
+    ]
+    assert not stack.slack.calls()
+
+
+# --- serving mode against manifest.yml --------------------------------------------------------------------------
+
+
+def http_manifest(folder: Path, **changes: Any) -> Path:
+    """manifest.yml as set up for HTTP mode: Socket Mode off, every request URL at /slack/events."""
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    manifest["settings"]["socket_mode_enabled"] = False
+    for command in manifest["features"]["slash_commands"]:
+        command["url"] = "https://orderdesk.example.com/slack/events"
+    manifest["settings"]["interactivity"]["request_url"] = "https://orderdesk.example.com/slack/events"
+    manifest["settings"].update(changes)
+    path = folder / "manifest.yml"
+    path.write_text(yaml.safe_dump(manifest))
+    return path
+
+
+def test_http_mode_warns_when_the_manifest_is_set_for_socket_mode(stack: Stack) -> None:
+    code, out = stack.doctor(SLACK_APP_TOKEN="")  # the repository's manifest.yml: Socket Mode, no request URLs
+    assert code == 0, out  # a warning, not a failure
+    lines = out.splitlines()
+    [warning] = [line for line in lines if line.startswith("! serving mode:")]
+    assert "socket_mode_enabled is true" in warning
+    assert "no request URL for /order, interactivity" in warning
+    fix = lines[lines.index(warning) + 1]
+    assert fix.startswith("  fix: in manifest.yml set socket_mode_enabled: false and the request URLs")
+
+
+def test_http_mode_warns_about_a_request_url_elsewhere(stack: Stack) -> None:
+    manifest = http_manifest(stack.tmp_path, event_subscriptions={"request_url": "https://orderdesk.example.com/"})
+    code, out = stack.doctor("--manifest", str(manifest), SLACK_APP_TOKEN="")
+    assert code == 0, out
+    assert (
+        "! serving mode: the bot serves over HTTP but in manifest.yml the request URL for event subscriptions "
+        + ("does not end in /slack/events")
+        in out
+    )
+
+
+def test_socket_mode_warns_when_the_manifest_turns_it_off(stack: Stack) -> None:
+    code, out = stack.doctor("--manifest", str(http_manifest(stack.tmp_path)))  # SLACK_APP_TOKEN is set
+    assert code == 0, out
+    assert (
+        "! serving mode: the bot serves over Socket Mode (SLACK_APP_TOKEN is set) but manifest.yml has "
+        + ("socket_mode_enabled: false")
+        in out
+    )
+
+
+def test_mode_http_is_checked_as_serve_would_run(stack: Stack) -> None:
+    code, out = stack.doctor("--mode", "http", "--manifest", str(http_manifest(stack.tmp_path)))
+    assert code == 0, out
+    assert "✓ settings: HTTP mode" in out
+    assert "✓ serving mode: HTTP mode" in out
+    assert "✓ slack app token: not used: serve --mode http" in out
+    assert not stack.slack.calls("apps.connections.open")
+
+
+def test_mode_socket_without_an_app_token_is_a_settings_error(stack: Stack) -> None:
+    code, out = stack.doctor("--mode", "socket", SLACK_APP_TOKEN="")
+    assert code == 2
+    assert out.splitlines()[0] == "✗ settings: --mode socket needs SLACK_APP_TOKEN"
+
+
+def test_doctor_checks_the_path_serve_takes_requests_at() -> None:
+    assert doctor.EVENTS_PATH == serve.EVENTS_PATH

@@ -848,12 +848,12 @@ def _opt_str(value: Any) -> str | None:
 def main(argv: list[str]) -> int:
     """``orderdesk sandbox``: serve the Graph sandbox until Ctrl-C, printing what to put in ``.env``."""
     parser = argparse.ArgumentParser(prog="orderdesk sandbox", description="Serve the Order Management API sandbox.")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8801, help="0 picks a free port")
     parser.add_argument("--orders", type=int, default=200, help="seeded orders")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--page-id", default="1122334455")
-    parser.add_argument("--token", default=SANDBOX_TOKEN)
+    parser.add_argument("--seed", type=int, default=7, help="seed of the seeded orders (default 7)")
+    parser.add_argument("--page-id", default="1122334455", help="the Page whose orders it serves (FB_PAGE_ID)")
+    parser.add_argument("--token", default=SANDBOX_TOKEN, help="the Page token it accepts (FB_PAGE_ACCESS_TOKEN)")
     args = parser.parse_args(argv)
     sandbox = GraphSandbox(page_id=args.page_id, token=args.token, orders=args.orders, seed=args.seed)
     server = ServerThread(sandbox, args.host, args.port)

@@ -59,7 +59,7 @@ __all__ = [
 def main(argv: list[str]) -> int:
     """``orderdesk slack-sandbox``: serve the Slack sandbox until Ctrl-C, printing what to put in ``.env``."""
     parser = argparse.ArgumentParser(prog="orderdesk slack-sandbox", description="Serve the Slack Web API sandbox.")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8802, help="0 picks a free port")
     parser.add_argument("--token", default=DEFAULT_BOT_TOKEN, help="the bot token the sandbox accepts")
     args = parser.parse_args(argv)
