@@ -18,13 +18,13 @@
     speech_balloon: "💬", receipt: "🧾", credit_card: "💳", large_green_circle: "🟢", red_circle: "🔴",
     white_circle: "⚪", clock3: "🕒", calendar: "📅", email: "📧", telephone_receiver: "📞", house: "🏠",
     pushpin: "📌", star: "⭐", fire: "🔥", sparkles: "✨", zap: "⚡", robot_face: "🤖", question: "❓",
-    exclamation: "❗", heavy_plus_sign: "➕", arrow_right: "➡️", leftwards_arrow_with_hook: "↩️",
+    exclamation: "❗", heavy_plus_sign: "➕", arrow_right: "➡️", leftwards_arrow_with_hook: "↩️", sos: "🆘",
   };
   // Text-style stand-ins for machines without a colour emoji font (headless browsers, minimal desktops), which
   // would otherwise draw empty boxes.
   const PLAIN_EMOJI = {
     white_check_mark: "✔", heavy_check_mark: "✔", warning: "⚠", x: "✖", no_entry: "✖", no_entry_sign: "✖",
-    repeat: "↻", arrows_counterclockwise: "⟳", hourglass_flowing_sand: "⧗", hourglass: "⧗", star: "★",
+    repeat: "↻", arrows_counterclockwise: "⟳", hourglass_flowing_sand: "⌛", hourglass: "⌛", star: "★", sos: "SOS",
     arrow_right: "→", link: "↗", heavy_plus_sign: "+", package: "▣", information_source: "ⓘ",
   };
   const COLOUR_EMOJI = (() => {
