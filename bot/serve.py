@@ -83,8 +83,9 @@ class GraphProbe:
     """Whether Meta's Graph API answers, for ``/healthz``, without making the health check wait for Meta.
 
     A check older than ``max_age`` starts a fresh one in the background and reports the last result meanwhile
-    (``unknown`` before the first finishes). The Graph API is only probed when someone asks, so tests that count
-    Graph requests see none they did not cause, unless they call ``/healthz``.
+    (``unknown`` before the first finishes, which keeps ``/healthz`` at 503: ready only once Meta was asked). The
+    Graph API is only probed when someone asks, so tests that count Graph requests see none they did not cause,
+    unless they call ``/healthz``.
     """
 
     def __init__(self, services: Services, max_age: float = GRAPH_PROBE_MAX_AGE_SECONDS) -> None:
@@ -109,6 +110,10 @@ class GraphProbe:
         except GraphError as exc:
             # Meta answered with an error (a bad token, say): reachable; `orderdesk doctor` explains the rest.
             state = "unreachable" if exc.is_transient else "reachable"
+        except Exception:
+            # Anything else must still end the "unknown" that keeps /healthz at 503.
+            log.exception("the Graph probe failed")
+            state = "unreachable"
         with self._lock:
             self._state = state
 
@@ -194,17 +199,28 @@ class HttpServer(Running):
         self._thread.start()
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        database = self.services.store.ping()
+        """``/healthz``: 503 while the bot cannot work (its database gone or unreadable) or does not know yet
+        whether Meta answers (before the first Graph probe has finished); every problem said in words.
+
+        Meta being down is reported (``ok: false``, 200), not a reason to restart us: a restart would not fix it.
+        """
+        database_problem = self.services.store.health_problem()
         graph = self._probe.state()
-        body = {
-            "ok": database and graph != "unreachable",
+        problems = [database_problem] if database_problem else []
+        if graph == "unknown":
+            problems.append("checking whether Meta's Graph API answers: no answer yet")
+        elif graph == "unreachable":
+            problems.append("Meta's Graph API does not answer")
+        body: dict[str, Any] = {
+            "ok": not problems,
             "version": version("orderdesk"),
-            "database": database,
+            "database": database_problem is None,
             "graph": graph,
             **self.statuses(),
         }
-        # 503 only when the bot cannot work at all; Meta being down is reported, not a reason to restart us.
-        return (200 if database else 503), body
+        if problems:
+            body["problems"] = problems
+        return (503 if database_problem or graph == "unknown" else 200), body
 
     def _serve(self) -> None:
         """waitress's event loop, run here rather than by ``server.run()`` so that stopping happens in this thread:
