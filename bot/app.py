@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot import logs
 from bot.config import Settings
-from bot.later import Later
+from bot.later import Later, urgent_lane
 from bot.services import Services
 from handlers import actions, commands, events, shortcuts, views
 
@@ -98,6 +98,7 @@ def _services_middleware(services: Services, work: Executor) -> Callable[..., No
     """Put the services and ``later`` into every request's context and bind the request's log fields (no I/O: it
     runs on the ack path)."""
     shared = services.context()
+    urgent = urgent_lane(work)
 
     def inject_services(context: BoltContext, next_: Callable[[], None]) -> None:
         request_id = new_request_id()
@@ -106,7 +107,7 @@ def _services_middleware(services: Services, work: Executor) -> Callable[..., No
         logs.start_request(
             request_id=request_id, team=context.team_id, user=context.user_id, channel=context.channel_id
         )
-        context["later"] = Later(work, context, _on_error)
+        context["later"] = Later(work, context, _on_error, urgent=urgent)
         next_()
 
     return inject_services

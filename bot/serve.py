@@ -130,7 +130,7 @@ class Running:
         self.app = app
         self.services = services
         self._close_frontend = close_frontend
-        self._work = work
+        self.work = work  # the listeners' work pool (None for a bare Bolt app): stopped with the bot
         self._workers: list[Worker] = []
         self._statuses: dict[str, Status] = {}
         self._stopped = False
@@ -164,8 +164,8 @@ class Running:
             return
         self._stopped = True
         self._close_frontend()
-        if self._work is not None:
-            self._work.shutdown(wait=True)
+        if self.work is not None:
+            self.work.shutdown(wait=True)
         for worker in self._workers:
             worker.stop()
 
