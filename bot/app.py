@@ -20,7 +20,9 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot import logs
+from bot.blocks import escape
 from bot.config import Settings
+from bot.errors import BadRequest
 from bot.later import Later, urgent_lane
 from bot.services import Services
 from handlers import actions, commands, events, shortcuts, views
@@ -62,6 +64,7 @@ def create_app(settings: Settings, *, services: Services, work: Executor, client
     ``token_verification_enabled=False`` defers ``auth.test`` to the first request, so building an app does no
     I/O and a server starts even while Slack is briefly unreachable.
     """
+    logs.drop_bolt_request_dumps()
     with _without_env_token_warning():
         app = App(
             name="orderdesk",
@@ -116,16 +119,34 @@ def _services_middleware(services: Services, work: Executor) -> Callable[..., No
 def _on_error(
     error: Exception, context: BoltContext, respond: Respond, client: WebClient, response: BoltResponse | None
 ) -> BoltResponse | None:
-    """The one place a listener's exception ends: logged with its traceback under a reference, and the user told
-    that reference instead of silence (never the traceback).
+    """The one place a listener's exception ends, also for work it handed to ``later``.
+
+    A :class:`BadRequest` is the client's fault (signed but malformed input): the user gets its words, the log a
+    warning line without traceback. Anything else is a bug: logged with its traceback under a reference, and the
+    user told that reference instead of silence (never the traceback).
 
     ``response`` is set only when the request was not acked yet (Bolt would answer 500: a listener that failed
     before ``ack()``, or a payload Bolt itself could not handle). It becomes a 400: a 5xx tells Slack to retry,
     and the same request would fail the same way again.
     """
     reference = context.get("request_id") or new_request_id()
-    log.error("listener failed: %s", type(error).__name__, exc_info=error, extra={"reference": reference})
-    text = USER_ERROR.format(reference=reference)
+    if isinstance(error, BadRequest):
+        log.warning("refused a request: %s", error, extra={"reference": reference})
+        text = escape(str(error))
+    else:
+        log.error("listener failed: %s", type(error).__name__, exc_info=error, extra={"reference": reference})
+        text = USER_ERROR.format(reference=reference)
+    _tell_user(text, context, respond, client, reference)
+    if response is None:
+        return None
+    if isinstance(error, BadRequest):
+        return BoltResponse(status=400, body=text)
+    return BoltResponse(status=400, body=f"Request failed (reference {reference}).")
+
+
+def _tell_user(text: str, context: BoltContext, respond: Respond, client: WebClient, reference: str) -> None:
+    """An ephemeral answer to the user who sent the request: through its response URL, else as an ephemeral
+    message in its channel; a failure to tell is logged, never raised (the caller is already handling one)."""
     try:
         if context.response_url:
             told = respond(text=text, response_type="ephemeral", replace_original=False)
@@ -135,4 +156,3 @@ def _on_error(
             client.chat_postEphemeral(channel=context.channel_id, user=context.user_id, text=text)
     except (SlackClientError, OSError):
         log.exception("could not tell the user about the failure", extra={"reference": reference})
-    return None if response is None else BoltResponse(status=400, body=f"Request failed (reference {reference}).")
