@@ -1,6 +1,7 @@
 """The bot's HTTP edge, over real HTTP: what reaches Bolt, what is refused before it, and in which words.
 
-* Bodies over the cap get 413 without the bot reading past the cap (declared, chunked or lying lengths).
+* Bodies over the cap get 413 without the bot reading past the cap (declared, chunked, or a length that is not a
+  number).
 * Unsigned requests get 401 and one warning line without the body; Bolt's own body dump never reaches a log.
 * ``HEAD`` gets headers only, so a kept-alive connection's next answer still parses.
 * Signed but malformed requests get 400 (or the listener's words for a :class:`BadRequest`), a warning line and no
