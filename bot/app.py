@@ -22,8 +22,10 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot import logs
 from bot.access import Access, workspace_of
+from bot.blocks import escape
 from bot.config import Settings
-from bot.later import Later
+from bot.errors import BadRequest
+from bot.later import Later, urgent_lane
 from bot.services import Services
 from handlers import actions, commands, events, shortcuts, views
 
@@ -64,6 +66,7 @@ def create_app(settings: Settings, *, services: Services, work: Executor, client
     ``token_verification_enabled=False`` defers ``auth.test`` to the first request, so building an app does no
     I/O and a server starts even while Slack is briefly unreachable.
     """
+    logs.drop_bolt_request_dumps()
     with _without_env_token_warning():
         app = App(
             name="orderdesk",
@@ -101,6 +104,7 @@ def _services_middleware(services: Services, work: Executor) -> Callable[..., No
     runs on the ack path)."""
     shared = services.context()
     access = services.access
+    urgent = urgent_lane(work)
 
     def inject_services(context: BoltContext, body: dict[str, Any], next_: Callable[[], None]) -> None:
         request_id = new_request_id()
@@ -110,7 +114,7 @@ def _services_middleware(services: Services, work: Executor) -> Callable[..., No
             request_id=request_id, team=context.team_id, user=context.user_id, channel=context.channel_id
         )
         admit = _admission(access, body) if access is not None else None
-        context["later"] = Later(work, context, _on_error, admit=admit)
+        context["later"] = Later(work, context, _on_error, urgent=urgent, admit=admit)
         next_()
 
     return inject_services
@@ -134,13 +138,8 @@ def _admission(access: Access, body: dict[str, Any]) -> Callable[[BoltContext], 
         )
         if words is None:
             return True
-        try:
-            if context.respond is not None:
-                context.respond(text=words, response_type="ephemeral", replace_original=False)
-            elif context.channel_id:
-                context.client.chat_postEphemeral(channel=context.channel_id, user=context.user_id, text=words)
-        except (SlackClientError, OSError):
-            log.warning("could not tell a user from another workspace that they were refused")
+        reference = str(context.get("request_id") or new_request_id())
+        _tell_user(words, context, context.respond, context.client, reference)
         return False
 
     return admit
@@ -160,16 +159,34 @@ def _surface(body: dict[str, Any]) -> str:
 def _on_error(
     error: Exception, context: BoltContext, respond: Respond, client: WebClient, response: BoltResponse | None
 ) -> BoltResponse | None:
-    """The one place a listener's exception ends: logged with its traceback under a reference, and the user told
-    that reference instead of silence (never the traceback).
+    """The one place a listener's exception ends, also for work it handed to ``later``.
+
+    A :class:`BadRequest` is the client's fault (signed but malformed input): the user gets its words, the log a
+    warning line without traceback. Anything else is a bug: logged with its traceback under a reference, and the
+    user told that reference instead of silence (never the traceback).
 
     ``response`` is set only when the request was not acked yet (Bolt would answer 500: a listener that failed
     before ``ack()``, or a payload Bolt itself could not handle). It becomes a 400: a 5xx tells Slack to retry,
     and the same request would fail the same way again.
     """
     reference = context.get("request_id") or new_request_id()
-    log.error("listener failed: %s", type(error).__name__, exc_info=error, extra={"reference": reference})
-    text = USER_ERROR.format(reference=reference)
+    if isinstance(error, BadRequest):
+        log.warning("refused a request: %s", error, extra={"reference": reference})
+        text = escape(str(error))
+    else:
+        log.error("listener failed: %s", type(error).__name__, exc_info=error, extra={"reference": reference})
+        text = USER_ERROR.format(reference=reference)
+    _tell_user(text, context, respond, client, reference)
+    if response is None:
+        return None
+    if isinstance(error, BadRequest):
+        return BoltResponse(status=400, body=text)
+    return BoltResponse(status=400, body=f"Request failed (reference {reference}).")
+
+
+def _tell_user(text: str, context: BoltContext, respond: Respond, client: WebClient, reference: str) -> None:
+    """An ephemeral answer to the user who sent the request: through its response URL, else as an ephemeral
+    message in its channel; a failure to tell is logged, never raised (the caller is already handling one)."""
     try:
         if context.response_url:
             told = respond(text=text, response_type="ephemeral", replace_original=False)
@@ -179,4 +196,3 @@ def _on_error(
             client.chat_postEphemeral(channel=context.channel_id, user=context.user_id, text=text)
     except (SlackClientError, OSError):
         log.exception("could not tell the user about the failure", extra={"reference": reference})
-    return None if response is None else BoltResponse(status=400, body=f"Request failed (reference {reference}).")

@@ -37,8 +37,14 @@ def work_threads(settings: Settings) -> int:
 
 
 def work_pool(settings: Settings) -> WorkPool:
-    """The pool for what listeners hand to ``later``; it carries each request's log fields to its work."""
-    return WorkPool(max_workers=work_threads(settings), thread_name_prefix="orderdesk-work")
+    """The pool for what listeners hand to ``later``; it carries each request's log fields to its work.
+
+    Its lane for ``later.now`` has a thread per server thread: each lane job is one short Slack call started by a
+    request, so the lane only queues when Slack itself is slow.
+    """
+    return WorkPool(
+        max_workers=work_threads(settings), thread_name_prefix="orderdesk-work", urgent_workers=settings.http_workers
+    )
 
 
 class WorkPool(logs.ContextThreadPoolExecutor):
@@ -48,8 +54,12 @@ class WorkPool(logs.ContextThreadPoolExecutor):
     answers come later. ``queued`` growing is the on-call engineer's sign of it.
     """
 
-    def __init__(self, max_workers: int, thread_name_prefix: str = "") -> None:
+    def __init__(self, max_workers: int, thread_name_prefix: str = "", *, urgent_workers: int = 2) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        # ``later.now``'s lane: work that must start at once, whatever waits in the pool (opening a modal).
+        self.urgent = logs.ContextThreadPoolExecutor(
+            max_workers=urgent_workers, thread_name_prefix=f"{thread_name_prefix or 'work'}-urgent"
+        )
         self._counts_lock = threading.Lock()
         self._queued = 0
         self._running = 0
@@ -74,6 +84,10 @@ class WorkPool(logs.ContextThreadPoolExecutor):
             with self._counts_lock:
                 self._running -= 1
 
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        self.urgent.shutdown(wait=wait, cancel_futures=cancel_futures)
+
     def status(self) -> dict[str, int]:
         """``{"threads": pool size, "busy": running now, "queued": waiting for a thread}``."""
         with self._counts_lock:
@@ -93,22 +107,42 @@ class InlineExecutor(Executor):
         return future
 
 
+def urgent_lane(work: Executor) -> Executor:
+    """Where ``later.now`` runs work: the work pool's own lane, or ``work`` itself for a plain executor (tests)."""
+    return work.urgent if isinstance(work, WorkPool) else work
+
+
 class Later:
     """``later(fn, *args, **kwargs)``: run ``fn`` in the work pool, after the listener's ``ack()`` went out.
+    ``later.now(fn, ...)``: the same in a lane of its own that never waits behind the pool's slow work, for what
+    Slack lets expire (a ``trigger_id`` is good for 3 seconds after the click: ``views.open`` goes there).
 
     A failure there ends where a listener's own failure does, in the app's error handler (``on_error``): logged
     with a reference, and the user told that reference, never left without an answer. ``admit``, when given,
     runs first in the work thread and may refuse the request (it tells the user why); then nothing runs.
     """
 
-    def __init__(self, work: Executor, context: BoltContext, on_error: OnError, *, admit: Admit | None = None) -> None:
+    def __init__(
+        self,
+        work: Executor,
+        context: BoltContext,
+        on_error: OnError,
+        *,
+        urgent: Executor | None = None,
+        admit: Admit | None = None,
+    ) -> None:
         self._work = work
+        self._urgent = urgent or work
         self._context = context
         self._on_error = on_error
         self._admit = admit
 
     def __call__(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
         self._work.submit(self._run, fn, *args, **kwargs)
+
+    def now(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+        """Run ``fn`` at once in the urgent lane: only short calls there (one Slack call), or the lane fills up."""
+        self._urgent.submit(self._run, fn, *args, **kwargs)
 
     def _run(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
         try:

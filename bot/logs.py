@@ -104,6 +104,30 @@ class KeyValueFormatter(logging.Formatter):
         return _TOKEN_SHAPES.sub(_REDACTED, line)
 
 
+BOLT_VERIFICATION_LOGGER = "slack_bolt.RequestVerification"
+
+
+class _WithoutRequestBody(logging.Filter):
+    """Bolt's request verification logs each refused request with its whole body at INFO: response URLs, trigger
+    ids, message text with a buyer's email and street. That logger says nothing else, so every record of it keeps
+    its level and loses its words, whatever Bolt's wording."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = "Bolt refused a request: invalid Slack signature (the request is not logged)"
+        record.args = None
+        record.exc_info = record.exc_text = None
+        return True
+
+
+_WITHOUT_REQUEST_BODY = _WithoutRequestBody()
+
+
+def drop_bolt_request_dumps() -> None:
+    """Keep request bodies out of Bolt's verification log lines, in every process that builds a Bolt app (the
+    HTTP router refuses unsigned requests before Bolt sees them; this covers in-process dispatch). Idempotent."""
+    logging.getLogger(BOLT_VERIFICATION_LOGGER).addFilter(_WITHOUT_REQUEST_BODY)
+
+
 def configure_logging(level: str, *, secrets: Iterable[str] = (), stream: TextIO | None = None) -> logging.Handler:
     """Send every logger's records through one :class:`KeyValueFormatter` handler on the root logger.
 

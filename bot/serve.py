@@ -10,6 +10,9 @@ workers stopped.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
+import io
 import json
 import logging
 import signal
@@ -21,6 +24,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import parse_qs
 
 import waitress
 from slack_bolt import App
@@ -85,8 +89,9 @@ class GraphProbe:
     """Whether Meta's Graph API answers, for ``/healthz``, without making the health check wait for Meta.
 
     A check older than ``max_age`` starts a fresh one in the background and reports the last result meanwhile
-    (``unknown`` before the first finishes). The Graph API is only probed when someone asks, so tests that count
-    Graph requests see none they did not cause, unless they call ``/healthz``.
+    (``unknown`` before the first finishes, which keeps ``/healthz`` at 503: ready only once Meta was asked). The
+    Graph API is only probed when someone asks, so tests that count Graph requests see none they did not cause,
+    unless they call ``/healthz``.
     """
 
     def __init__(self, services: Services, max_age: float = GRAPH_PROBE_MAX_AGE_SECONDS) -> None:
@@ -111,6 +116,10 @@ class GraphProbe:
         except GraphError as exc:
             # Meta answered with an error (a bad token, say): reachable; `orderdesk doctor` explains the rest.
             state = "unreachable" if exc.is_transient else "reachable"
+        except Exception:
+            # Anything else must still end the "unknown" that keeps /healthz at 503.
+            log.exception("the Graph probe failed")
+            state = "unreachable"
         with self._lock:
             self._state = state
 
@@ -127,7 +136,7 @@ class Running:
         self.app = app
         self.services = services
         self._close_frontend = close_frontend
-        self._work = work
+        self.work = work  # the listeners' work pool (None for a bare Bolt app): stopped with the bot
         self._workers: list[Worker] = []
         self._statuses: dict[str, Status] = {}
         self._stopped = False
@@ -161,8 +170,8 @@ class Running:
             return
         self._stopped = True
         self._close_frontend()
-        if self._work is not None:
-            self._work.shutdown(wait=True)
+        if self.work is not None:
+            self.work.shutdown(wait=True)
         for worker in self._workers:
             worker.stop()
 
@@ -180,7 +189,7 @@ class HttpServer(Running):
         super().__init__(app, services, self._close_server, work)
         self._probe = GraphProbe(services)
         self._server = waitress.create_server(
-            router(SlackRequestHandler(app, path=EVENTS_PATH), self.health),
+            router(SlackRequestHandler(app, path=EVENTS_PATH), self.health, services.settings.slack_signing_secret),
             host=host,
             port=port,
             threads=services.settings.http_workers,
@@ -189,6 +198,9 @@ class HttpServer(Running):
             backlog=1024,
             ident="orderdesk",
             clear_untrusted_proxy_headers=True,
+            # waitress refuses a body of this size or more with 413, on its Content-Length before reading it or
+            # once a chunked body reaches it; its default lets one request hold 1 GiB.
+            max_request_body_size=MAX_BODY_BYTES + 1,
         )
         self.url = f"http://{host}:{self._server.effective_port}"
         self._stopping = threading.Event()
@@ -196,17 +208,28 @@ class HttpServer(Running):
         self._thread.start()
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        database = self.services.store.ping()
+        """``/healthz``: 503 while the bot cannot work (its database gone or unreadable) or does not know yet
+        whether Meta answers (before the first Graph probe has finished); every problem said in words.
+
+        Meta being down is reported (``ok: false``, 200), not a reason to restart us: a restart would not fix it.
+        """
+        database_problem = self.services.store.health_problem()
         graph = self._probe.state()
-        body = {
-            "ok": database and graph != "unreachable",
+        problems = [database_problem] if database_problem else []
+        if graph == "unknown":
+            problems.append("checking whether Meta's Graph API answers: no answer yet")
+        elif graph == "unreachable":
+            problems.append("Meta's Graph API does not answer")
+        body: dict[str, Any] = {
+            "ok": not problems,
             "version": version("orderdesk"),
-            "database": database,
+            "database": database_problem is None,
             "graph": graph,
             **self.statuses(),
         }
-        # 503 only when the bot cannot work at all; Meta being down is reported, not a reason to restart us.
-        return (200 if database else 503), body
+        if problems:
+            body["problems"] = problems
+        return (503 if database_problem or graph == "unknown" else 200), body
 
     def _serve(self) -> None:
         """waitress's event loop, run here rather than by ``server.run()`` so that stopping happens in this thread:
@@ -236,39 +259,176 @@ def _busy(server: Any) -> bool:
     return any(ch.requests or ch.total_outbufs_len for ch in list(server.active_channels.values()))
 
 
-def router(bolt: WSGIApp, health: Callable[[], tuple[int, dict[str, Any]]]) -> WSGIApp:
-    """``POST /slack/events`` → Bolt, ``GET /healthz`` → JSON status, anything else → 404 (405 for a wrong
-    method on a known path)."""
+def router(bolt: WSGIApp, health: Callable[[], tuple[int, dict[str, Any]]], signing_secret: str) -> WSGIApp:
+    """``POST /slack/events`` → Bolt, ``GET``/``HEAD /healthz`` → JSON status, anything else → 404 (405 for a
+    wrong method on a known path). ``HEAD`` gets the headers ``GET`` would, and no body.
+
+    Slack's requests pass three checks here before Bolt sees them, because Bolt parses a body before it verifies
+    the signature, logs a refused request's whole body (buyer details, response URLs) and trusts the body's shape:
+    a body over :data:`MAX_BODY_BYTES` is refused with 413 without being read past the cap, an unsigned one with
+    401 and one warning line (path, reason, size; never the body), and a signed one that is not a form or JSON
+    object as Slack sends them with 400.
+    """
 
     def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         logs.start_request()  # this server thread's previous request must not lend its fields to this one
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == EVENTS_PATH and method == "POST":
-            try:
-                return bolt(environ, start_response)
-            except Exception:
-                # Bolt trusts the shape of a body it parses (a view without "type", "actions" that is not a list,
-                # a payload that is not JSON) and raises; that is a malformed request, not our failure.
-                log.warning("refused a malformed Slack request", exc_info=True)
-                return _respond(start_response, 400, "Bad Request", "text/plain")
-        if path == HEALTH_PATH and method == "GET":
+            return slack_events(environ, start_response)
+        if path == HEALTH_PATH and method in {"GET", "HEAD"}:
             status, body = health()
-            return _respond(start_response, status, json.dumps(body), "application/json")
-        if path in {EVENTS_PATH, HEALTH_PATH}:
-            return _respond(start_response, 405, "Method Not Allowed", "text/plain")
-        return _respond(start_response, 404, "Not Found", "text/plain")
+            answer = _respond(start_response, status, json.dumps(body), "application/json")
+        elif path in ALLOWED_METHODS:
+            answer = _respond(
+                start_response, 405, "Method Not Allowed", "text/plain", [("Allow", ALLOWED_METHODS[path])]
+            )
+        else:
+            answer = _respond(start_response, 404, "Not Found", "text/plain")
+        # A body after a HEAD answer would be read as the start of the next response on a kept-alive connection.
+        return [] if method == "HEAD" else answer
+
+    def slack_events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raw = _read_capped(environ, MAX_BODY_BYTES)
+        if raw is None:
+            _refused(413, "the body is over the limit", environ)
+            return _respond(start_response, 413, f"Request body over {MAX_BODY_BYTES} bytes", "text/plain")
+        unsigned = signature_problem(
+            raw,
+            environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
+            environ.get("HTTP_X_SLACK_SIGNATURE"),
+            signing_secret,
+            time.time(),
+        )
+        if unsigned:
+            _refused(401, unsigned, environ, len(raw))
+            return _respond(start_response, 401, "Invalid request signature", "text/plain")
+        malformed = body_problem(raw, environ.get("CONTENT_TYPE", ""))
+        if malformed:
+            _refused(400, malformed, environ, len(raw))
+            return _respond(start_response, 400, f"Bad Request: {malformed}", "text/plain")
+        checked = {**environ, "wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw))}
+        try:
+            return bolt(checked, start_response)
+        except Exception as error:
+            # Bolt trusts the shape of what it parsed (a view without "type", "actions" that is not a list) and
+            # raises; that is a malformed request, not our failure. The traceback only at DEBUG: it is noise.
+            _refused(400, f"Bolt could not handle it ({type(error).__name__})", environ, len(raw))
+            log.debug("Bolt's failure on a malformed request", exc_info=True)
+            return _respond(start_response, 400, "Bad Request", "text/plain")
 
     return route
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+MAX_BODY_BYTES = 1024 * 1024
+"""The largest request body taken. Slack's are a few KiB (a view submission with every input filled stays far
+below): this only bounds what one request can make the bot hold in memory."""
+
+SIGNATURE_MAX_AGE_SECONDS = 300  # Slack's own rule: a timestamp more than 5 minutes off is a replay
+ALLOWED_METHODS = {EVENTS_PATH: "POST", HEALTH_PATH: "GET, HEAD"}
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 
-def _respond(start_response: Callable[..., Any], status: int, body: str, content_type: str) -> list[bytes]:
+def _read_capped(environ: Mapping[str, Any], cap: int) -> bytes | None:
+    """The request body, or None when it is longer than ``cap``: refused on its declared length without reading
+    it, and otherwise (no length, or a lying one) read no further than one byte past the cap.
+
+    Under waitress this repeats its own ``max_request_body_size`` check (it refuses first); the router keeps it so
+    that it is safe under any WSGI server.
+    """
+    declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if declared.isdigit() and int(declared) > cap:
+        return None
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    want = int(declared) if declared.isdigit() else cap + 1
+    chunks, have = [], 0
+    while have < min(want, cap + 1):
+        chunk = stream.read(min(want, cap + 1) - have)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        have += len(chunk)
+    return None if have > cap else b"".join(chunks)
+
+
+def signature_problem(
+    body: bytes, timestamp: str | None, signature: str | None, signing_secret: str, now: float
+) -> str | None:
+    """Why a request is not signed by Slack (in words for the log), or None when it is.
+
+    Slack's v0 scheme: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the app's signing secret.
+    """
+    if not timestamp or not signature:
+        return "no Slack signature"
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return "the signature timestamp is not a number"
+    if abs(now - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+        return "the signature timestamp is more than 5 minutes off"
+    expected = hmac.new(signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    # WSGI header values are latin-1 strings: any byte a client sent survives the round trip.
+    if not hmac.compare_digest(f"v0={expected.hexdigest()}".encode(), signature.encode("latin-1")):
+        return "the signature does not match"
+    return None
+
+
+def body_problem(raw: bytes, content_type: str) -> str | None:
+    """Why a signed body is not one Bolt can take (in words), or None.
+
+    Slack sends forms (slash commands; interactivity as one ``payload`` field of JSON) and JSON (the Events API).
+    Bolt parses a body that starts with ``{`` as JSON whatever its type and a form's ``payload`` field as JSON:
+    both must then be a JSON object.
+    """
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in {FORM, JSON}:
+        return f"the body is neither a form nor JSON (Content-Type {media_type or 'missing'})"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    if media_type == JSON or text.startswith("{"):
+        return _json_object_problem(text, "the body")
+    payload = parse_qs(text, keep_blank_values=True).get("payload")
+    return None if payload is None else _json_object_problem(payload[-1], "the payload field")
+
+
+def _json_object_problem(text: str, what: str) -> str | None:
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return f"{what} is not JSON"
+    return None if isinstance(parsed, dict) else f"{what} is JSON but not an object"
+
+
+def _refused(status: int, reason: str, environ: Mapping[str, Any], size: int | None = None) -> None:
+    """One warning line per refused request, without its body (it may hold buyer details or response URLs)."""
+    declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+    shown = str(size) if size is not None else declared if declared.isdigit() else f"over {MAX_BODY_BYTES}"
+    log.warning("refused a request with %s: %s (path %s, %s bytes)", status, reason, environ.get("PATH_INFO"), shown)
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    503: "Service Unavailable",
+}
+
+
+def _respond(
+    start_response: Callable[..., Any],
+    status: int,
+    body: str,
+    content_type: str,
+    headers: Sequence[tuple[str, str]] = (),
+) -> list[bytes]:
     data = body.encode()
     start_response(
         f"{status} {_REASONS[status]}",
-        [("Content-Type", f"{content_type}; charset=utf-8"), ("Content-Length", str(len(data)))],
+        [("Content-Type", f"{content_type}; charset=utf-8"), ("Content-Length", str(len(data))), *headers],
     )
     return [data]
 

@@ -40,6 +40,7 @@ from bot.per_thread import PerThread
 Row = dict[str, Any]
 
 MIGRATIONS = Migrations("orderdesk")
+HEALTH_TABLES = ("orders", "ledger")  # what every lookup and acknowledgement reads: /healthz checks them
 CACHE_KIB = 256  # sqlite page cache per connection (one connection per thread)
 
 
@@ -549,6 +550,34 @@ class Store:
             return self._select_one("SELECT 1 AS ok") == {"ok": 1}
         except sqlite3.Error:
             return False
+
+    def health_problem(self) -> str | None:
+        """Why the database cannot serve the bot, in words, or None when it can.
+
+        Asked on a fresh connection to the file at :attr:`path`: the store's own connections keep reading a file
+        that was deleted under them, and a thread's new connection would create an empty one. The migrations
+        table must be there with every migration applied, and the core tables readable.
+        """
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            return None if self.ping() else "the database does not answer"
+        try:
+            conn = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=rw", uri=True)
+        except sqlite3.Error:
+            return f"the database file {self.path} is missing or cannot be opened"
+        try:
+            db = Database(conn, execute_plugins=False)
+            if not db[MIGRATIONS.migrations_table].exists():
+                return f"the database {self.path} has no orderdesk tables (was it deleted or replaced?)"
+            pending = [m.name for m in MIGRATIONS.pending(db)]
+            if pending:
+                return f"the database {self.path} lacks migrations {', '.join(pending)}"
+            for table in HEALTH_TABLES:
+                conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()  # noqa: S608 - fixed table names
+        except sqlite3.Error as error:
+            return f"the database {self.path} cannot be read: {error}"
+        finally:
+            conn.close()
+        return None
 
     def journal_mode(self) -> str:
         return str(self._db().journal_mode)

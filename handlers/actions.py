@@ -52,8 +52,9 @@ def on_ack_with_reference(
     ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, later: Later
 ) -> None:
     ack()
-    # Next in line: the trigger expires 3 seconds after the click. Who may acknowledge is checked on submit.
-    later(
+    # In the urgent lane, not behind the pool's Graph work: the trigger expires 3 seconds after the click. Who may
+    # acknowledge is checked on submit.
+    later.now(
         lambda: client.views_open(
             trigger_id=trigger_id(body), view=ack_modal(Click.from_action(body, workspace_of(context)))
         )

@@ -53,7 +53,8 @@ def test_the_stack_is_wired_only_through_settings(demo: Demo) -> None:
     assert ALICE not in settings.ack_allowed
     assert CAROL not in settings.ack_allowed
     with httpx.Client() as http:
-        assert http.get(f"{demo.server.url}/healthz").status_code == 200
+        # Ready (200) once the first Graph probe, which the first /healthz starts, has answered.
+        demo.slack.wait_for(lambda: http.get(f"{demo.server.url}/healthz").status_code == 200)
         page = http.get(demo.console_url)
         state = http.get(f"{demo.console_url}/api/state", params={"user": CAROL}).json()
     assert page.status_code == 200

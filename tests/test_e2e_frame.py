@@ -64,9 +64,12 @@ def _health_once_graph_probed(stack: Stack) -> dict[str, object]:
 
         def probed() -> dict[str, object] | None:
             response = http.get("/healthz")
-            assert response.status_code == 200
             body: dict[str, object] = response.json()
-            return body if body["graph"] != "unknown" else None
+            if body["graph"] == "unknown":  # not ready until Meta was asked once
+                assert response.status_code == 503
+                return None
+            assert response.status_code == 200
+            return body
 
         return stack.slack_sandbox.wait_for(probed)
 
@@ -115,6 +118,7 @@ def test_stop_finishes_a_request_in_flight(stack: Stack) -> None:
         release.wait(timeout=10)
         return {"slow": True}
 
+    _health_once_graph_probed(stack)
     stack.server.add_status("slow", slow_status)
     result: dict[str, httpx.Response] = {}
     with httpx.Client(base_url=stack.server.url) as http:
