@@ -184,11 +184,11 @@ def _on_error(
     return BoltResponse(status=400, body=f"Request failed (reference {reference}).")
 
 
-def _tell_user(text: str, context: BoltContext, respond: Respond, client: WebClient, reference: str) -> None:
+def _tell_user(text: str, context: BoltContext, respond: Respond | None, client: WebClient, reference: str) -> None:
     """An ephemeral answer to the user who sent the request: through its response URL, else as an ephemeral
     message in its channel; a failure to tell is logged, never raised (the caller is already handling one)."""
     try:
-        if context.response_url:
+        if respond is not None and context.response_url:
             told = respond(text=text, response_type="ephemeral", replace_original=False)
             if told.status_code != 200:
                 log.error("could not tell the user: response_url answered %s", told.status_code)
