@@ -1,4 +1,4 @@
-"""Load: 200 agents looking orders up and acknowledging them for 60 seconds, with a slow Meta (issue 8).
+"""Load: 200 agents looking orders up and acknowledging them for 60 seconds, with a slow Meta.
 
 Three processes, as in production the bot does not share its interpreter with Slack or Meta:
 

@@ -6,7 +6,7 @@ returns. The slow part (Meta, sqlite, answers through the response URL) runs in 
 
 Why not Bolt's own ways. Its default runs the whole listener in its pool while the request thread polls every
 10 ms for the ack: each ack then waits for a pool thread to wake up and get the GIL, which under load took
-seconds (issue 8's load benchmark: 0.3 to 1.6 s between handing the listener over and its first line). Its lazy
+seconds (the load benchmark measured 0.3 to 1.6 s between handing the listener over and its first line). Its lazy
 listeners deep-copy each request (our services with it) and log a failure instead of telling the user.
 """
 

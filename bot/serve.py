@@ -389,7 +389,9 @@ def body_problem(raw: bytes, content_type: str) -> str | None:
     if media_type == JSON or text.startswith("{"):
         return _json_object_problem(text, "the body")
     payload = parse_qs(text, keep_blank_values=True).get("payload")
-    return None if payload is None else _json_object_problem(payload[-1], "the payload field")
+    if payload is None:
+        return None
+    return _json_object_problem(payload[-1], "the payload field") or _interactive_problem(json.loads(payload[-1]))
 
 
 def _json_object_problem(text: str, what: str) -> str | None:
@@ -398,6 +400,25 @@ def _json_object_problem(text: str, what: str) -> str | None:
     except (ValueError, RecursionError):
         return f"{what} is not JSON"
     return None if isinstance(parsed, dict) else f"{what} is JSON but not an object"
+
+
+def _interactive_problem(payload: Mapping[str, Any]) -> str | None:
+    """What Bolt's listener matching would index into without checking, in the shape Slack always sends it:
+    a string ``type``; ``actions`` a list of objects with a string ``action_id``; ``view`` an object with a string
+    ``callback_id``; ``user`` an object. Anything else is not from Slack and never reaches Bolt."""
+    if not isinstance(payload.get("type"), str):
+        return "the payload has no type"
+    actions = payload.get("actions", [])
+    if not isinstance(actions, list) or not all(
+        isinstance(action, dict) and isinstance(action.get("action_id"), str) for action in actions
+    ):
+        return "the payload's actions are not a list of actions with ids"
+    view = payload.get("view", {})
+    if not isinstance(view, dict) or ("callback_id" in view and not isinstance(view["callback_id"], str)):
+        return "the payload's view is not an object with a callback id"
+    if not isinstance(payload.get("user", {}), dict):
+        return "the payload's user is not an object"
+    return None
 
 
 def _refused(status: int, reason: str, environ: Mapping[str, Any], size: int | None = None) -> None:
@@ -490,7 +511,7 @@ def connect_socket_mode(settings: Settings, services: Services) -> Running:
 def attach_workers(running: Running) -> None:
     """The background work of every way of running the bot (serve in both modes, the demo): one place, so none
     of them can forget the sweeper or the poller."""
-    attach_notifier(running)  # the new-order poller (issue 6), when ORDERDESK_NOTIFY_CHANNEL is set
+    attach_notifier(running)  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     acks = running.services.acks
     if acks is not None:  # finishes acknowledgements a crash left pending: now, then every sweep_seconds
         client = running.app.client
