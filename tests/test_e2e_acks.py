@@ -429,3 +429,22 @@ def test_a_second_clicker_gets_the_final_outcome_not_a_spinner_for_good(stack: S
     assert "is acknowledging" in first_answer
     assert "Acknowledged by <@U0AGENT1>" in final
     assert both
+
+
+@pytest.mark.parametrize("argument", ["6138777050891812", "all now", "--force"])
+def test_ack_pending_with_arguments_gets_its_usage_and_acknowledges_nothing(stack: Stack, argument: str) -> None:
+    created_order(stack)
+    sent = stack.slack.slash_command(f"ack-pending {argument}")
+    answer = json.dumps(stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url or "")))
+    assert "takes no arguments" in answer
+    assert ids.ACK_PENDING_CONFIRM not in answer
+    assert ack_posts(stack) == []
+
+
+def test_ack_pending_asks_before_acknowledging_anything(stack: Stack) -> None:
+    created_order(stack)
+    sent = stack.slack.slash_command("ack-pending")
+    [question] = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url or ""))
+    [button] = [e for b in question["blocks"] for e in b.get("elements", []) if e.get("action_id")]
+    assert (button["action_id"], "confirm" in button) == (ids.ACK_PENDING_CONFIRM, True)
+    assert ack_posts(stack) == []
