@@ -241,25 +241,19 @@ class Ledger:
             message_ts=message_ts,
             reference=reference if reference is not None else params.get("merchant_order_reference"),
         )
-        try:
-            with self._store.transaction():
-                if not self._store.ledger_insert(self._row(entry)):
-                    return self._same_key(entry)
-                if not self._store.lock_order(order_id, key, entry.reference):
-                    raise _Rollback
-                return Claim(won=True, entry=entry)
-        except _Rollback:
-            return self._blocked(order_id, entry.reference) or self.claim(
-                key=key,
-                operation=operation,
-                order_id=order_id,
-                params=params,
-                user_id=user_id,
-                team_id=team_id,
-                channel_id=channel_id,
-                message_ts=message_ts,
-                reference=reference,
-            )
+        while True:
+            try:
+                with self._store.transaction():
+                    if not self._store.ledger_insert(self._row(entry)):
+                        return self._same_key(entry)
+                    if not self._store.lock_order(order_id, key, entry.reference):
+                        raise _Rollback
+                    return Claim(won=True, entry=entry)
+            except _Rollback:
+                blocked = self._blocked(order_id, entry.reference)
+                if blocked is not None:
+                    return blocked
+                # The holder ended between our insert and this read: the order is free, so claim again.
 
     def claim_batch(
         self,
