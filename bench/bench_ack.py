@@ -17,15 +17,15 @@ from pathlib import Path
 from slack_sdk import WebClient
 
 from bench.bench_ledger import _claims
-from bot import ids
-from bot.acks import CARD_NOTIFICATION
-from bot.blocks import ack_value, notification_card, notification_text
-from bot.ledger import new_key
+from bot.actions.acknowledge import CARD_NOTIFICATION
+from bot.actions.ledger import new_key
+from bot.runtime.serve import EVENTS_PATH, build_server
+from bot.runtime.services import Services
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import SlackRequester, SlackSandbox
-from bot.serve import EVENTS_PATH, build_server
-from bot.services import Services
+from bot.slack import ids
+from bot.slack.views.blocks import ack_value, notification_card, notification_text
 
 CHANNEL = "C0ORDERS"
 WARMUP = 3

@@ -17,15 +17,15 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.app import web_client
-from bot.blocks import help_blocks
 from bot.config import Settings
-from bot.graph import GraphClient
+from bot.graph.client import GraphClient
+from bot.runtime.app import web_client
+from bot.runtime.serve import EVENTS_PATH, build_server
+from bot.runtime.services import Services
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox
-from bot.serve import EVENTS_PATH, build_server
-from bot.services import Services
-from bot.store import Store
+from bot.slack.views.blocks import help_blocks
+from bot.storage.sqlite.store import Store
 
 WARMUP = 10
 

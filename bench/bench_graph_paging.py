@@ -14,7 +14,7 @@ from collections.abc import Callable
 import httpx
 
 from bot.config import Settings
-from bot.graph import GraphClient
+from bot.graph.client import GraphClient
 from bot.sandbox.graph import GraphSandbox
 
 PAGE = "1122334455"

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.ledger import ACKNOWLEDGE_ORDER, Ledger
-from bot.store import Store
+from bot.actions.ledger import ACKNOWLEDGE_ORDER, Ledger
+from bot.storage.sqlite.store import Store
 
 
 def _claims(threads: int, claims_per_thread: int, key_for: Callable[[int, int], str]) -> str:

@@ -39,11 +39,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot import ids
 from bot.config import Settings
-from bot.graph import GraphClient
+from bot.graph.client import GraphClient
 from bot.sandbox.graph import SANDBOX_TOKEN
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
+from bot.slack import ids
 
 GRAPH_LATENCY_MS = 200
 ANSWER_TIMEOUT = 10.0

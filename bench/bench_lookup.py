@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.runtime.serve import EVENTS_PATH, build_server
+from bot.runtime.services import Services
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
-from bot.serve import EVENTS_PATH, build_server
-from bot.services import Services
 
 LATENCIES_MS = (0, 300)
 WARMUP = 5

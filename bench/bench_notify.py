@@ -24,11 +24,11 @@ from pathlib import Path
 import httpx
 
 from bot.config import Settings
-from bot.graph import GraphClient
-from bot.notifier import Notifier, notifier_client
+from bot.graph.client import GraphClient
+from bot.notify.poller import Notifier, notifier_client
 from bot.sandbox.graph import SANDBOX_TOKEN
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackSandbox
-from bot.store import Store
+from bot.storage.sqlite.store import Store
 
 CHANNEL = "C0ORDERS"
 

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 from bench.bench_load import started
 from bot.config import Settings
+from bot.runtime.serve import EVENTS_PATH, MAX_BODY_BYTES
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET
-from bot.serve import EVENTS_PATH, MAX_BODY_BYTES
 
 PIECE = b"a" * 65536
 ANSWER_TIMEOUT = 120.0  # seconds a client waits for the bot's answer once it has sent everything

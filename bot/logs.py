@@ -7,7 +7,8 @@ Why this shape:
 * **Request fields are bound, not repeated.** Bolt's middleware binds ``request_id``, ``team``, ``user`` and
   ``channel`` once per request (:func:`start_request`); services add ``order_id``, ``idempotency_key`` or
   ``fbtrace_id`` with :func:`bound`. Every log line written while they are bound carries them, including Bolt's
-  and slack_sdk's own lines. Listeners hand their slow part to a thread pool (``bot.later``), and a thread does not
+  and slack_sdk's own lines. Listeners hand their slow part to a thread pool (``bot.runtime.later``), and a thread
+  does not
   inherit the submitting thread's context variables, so that pool is a :class:`ContextThreadPoolExecutor`, which
   carries them across.
 * **Secrets are scrubbed at the last moment**, in the formatter, whatever code produced the line: every Slack

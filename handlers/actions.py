@@ -1,7 +1,7 @@
 """Block actions (buttons on order cards): the acknowledgement, lookup and notification features.
 
-Every action id lives in ``bot.ids``. Each feature keeps its listeners in its own section. A payload the bot
-cannot read raises :class:`bot.errors.BadRequest`, which the app's error handler answers in words.
+Every action id lives in ``bot.slack.ids``. Each feature keeps its listeners in its own section. A payload the bot
+cannot read raises :class:`bot.slack.errors.BadRequest`, which the app's error handler answers in words.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import ids
-from bot.access import workspace_of
-from bot.acks import AcknowledgementService, Actor, Click, ack_modal
-from bot.blocks import digest_list, message_blocks
+from bot.actions.acknowledge import AcknowledgementService, Actor, Click, ack_modal
 from bot.config import Settings
-from bot.errors import BadRequest
-from bot.later import Later
-from bot.notifier import digest_orders
-from bot.orders import OrderService, Problem
-from bot.store import Store
+from bot.lookup.service import OrderService, Problem
+from bot.notify.poller import digest_orders
+from bot.runtime.later import Later
+from bot.slack import ids
+from bot.slack.access import workspace_of
+from bot.slack.errors import BadRequest
+from bot.slack.views.blocks import digest_list, message_blocks
+from bot.storage.sqlite.store import Store
 
 
 def register(app: App) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from slack_bolt.context.respond import Respond
 
-from bot.blocks_kit import context
 from bot.config import Settings
-from bot.orders import Answer, render
+from bot.lookup.service import Answer, render
+from bot.slack.views.kit import context
 
 
 def answer_each(answers: Sequence[Answer], respond: Respond, settings: Settings, *, note: str | None = None) -> None:

@@ -12,12 +12,12 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 
-from bot import ids
-from bot.acks import AcknowledgementService
-from bot.blocks import ack_pending_prompt, help_blocks, message_blocks
-from bot.later import Later
-from bot.orders import OrderService
-from bot.query import QueryError, parse_query
+from bot.actions.acknowledge import AcknowledgementService
+from bot.lookup.query import QueryError, parse_query
+from bot.lookup.service import OrderService
+from bot.runtime.later import Later
+from bot.slack import ids
+from bot.slack.views.blocks import ack_pending_prompt, help_blocks, message_blocks
 from handlers.answers import answer_each
 
 Subcommand = Callable[[str, Respond, BoltContext], None]

@@ -1,4 +1,4 @@
-"""Shortcuts: "Look up order" on any message (``bot.ids.LOOKUP_SHORTCUT``)."""
+"""Shortcuts: "Look up order" on any message (``bot.slack.ids.LOOKUP_SHORTCUT``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_bolt.context.respond import Respond
 
-from bot import ids
-from bot.blocks import message_blocks
 from bot.config import Settings
-from bot.later import Later
-from bot.orders import OrderService
-from bot.query import MAX_QUERIES, find_in_message
+from bot.lookup.query import MAX_QUERIES, find_in_message
+from bot.lookup.service import OrderService
+from bot.runtime.later import Later
+from bot.slack import ids
+from bot.slack.views.blocks import message_blocks
 from handlers.answers import answer_each
 
 NOTHING_FOUND = (

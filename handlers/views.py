@@ -12,11 +12,11 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import ids
-from bot.access import workspace_of
-from bot.acks import AcknowledgementService, Click
-from bot.errors import BadRequest
-from bot.later import Later
+from bot.actions.acknowledge import AcknowledgementService, Click
+from bot.runtime.later import Later
+from bot.slack import ids
+from bot.slack.access import workspace_of
+from bot.slack.errors import BadRequest
 
 
 def register(app: App) -> None:

@@ -29,11 +29,11 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.runtime.serve import EVENTS_PATH, HttpServer, build_server
+from bot.runtime.services import Services
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
-from bot.serve import EVENTS_PATH, HttpServer, build_server
-from bot.services import Services
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.acks import AcknowledgementService, Click
-from bot.blocks import ack_value
+from bot.actions.acknowledge import AcknowledgementService, Click
+from bot.actions.ledger import ACKNOWLEDGE_ORDER, Ledger
 from bot.config import Settings
-from bot.errors import BadRequest
-from bot.graph import GraphClient
-from bot.ledger import ACKNOWLEDGE_ORDER, Ledger
+from bot.graph.client import GraphClient
 from bot.sandbox.graph import GraphSandbox
-from bot.store import Store
+from bot.slack.errors import BadRequest
+from bot.slack.views.blocks import ack_value
+from bot.storage.sqlite.store import Store
 
 KEY = "0123456789abcdef0123456789abcdef"
 NOWHERE = WebClient(base_url="http://127.0.0.1:9/api/")  # any Slack call would fail the test loudly

@@ -16,17 +16,18 @@ from urllib.parse import urlencode
 import pytest
 from slack_bolt import App, BoltContext, BoltRequest
 
-from bot import ids, logs
-from bot.app import create_app
-from bot.blocks import help_blocks
+from bot import logs
 from bot.config import Settings
-from bot.graph import GraphClient
-from bot.later import InlineExecutor, Later, WorkPool, work_pool, work_threads
-from bot.orders import OrderService
+from bot.graph.client import GraphClient
+from bot.lookup.service import OrderService
+from bot.runtime.app import create_app
+from bot.runtime.later import InlineExecutor, Later, WorkPool, work_pool, work_threads
+from bot.runtime.services import Services
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import DEFAULT_BOT_TOKEN, DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
-from bot.services import Services
-from bot.store import Store
+from bot.slack import ids
+from bot.slack.views.blocks import help_blocks
+from bot.storage.sqlite.store import Store
 from handlers import commands
 
 USER, CHANNEL = "U0AGENT1", "C0ORDERS"
@@ -300,7 +301,7 @@ def test_work_whose_error_handler_fails_is_still_logged(caplog: pytest.LogCaptur
 
     with WorkPool(max_workers=1) as pool:
         Later(pool, BoltContext(), broken_handler)(work)
-    [record] = [r for r in caplog.records if r.name == "bot.later"]
+    [record] = [r for r in caplog.records if r.name == "bot.runtime.later"]
     assert record.levelno == logging.ERROR
     assert "handler broke" in caplog.text
 

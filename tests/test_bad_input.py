@@ -25,15 +25,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_sdk import WebClient
 
-from bot import ids
-from bot.app import create_app
-from bot.blocks import MERCHANT_REF_PATTERN, ack_value, notification_card, notification_text
-from bot.graph import ORDER_CARD_FIELDS
-from bot.later import InlineExecutor
-from bot.ledger import new_key
-from bot.query import MAX_QUERIES, QueryError, find_in_message, parse_order_id, parse_query
+from bot.actions.ledger import new_key
+from bot.graph.client import ORDER_CARD_FIELDS
+from bot.lookup.query import MAX_QUERIES, QueryError, find_in_message, parse_order_id, parse_query
+from bot.runtime.app import create_app
+from bot.runtime.later import InlineExecutor
+from bot.runtime.serve import EVENTS_PATH, HttpServer, build_server
 from bot.sandbox.slack import SlackRequester
-from bot.serve import EVENTS_PATH, HttpServer, build_server
+from bot.slack import ids
+from bot.slack.views.blocks import MERCHANT_REF_PATTERN, ack_value, notification_card, notification_text
 from handlers.commands import SUBCOMMANDS, parse
 
 pytestmark = pytest.mark.e2e

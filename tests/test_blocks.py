@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import ids
-from bot.blocks import (
+from bot.slack import ids
+from bot.slack.views.blocks import (
     MERCHANT_REF_PATTERN,
     STATE_WORDS,
     AckStatus,
@@ -41,8 +41,8 @@ from bot.blocks import (
     order_card,
     parse_ack_value,
 )
-from bot.blocks_kit import money
-from bot.store import AuditRow
+from bot.slack.views.kit import money
+from bot.storage.sqlite.store import AuditRow
 
 CM = "https://www.facebook.com/commerce_manager/"
 KEY = "0f8e4c2a9b7d41c6a3e5d2b1c4f6a8e0"  # the shape of uuid4().hex; fixed, so xdist workers agree on test ids

@@ -19,9 +19,9 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from slack_sdk import WebClient
 
-from bot import ids
-from bot.demo import ALICE, BOB, CAROL, Demo
+from bot.cli.demo import ALICE, BOB, CAROL, Demo
 from bot.sandbox.slack import BOT_USER_ID
+from bot.slack import ids
 
 pytestmark = pytest.mark.browser
 

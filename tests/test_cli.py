@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
-from bot.store import Store
+from bot.cli import main as cli
+from bot.storage.sqlite.store import Store
 
 ORDERDESK = Path(sys.executable).with_name("orderdesk")
 # Valid settings that need no network before the database opens: the database is what these tests are about.

@@ -1,6 +1,7 @@
 """The console's renderer draws every message the bot can produce, in a real browser, without a rendering error.
 
-Two corpora: every Block Kit builder in ``bot.blocks`` over orders in every state (and a hostile one: mentions,
+Two corpora: every Block Kit builder in ``bot.slack.views.blocks`` over orders in every state (and a hostile one:
+mentions,
 entities, 3,000-character names, 120 items), and everything the bot actually sent to the Slack sandbox during the
 scripted demo (messages, edits, ephemerals, modals). A block or element the renderer does not know, a malformed
 date or an unknown control sequence is a reported problem and fails the test, as does any console error.
@@ -19,12 +20,12 @@ from typing import Any
 import pytest
 from test_browser import WAIT_MS, Browser, Page, chromium, expect  # noqa: F401 (chromium is a fixture)
 
-from bot import blocks
-from bot.blocks import AckStatus
-from bot.demo import Demo, Scenario
+from bot.cli.demo import Demo, Scenario
 from bot.sandbox.console import Console
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox
+from bot.slack.views import blocks
+from bot.slack.views.blocks import AckStatus
 
 pytestmark = pytest.mark.browser
 
@@ -121,7 +122,7 @@ def builder_corpus() -> dict[str, list[dict[str, Any]]]:
 
 
 def test_the_corpus_covers_every_block_builder() -> None:
-    """A new builder in ``bot.blocks`` must be added to the corpus above (or this test names it)."""
+    """A new builder in ``bot.slack.views.blocks`` must be added to the corpus above (or this test names it)."""
     covered = {name.split("/")[0] for name in builder_corpus()}
     producing = {
         name

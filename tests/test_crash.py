@@ -27,13 +27,13 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot import ids
-from bot.blocks import ack_value, notification_card, notification_text
-from bot.ledger import new_key
+from bot.actions.ledger import new_key
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import SlackRequester, SlackSandbox
-from bot.store import Store
+from bot.slack import ids
+from bot.slack.views.blocks import ack_value, notification_card, notification_text
+from bot.storage.sqlite.store import Store
 
 CHANNEL = "C0ORDERS"
 LEASE_SECONDS = 5  # the smallest lease Settings accepts: the sweeper may take over 5 s after the claim

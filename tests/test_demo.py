@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.demo import ALICE, CAROL, Demo, OrderFeed, Scenario, StepFailed, main, parser
+from bot.cli.demo import ALICE, CAROL, Demo, OrderFeed, Scenario, StepFailed, main, parser
 from bot.sandbox.console import Console
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import doctor, serve
-from bot.doctor import MANIFEST, main, manifest_bot_scopes
+from bot.cli import doctor
+from bot.cli.doctor import MANIFEST, main, manifest_bot_scopes
+from bot.runtime import serve
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack_web import DEFAULT_SCOPES, SlackSandbox
 

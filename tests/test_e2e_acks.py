@@ -12,11 +12,11 @@ import pytest
 from e2e_stack import Stack
 from slack_sdk import WebClient
 
-from bot import ids
-from bot.blocks import ack_value, notification_card, notification_text
-from bot.graph import ORDER_CARD_FIELDS
-from bot.ledger import new_key
+from bot.actions.ledger import new_key
+from bot.graph.client import ORDER_CARD_FIELDS
 from bot.sandbox.graph import GraphSandbox
+from bot.slack import ids
+from bot.slack.views.blocks import ack_value, notification_card, notification_text
 
 CHANNEL = "C0ORDERS"
 TEMPLATE = "FB-{order_id}"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from e2e_stack import Stack, stack_fixture  # noqa: F401 (registers the `stack` fixture)
 
-from bot.blocks import help_blocks
+from bot.slack.views.blocks import help_blocks
 
 pytestmark = pytest.mark.e2e
 

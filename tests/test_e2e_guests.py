@@ -13,11 +13,11 @@ from collections.abc import Callable
 import pytest
 from e2e_stack import Stack, stack_fixture  # noqa: F401
 
-from bot import ids
-from bot.access import GUEST_REFUSAL
-from bot.blocks import ack_value
-from bot.ledger import new_key
+from bot.actions.ledger import new_key
 from bot.sandbox.slack import Sent
+from bot.slack import ids
+from bot.slack.access import GUEST_REFUSAL
+from bot.slack.views.blocks import ack_value
 
 GUEST = "U0FOREIGN"
 

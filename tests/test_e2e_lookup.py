@@ -12,9 +12,9 @@ import pytest
 from e2e_stack import Stack
 from slack_sdk.models.blocks import Block
 
-from bot import ids
-from bot.graph import ORDER_CARD_FIELDS
+from bot.graph.client import ORDER_CARD_FIELDS
 from bot.sandbox.slack_requester import Sent
+from bot.slack import ids
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from e2e_stack import Stack
 
-from bot import ids
-from bot.notifier import DIGEST_EVENT
+from bot.notify.poller import DIGEST_EVENT
 from bot.sandbox.graph import GraphSandbox
+from bot.slack import ids
 
 pytestmark = pytest.mark.e2e
 

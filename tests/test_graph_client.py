@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.graph import (
+from bot.graph.client import (
     ORDER_CARD_FIELDS,
     GraphClient,
     GraphError,
@@ -470,7 +470,7 @@ def test_one_log_line_per_failed_attempt_with_the_trace_id(
     rig: Callable[..., tuple[GraphClient, Rig]], caplog: pytest.LogCaptureFixture
 ) -> None:
     client, _ = rig(fail(400, envelope(100, 33)))
-    caplog.set_level(logging.WARNING, logger="bot.graph")
+    caplog.set_level(logging.WARNING, logger="bot.graph.client")
     with pytest.raises(NotFoundError):
         client.get_order(ORDER)
     [record] = caplog.records

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.graph import (
+from bot.graph.client import (
     ORDER_CARD_FIELDS,
     GraphClient,
     GraphPermissionError,

@@ -24,12 +24,12 @@ from e2e_stack import Stack, stack_fixture  # noqa: F401 (registers the `stack` 
 from slack_bolt import Ack, BoltRequest
 from test_e2e_frame import _health_once_graph_probed
 
-from bot import ids
-from bot.app import create_app
-from bot.errors import BadRequest
-from bot.later import InlineExecutor, Later
+from bot.runtime.app import create_app
+from bot.runtime.later import InlineExecutor, Later
+from bot.runtime.serve import EVENTS_PATH, MAX_BODY_BYTES, router
 from bot.sandbox.slack import SlackRequester
-from bot.serve import EVENTS_PATH, MAX_BODY_BYTES, router
+from bot.slack import ids
+from bot.slack.errors import BadRequest
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ import pytest
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from bot.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Claim, Ledger, LedgerEntry, fingerprint, new_key
-from bot.store import MIGRATIONS, Store
+from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Claim, Ledger, LedgerEntry, fingerprint, new_key
+from bot.storage.sqlite.store import MIGRATIONS, Store
 
 T = TypeVar("T")
 KEY = "5f1c2c8e8a7e4c599f1e0b7f0d3a2b11"

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from e2e_stack import Stack
 
-from bot import ids, logs
+from bot import logs
 from bot.config import Settings
+from bot.slack import ids
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +64,7 @@ def test_a_graph_failure_is_one_line_with_the_request_user_and_fbtrace_id(stack:
     stack.graph_sandbox.set_faults(status=503, count=1)
     sent = stack.slack.slash_command(order_id)
     stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url or ""))
-    failures = [e for e in events(stream) if e["logger"] == "bot.graph" and "failed" in e["msg"]]
+    failures = [e for e in events(stream) if e["logger"] == "bot.graph.client" and "failed" in e["msg"]]
     assert failures, stream.getvalue()[-2000:]
     [failure] = failures
     assert failure["level"] == "warning"

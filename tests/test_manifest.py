@@ -17,8 +17,8 @@ import pytest
 import yaml
 from slack_bolt import App
 
-from bot import ids
-from bot.app import HANDLER_MODULES
+from bot.runtime.app import HANDLER_MODULES
+from bot.slack import ids
 
 REPO = Path(__file__).parents[1]
 SCHEMA = REPO / "tests" / "data" / "slack" / "manifest.schema.1.0.0.json"
@@ -112,7 +112,7 @@ def test_interactivity_is_on_when_anything_interactive_is_registered(
 
 
 def test_registered_action_ids_are_known_ids(registered: dict[str, set[str]]) -> None:
-    """Buttons are rendered from ``bot.ids``; a listener on any other id would never be reached."""
+    """Buttons are rendered from ``bot.slack.ids``; a listener on any other id would never be reached."""
     assert registered["action"] <= set(ids.ALL_ACTION_IDS)
 
 

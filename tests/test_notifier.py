@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot import ids
 from bot.config import Route, Settings
-from bot.graph import GraphClient, GraphError
-from bot.notifier import (
+from bot.graph.client import GraphClient, GraphError
+from bot.notify.poller import (
     DIGEST_EVENT,
     NOTIFY_FIELDS,
     WATERMARK,
@@ -33,7 +32,8 @@ from bot.notifier import (
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.server import ServerThread
 from bot.sandbox.slack import SlackSandbox
-from bot.store import Store
+from bot.slack import ids
+from bot.storage.sqlite.store import Store
 
 CHANNEL = "C0ORDERS"
 

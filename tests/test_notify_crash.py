@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from bot import ids
-from bot.notifier import DIGEST_EVENT
+from bot.notify.poller import DIGEST_EVENT
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import SlackSandbox
+from bot.slack import ids
 
 pytestmark = pytest.mark.e2e
 

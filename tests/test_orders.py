@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
+from bot.actions.ledger import ACKNOWLEDGE_ORDER, Ledger
 from bot.config import Settings
-from bot.graph import ORDER_CARD_FIELDS, GraphClient
-from bot.ledger import ACKNOWLEDGE_ORDER, Ledger
-from bot.orders import SCAN_FIELDS, Ambiguous, OrderFound, OrderService, Problem, render
-from bot.query import Query
+from bot.graph.client import ORDER_CARD_FIELDS, GraphClient
+from bot.lookup.query import Query
+from bot.lookup.service import SCAN_FIELDS, Ambiguous, OrderFound, OrderService, Problem, render
 from bot.sandbox.graph import SANDBOX_TOKEN, GraphSandbox
-from bot.store import Store
+from bot.storage.sqlite.store import Store
 
 CM_URL = "https://cm.example/"
 
@@ -269,9 +269,9 @@ def test_token_problems_are_logged_for_the_admin_with_code_and_trace_but_no_toke
     service: OrderService, sandbox: GraphSandbox, caplog: pytest.LogCaptureFixture, fault: dict[str, Any], code: int
 ) -> None:
     sandbox.set_faults(**fault)
-    with caplog.at_level(logging.ERROR, logger="bot.orders"):
+    with caplog.at_level(logging.ERROR, logger="bot.lookup.service"):
         answer = lookup(service, "id", "7000000000000")
-    [record] = [r for r in caplog.records if r.name == "bot.orders"]
+    [record] = [r for r in caplog.records if r.name == "bot.lookup.service"]
     logged = re.search(r"code=(\d+) subcode=\S+ fbtrace_id=(\w+)", record.getMessage())
     assert logged is not None
     assert int(logged[1]) == code

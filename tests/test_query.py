@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.query import MAX_QUERIES, Query, QueryError, find_in_message, parse_order_id, parse_query
+from bot.lookup.query import MAX_QUERIES, Query, QueryError, find_in_message, parse_order_id, parse_query
 
 
 def ids(*values: str) -> list[Query]:

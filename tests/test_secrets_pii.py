@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 from e2e_stack import Stack
 
-from bot import ids, logs
-from bot.notifier import Notifier, notifier_client
+from bot import logs
+from bot.notify.poller import Notifier, notifier_client
+from bot.runtime.serve import EVENTS_PATH
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox
-from bot.serve import EVENTS_PATH
+from bot.slack import ids
 
 pytestmark = pytest.mark.e2e
 

@@ -20,12 +20,12 @@ from slack_sdk import WebClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot import ids
-from bot.app import create_app
-from bot.blocks import ack_value, notification_card, notification_text
-from bot.graph import ORDER_CARD_FIELDS
-from bot.later import work_pool
-from bot.ledger import new_key
+from bot.actions.ledger import new_key
+from bot.graph.client import ORDER_CARD_FIELDS
+from bot.runtime.app import create_app
+from bot.runtime.later import work_pool
+from bot.slack import ids
+from bot.slack.views.blocks import ack_value, notification_card, notification_text
 
 pytestmark = pytest.mark.e2e
 

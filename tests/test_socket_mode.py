@@ -22,10 +22,10 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.app import create_app
-from bot.blocks import help_blocks
-from bot.later import work_pool
+from bot.runtime.app import create_app
+from bot.runtime.later import work_pool
 from bot.sandbox.slack import SlackSandbox
+from bot.slack.views.blocks import help_blocks
 
 
 class WebSocketRecorder:

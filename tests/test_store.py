@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot import store as store_module
-from bot.store import Store, strip_pii
+from bot.storage.sqlite import store as store_module
+from bot.storage.sqlite.store import Store, strip_pii
 
 EMAIL = "n8miblde3i@marketplace.facebook.com"
 PHONE = "+1 555 0100 123"

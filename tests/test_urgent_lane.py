@@ -11,8 +11,8 @@ import pytest
 from e2e_stack import Stack
 from test_e2e_acks import created_order, open_modal, post_card
 
-from bot import ids
-from bot.later import WorkPool
+from bot.runtime.later import WorkPool
+from bot.slack import ids
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.blocks import (
+from bot.lookup.service import Ambiguous, render
+from bot.sandbox.slack import SlackSandbox
+from bot.slack.views.blocks import (
     STATE_WORDS,
     AckStatus,
     ack_not_allowed_blocks,
@@ -32,10 +34,8 @@ from bot.blocks import (
     order_card,
     state_words,
 )
-from bot.blocks_kit import plural, summarised
-from bot.orders import Ambiguous, render
-from bot.sandbox.slack import SlackSandbox
-from bot.store import AuditRow, IndexedOrder
+from bot.slack.views.kit import plural, summarised
+from bot.storage.sqlite.store import AuditRow, IndexedOrder
 
 CM = "https://www.facebook.com/commerce_manager/"
 KEY = "0f8e4c2a9b7d41c6a3e5d2b1c4f6a8e0"

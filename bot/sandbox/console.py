@@ -36,9 +36,9 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from bot import ids
 from bot.sandbox.slack_requester import Sent, SlackRequester
 from bot.sandbox.slack_web import BOT_USER_ID, SlackApiFailure, SlackSandbox
+from bot.slack import ids
 
 JSON = dict[str, Any]
 StartResponse = Callable[..., Any]

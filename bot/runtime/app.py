@@ -21,12 +21,12 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot import logs
-from bot.access import Access, workspace_of
-from bot.blocks import escape
 from bot.config import Settings
-from bot.errors import BadRequest
-from bot.later import Later, urgent_lane
-from bot.services import Services
+from bot.runtime.later import Later, urgent_lane
+from bot.runtime.services import Services
+from bot.slack.access import Access, workspace_of
+from bot.slack.errors import BadRequest
+from bot.slack.views.blocks import escape
 from handlers import actions, commands, events, shortcuts, views
 
 # One ``register(app)`` per listener kind; the manifest test registers through these too.
@@ -59,9 +59,9 @@ def create_app(settings: Settings, *, services: Services, work: Executor, client
     """Build the Bolt app.
 
     Each listener runs in the request's own thread (``process_before_response=True``), calls ``ack()`` and hands
-    everything slow to ``later`` (:mod:`bot.later`), which runs it in ``work``: the HTTP answer, the ack, leaves
-    as soon as the listener returns. Production passes :func:`bot.later.work_pool`; unit tests pass
-    :class:`bot.later.InlineExecutor` to have every answer sent before ``dispatch`` returns.
+    everything slow to ``later`` (:mod:`bot.runtime.later`), which runs it in ``work``: the HTTP answer, the ack, leaves
+    as soon as the listener returns. Production passes :func:`bot.runtime.later.work_pool`; unit tests pass
+    :class:`bot.runtime.later.InlineExecutor` to have every answer sent before ``dispatch`` returns.
 
     ``token_verification_enabled=False`` defers ``auth.test`` to the first request, so building an app does no
     I/O and a server starts even while Slack is briefly unreachable.

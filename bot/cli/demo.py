@@ -2,7 +2,8 @@
 
 What runs, all on 127.0.0.1: the Graph sandbox (seeded orders, and a new one every ~20 s, every third held in
 ``FB_PROCESSING`` first), the Slack sandbox with the console at ``/console``, and the real bot, built by
-:func:`bot.serve.build_server` around :meth:`bot.services.Services.open` exactly as ``orderdesk serve --mode http``
+:func:`bot.runtime.serve.build_server` around :meth:`bot.runtime.services.Services.open` exactly as
+``orderdesk serve --mode http``
 builds it, with a fresh sqlite file in a folder of its own under ``./demo/`` (removed when it stops, so two demos
 side by side, say a ``make demo`` and a ``--scripted`` run, never share or delete each other's database). The
 pieces know each other only through :class:`Settings` (``SLACK_API_URL`` → the Slack sandbox, ``FB_GRAPH_URL`` →
@@ -34,16 +35,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot import ids, logs
-from bot.blocks import parse_ack_value
+from bot import logs
 from bot.config import Settings
-from bot.notifier import NOTIFY_FIELDS
+from bot.notify.poller import NOTIFY_FIELDS
+from bot.runtime.serve import EVENTS_PATH, HttpServer, Worker, build_server
+from bot.runtime.services import Services
 from bot.sandbox.console import Agent, Console, lists_orders
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
-from bot.serve import EVENTS_PATH, HttpServer, Worker, build_server
-from bot.services import Services
+from bot.slack import ids
+from bot.slack.views.blocks import parse_ack_value
 
 JSON = dict[str, Any]
 

@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from bot.store import Row, Store
+from bot.storage.sqlite.store import Row, Store
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.config import DEFAULT_GRAPH_VERSION, Settings
-from bot.per_thread import PerThread
+from bot.runtime.per_thread import PerThread
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Block Kit primitives for :mod:`bot.blocks`: escaping, clipping, Slack's limits and small element builders.
+"""Block Kit primitives for :mod:`bot.slack.views.blocks`: escaping, clipping, Slack's limits and small element
+builders.
 
 Slack rejects a whole message when one element breaks a limit, and it turns ``<!channel>`` in any text into a
 ping of the whole channel. Both dangers come from text we do not control (Meta's order data can hold anything a

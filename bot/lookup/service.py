@@ -1,6 +1,6 @@
 """The order service: find orders by Facebook order ID or merchant reference and answer in plain language.
 
-Listeners hand it what the agent asked (:mod:`bot.query` parses it) and get back one :data:`Answer` per lookup:
+Listeners hand it what the agent asked (:mod:`bot.lookup.query` parses it) and get back one :data:`Answer` per lookup:
 an order to draw as a card, the orders sharing an ambiguous reference, or a :class:`Problem` in words an agent
 can act on. Graph failures never escape as exceptions: each kind (unknown order, token, permission, rate limit,
 Meta down) becomes its own answer, and the ones an admin must fix are logged with Graph's code and fbtrace_id.
@@ -21,19 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.acks import CARD_SHARED, status_of
-from bot.blocks import (
-    AckStatus,
-    contact_blocks,
-    escape,
-    message_blocks,
-    notification_text,
-    order_card,
-    state_words,
-)
-from bot.blocks_kit import Block, clip, context, section, when
+from bot.actions.acknowledge import CARD_SHARED, status_of
+from bot.actions.ledger import Ledger, new_key
 from bot.config import Settings
-from bot.graph import (
+from bot.graph.client import (
     ORDER_CARD_FIELDS,
     GraphClient,
     GraphError,
@@ -43,9 +34,18 @@ from bot.graph import (
     RateLimitedError,
     TransientError,
 )
-from bot.ledger import Ledger, new_key
-from bot.query import EXAMPLE, Query, QueryError, parse_order_id
-from bot.store import IndexedOrder, Store
+from bot.lookup.query import EXAMPLE, Query, QueryError, parse_order_id
+from bot.slack.views.blocks import (
+    AckStatus,
+    contact_blocks,
+    escape,
+    message_blocks,
+    notification_text,
+    order_card,
+    state_words,
+)
+from bot.slack.views.kit import Block, clip, context, section, when
+from bot.storage.sqlite.store import IndexedOrder, Store
 
 log = logging.getLogger(__name__)
 

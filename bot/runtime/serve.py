@@ -34,14 +34,14 @@ from slack_sdk import WebClient
 from waitress import wasyncore
 
 from bot import logs
-from bot.acks import CrashPoints
-from bot.app import create_app
+from bot.actions.acknowledge import CrashPoints
+from bot.cli.doctor import APP_TOKEN_FIXES, SLACK_CALL_ERRORS, slack_failure
 from bot.config import ConfigError, Settings
-from bot.doctor import APP_TOKEN_FIXES, SLACK_CALL_ERRORS, slack_failure
-from bot.graph import GraphError
-from bot.later import work_pool
-from bot.notifier import attach_notifier
-from bot.services import Services
+from bot.graph.client import GraphError
+from bot.notify.poller import attach_notifier
+from bot.runtime.app import create_app
+from bot.runtime.later import work_pool
+from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -475,7 +475,7 @@ def connect_socket_mode(settings: Settings, services: Services) -> Running:
     """Connect to Slack over Socket Mode (no public URL); the handler's own threads deliver the envelopes.
 
     ``apps.connections.open`` (the app token's WebSocket URL) is called here first, not inside the handler, so that
-    a refused token or an unreachable Slack raises its own error (:data:`bot.doctor.SLACK_CALL_ERRORS`) before any
+    a refused token or an unreachable Slack raises its own error (:data:`bot.cli.doctor.SLACK_CALL_ERRORS`) before any
     handler thread starts, for :func:`main` to put in words. Later reconnections are the handler's.
     """
     app_token = settings.slack_app_token

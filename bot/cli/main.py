@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from bot.config import setting_variable
-from bot.store import DatabaseUnusable
+from bot.storage.sqlite.store import DatabaseUnusable
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("bot.serve:main", "run the bot (Socket Mode or HTTP), with the poller and the ledger sweeper"),
+    "serve": ("bot.runtime.serve:main", "run the bot (Socket Mode or HTTP), with the poller and the ledger sweeper"),
     "sandbox": ("bot.sandbox.graph:main", "serve the Order Management API sandbox on 127.0.0.1"),
     "slack-sandbox": ("bot.sandbox.slack:main", "serve the Slack Web API sandbox on 127.0.0.1"),
-    "demo": ("bot.demo:main", "run everything offline: sandboxes, bot and the browser console"),
-    "sync": ("bot.notifier:sync_main", "one notification poll now (use --since to backfill)"),
-    "status": ("bot.notifier:status_main", "show the poller's watermark, queue and last error"),
-    "doctor": ("bot.doctor:main", "check settings, tokens, scopes, database and channel"),
+    "demo": ("bot.cli.demo:main", "run everything offline: sandboxes, bot and the browser console"),
+    "sync": ("bot.notify.poller:sync_main", "one notification poll now (use --since to backfill)"),
+    "status": ("bot.notify.poller:status_main", "show the poller's watermark, queue and last error"),
+    "doctor": ("bot.cli.doctor:main", "check settings, tokens, scopes, database and channel"),
 }
 
 

@@ -4,7 +4,7 @@ One order is acknowledged once, whatever Slack and the process do:
 
 * The idempotency key arrives in the click (minted when the card was rendered), so every click of one card, its
   modal and its Retry are one intent at Meta. Two *cards* of one order carry two keys, so the ledger's claim
-  locks the order too (and reserves the merchant reference), in one write: see :mod:`bot.ledger`.
+  locks the order too (and reserves the merchant reference), in one write: see :mod:`bot.actions.ledger`.
 * Only the claimant calls Meta, with the stored key and the stored parameters; everyone else gets an answer
   ("@X is acknowledging this order", "already acknowledged by @X") and no call. Whoever clicked while the claim
   was in flight waits on it in the database and is told its outcome when it is recorded.
@@ -34,8 +34,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot import logs
-from bot.access import Members
-from bot.blocks import (
+from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, LedgerEntry, RetryPolicy, new_key
+from bot.config import Settings
+from bot.graph.client import MAX_BATCH_ACK, ORDER_CARD_FIELDS, GraphClient, GraphError, OrderStateError
+from bot.slack.access import Members
+from bot.slack.errors import BadRequest
+from bot.slack.views.blocks import (
     MERCHANT_REF_MAX,
     MERCHANT_REF_PATTERN,
     AckStatus,
@@ -52,12 +56,8 @@ from bot.blocks import (
     order_card,
     parse_ack_value,
 )
-from bot.blocks_kit import Block, escape
-from bot.config import Settings
-from bot.errors import BadRequest
-from bot.graph import MAX_BATCH_ACK, ORDER_CARD_FIELDS, GraphClient, GraphError, OrderStateError
-from bot.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, LedgerEntry, RetryPolicy, new_key
-from bot.store import Card, Store
+from bot.slack.views.kit import Block, escape
+from bot.storage.sqlite.store import Card, Store
 
 log = logging.getLogger(__name__)
 

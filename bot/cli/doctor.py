@@ -26,11 +26,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from bot.config import ConfigError, Settings, setting_variable
-from bot.graph import GraphClient, GraphError, GraphPermissionError, InvalidTokenError, NotFoundError
-from bot.store import DatabaseUnusable, Store, database_path_problem, in_memory
+from bot.graph.client import GraphClient, GraphError, GraphPermissionError, InvalidTokenError, NotFoundError
+from bot.storage.sqlite.store import DatabaseUnusable, Store, database_path_problem, in_memory
 
-EVENTS_PATH = "/slack/events"  # where `serve --mode http` takes Slack's requests (bot.serve)
-MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+EVENTS_PATH = "/slack/events"  # where `serve --mode http` takes Slack's requests (bot.runtime.serve)
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 _SLACK_TIMEOUT_SECONDS = 10
 
 

@@ -1,6 +1,7 @@
 """The services a running bot shares between listeners, built once per process.
 
-Listeners never import services as globals: :func:`bot.app.create_app` puts every field of :class:`Services` into
+Listeners never import services as globals: :func:`bot.runtime.app.create_app` puts every field of
+:class:`Services` into
 Bolt's ``context`` under its own name, and a listener declares what it needs as a parameter
 (``def on_order(ack, command, respond, orders, settings)``). Tests build a ``Services`` by hand around sandboxes.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from types import TracebackType
 
-from bot.access import Access, Members
-from bot.acks import AcknowledgementService, CrashPoints
+from bot.actions.acknowledge import AcknowledgementService, CrashPoints
 from bot.config import Settings
-from bot.graph import GraphClient
-from bot.orders import OrderService
-from bot.store import Store
+from bot.graph.client import GraphClient
+from bot.lookup.service import OrderService
+from bot.slack.access import Access, Members
+from bot.storage.sqlite.store import Store
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.store import Store
+from bot.storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 

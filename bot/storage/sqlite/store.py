@@ -35,7 +35,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from bot.per_thread import PerThread
+from bot.runtime.per_thread import PerThread
 
 Row = dict[str, Any]
 
@@ -472,7 +472,7 @@ class Store:
     # --- connections and transactions ---------------------------------------------------------------------
 
     def _db(self) -> Database:
-        """The calling thread's connection (one per thread, closed with the store: ``bot.per_thread``)."""
+        """The calling thread's connection (one per thread, closed with the store: ``bot.runtime.per_thread``)."""
         return self._connections.get()
 
     def _connect(self) -> Database:

@@ -58,9 +58,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import ids
-from bot.acks import CARD_NOTIFICATION, status_of
-from bot.blocks import (
+from bot.actions.acknowledge import CARD_NOTIFICATION, status_of
+from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, new_key
+from bot.config import ConfigError, Route, Settings
+from bot.graph.client import GraphClient, GraphError
+from bot.slack import ids
+from bot.slack.views.blocks import (
     ACKNOWLEDGED_STATES,
     AckStatus,
     card_metadata,
@@ -71,14 +74,11 @@ from bot.blocks import (
     notification_card,
     notification_text,
 )
-from bot.blocks_kit import Block
-from bot.config import ConfigError, Route, Settings
-from bot.graph import GraphClient, GraphError
-from bot.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, new_key
-from bot.store import AuditRow, DigestRow, NotificationRow, Store
+from bot.slack.views.kit import Block
+from bot.storage.sqlite.store import AuditRow, DigestRow, NotificationRow, Store
 
 if TYPE_CHECKING:
-    from bot.serve import Running
+    from bot.runtime.serve import Running
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ LAST_RESULT = "notifier.last_result"
 def snapshot(order: Mapping[str, Any]) -> str:
     """The parts of an order whose change a card must follow, as canonical JSON (``state_summary``).
 
-    Shaped like an order, so :func:`bot.blocks.change_summary` can compare it with the order's next version.
+    Shaped like an order, so :func:`bot.slack.views.blocks.change_summary` can compare it with the order's next version.
     """
     kept = {name: order.get(name) for name in ("order_status", "merchant_order_id")}
     for edge in ("shipments", "cancellations", "refunds"):

@@ -15,7 +15,7 @@ Two rules hold for every builder:
   versions and notifications not even that.
 
 The limits of Slack's Block Kit (50 blocks, 3000 characters a section, ...) are kept by construction: long
-texts are clipped, long lists summarised (see :mod:`bot.blocks_kit`).
+texts are clipped, long lists summarised (see :mod:`bot.slack.views.kit`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from bot import ids
-from bot.blocks_kit import (
+from bot.slack import ids
+from bot.slack.views.kit import (
     ELLIPSIS,
     MAX_URL,
     Block,
@@ -844,7 +844,7 @@ def _history_detail(detail: object) -> str | None:
 
 
 def _history_line(row: Any) -> str:
-    """One audit row: a ``bot.store.AuditRow`` or a mapping with the same names."""
+    """One audit row: a ``bot.storage.sqlite.store.AuditRow`` or a mapping with the same names."""
 
     def field(name: str) -> Any:
         return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
@@ -859,7 +859,8 @@ def _history_line(row: Any) -> str:
 def history_blocks(order_id: str, rows: Sequence[Any]) -> list[Block]:
     """The audit trail of an order (newest first): who, when, what, with which key, and how it ended, in words.
 
-    Rows are ``bot.store.AuditRow`` objects or mappings with the same names (at, action, user_id, key, outcome,
+    Rows are ``bot.storage.sqlite.store.AuditRow`` objects or mappings with the same names (at, action, user_id,
+    key, outcome,
     detail).
     """
     shown = clip(escape(order_id), 100)

@@ -1,7 +1,7 @@
 """One resource per thread: what the store (sqlite connections) and the Graph client (httpx clients) both need.
 
 A sqlite connection must not be shared by threads that write at once, and httpcore's shared pool does not scale to
-the work pool's threads (see ``bot.graph.ThreadClients``); so each thread gets its own, made on its first use.
+the work pool's threads (see ``bot.graph.client.ThreadClients``); so each thread gets its own, made on its first use.
 Threads come and go (the work pool's, tests', the workers'), so what an ended thread left behind is closed when
 the next one is made, and everything is closed with the owner.
 """
