@@ -208,5 +208,25 @@ class KeyValue(Protocol):
     def set_state(self, name: str, value: str) -> None: ...
 
 
-class Storage(Transaction, OrderIndex, LedgerRows, Notifications, Cards, Audit, KeyValue, Protocol):
+class RunLockBusy(Exception):
+    """The run lock ``name`` is held by another runner (another process, or another thread) on ``scope``, the
+    database the lock belongs to."""
+
+    def __init__(self, name: str, scope: str) -> None:
+        self.name = name
+        self.scope = scope
+        super().__init__(f"the {name} lock on {scope} is held by another runner")
+
+
+class RunLock(Protocol):
+    """Single-runner jobs: one holder of a named lock at a time per database, across processes. A holder that dies
+    loses the lock."""
+
+    def run_lock(self, name: str, *, wait: bool = True) -> AbstractContextManager[None]:
+        """Hold the lock ``name`` for the block: wait for it, or with ``wait=False`` raise :class:`RunLockBusy` at
+        once when another runner holds it."""
+        ...
+
+
+class Storage(Transaction, OrderIndex, LedgerRows, Notifications, Cards, Audit, KeyValue, RunLock, Protocol):
     """Every port at once: what a backend's store offers."""

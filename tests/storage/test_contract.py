@@ -13,7 +13,7 @@ import pytest
 from storage_samples import Clock, full_order
 
 from bot.domain.order import strip_pii
-from bot.storage.ports import Storage
+from bot.storage.ports import RunLockBusy, Storage
 
 
 def write_then_fail(store: Storage, *names: str) -> None:
@@ -379,3 +379,32 @@ def test_a_digest_claims_only_the_orders_not_yet_announced(store: Storage) -> No
     assert [d.id for d in store.unfinished_digests()] == ["d2"]
     with pytest.raises(KeyError):
         store.complete_digest("unknown", "9.9", {})
+
+
+def test_a_run_lock_has_one_holder_across_stores(open_store: Callable[[], Storage]) -> None:
+    """Two stores on one database stand for two processes (``serve`` and ``sync``)."""
+    first, second = open_store(), open_store()
+    with first.run_lock("poller", wait=False):
+        with pytest.raises(RunLockBusy) as busy, second.run_lock("poller", wait=False):
+            pytest.fail("two holders of one run lock")
+        assert busy.value.name == "poller"
+        with second.run_lock("other", wait=False):
+            pass  # locks of other names are independent
+    with second.run_lock("poller", wait=False):
+        pass
+
+
+def test_a_waiting_run_lock_is_taken_once_the_holder_lets_go(open_store: Callable[[], Storage]) -> None:
+    first, second = open_store(), open_store()
+    taken = threading.Event()
+
+    def wait_for_it() -> None:
+        with second.run_lock("poller"):
+            taken.set()
+
+    with first.run_lock("poller"):
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        assert not taken.wait(0.2)
+    waiter.join(5)
+    assert taken.is_set()

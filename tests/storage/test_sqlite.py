@@ -1,5 +1,5 @@
-"""What only the sqlite backend does: WAL, connections per thread, the page cache, migrations, and the file on
-disk holding no buyer PII."""
+"""What only the sqlite backend does: WAL, connections per thread, the page cache, migrations, the lock file, and
+the file on disk holding no buyer PII."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 from storage_samples import EMAIL, PHONE, POSTCODE, STREET, Clock, full_order
 
+from bot.storage.ports import RunLockBusy
 from bot.storage.sqlite.db import CACHE_KIB
 from bot.storage.sqlite.store import MIGRATIONS, Store
 
@@ -116,6 +117,20 @@ def test_connections_of_ended_threads_are_closed(tmp_path: Path, opened: list[sq
             with pytest.raises(sqlite3.ProgrammingError, match="closed"):
                 conn.execute("SELECT 1")
         assert store.get_state("x") == "from the main thread"
+
+
+def test_a_run_lock_is_a_file_beside_the_database(store: Store, tmp_path: Path) -> None:
+    with store.run_lock("poller", wait=False):
+        assert (tmp_path / "orderdesk.db.poller.lock").exists()
+        with pytest.raises(RunLockBusy) as busy:
+            store.run_lock("poller", wait=False).__enter__()
+        assert busy.value.scope == store.path
+
+
+@pytest.mark.parametrize("name", ["", "../poller", "a b", "x/y"])
+def test_a_run_lock_name_is_a_plain_word(store: Store, name: str) -> None:
+    with pytest.raises(ValueError, match="plain word"):
+        store.run_lock(name)
 
 
 def test_the_upgrade_frees_orders_that_older_versions_locked_for_good(tmp_path: Path, clock: Clock) -> None:

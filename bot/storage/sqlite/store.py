@@ -1,7 +1,7 @@
 """orderdesk's sqlite store: one object through which callers reach every table.
 
 Each aggregate's SQL lives in its own module of this package (orders, ledger, notifications and cards, audit,
-key/value state), built on :class:`bot.storage.sqlite.db.SqliteDatabase`; :class:`Store` puts them
+key/value state, run locks), built on :class:`bot.storage.sqlite.db.SqliteDatabase`; :class:`Store` puts them
 together, so callers hold one store and type their parameters with the ports of ``bot.storage.ports`` they use.
 The statements stick to what PostgreSQL also understands where that costs nothing (``ON CONFLICT``,
 ``RETURNING``, case folding done in Python rather than with ``COLLATE NOCASE``).
@@ -20,6 +20,7 @@ from bot.storage.sqlite.ledger import SqliteLedger
 from bot.storage.sqlite.migrations import MIGRATIONS
 from bot.storage.sqlite.notifications import SqliteCards, SqliteNotifications
 from bot.storage.sqlite.orders import SqliteOrders
+from bot.storage.sqlite.run_lock import SqliteRunLocks
 from bot.storage.sqlite.state import SqliteState
 
 __all__ = [
@@ -45,9 +46,11 @@ class Store(
     SqliteCards,
     SqliteAudit,
     SqliteState,
+    SqliteRunLocks,
     SqliteDatabase,
 ):
-    """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state.
+    """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state
+    and run locks.
 
     Opening a Store enables WAL and applies pending migrations; a path sqlite cannot use raises
     :class:`DatabaseUnusable` saying why, never sqlite's bare error. Close it (or use it as a context manager): that
