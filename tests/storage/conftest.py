@@ -1,6 +1,6 @@
 """Fixtures of the storage tests: a store per backend and a settable clock.
 
-The contract suite (test_contract.py) runs once per entry of ``BACKENDS``: a new backend adds its name there and a
+The contract suite (test_contract*.py) runs once per entry of ``BACKENDS``: a new backend adds its name there and a
 branch in ``open_store`` that opens a fresh, empty database of that kind, and must then pass the whole suite.
 """
 
