@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Claim, Ledger, LedgerEntry, fingerprint, new_key
-from bot.storage.sqlite.store import MIGRATIONS, Store
+from bot.storage.sqlite.store import Store
 
 T = TypeVar("T")
 KEY = "5f1c2c8e8a7e4c599f1e0b7f0d3a2b11"
@@ -427,36 +425,3 @@ def test_a_batch_claims_only_the_orders_no_other_claim_holds(ledger: Ledger, sto
     assert [h.key if h else None for h in held] == ["single"]
     ledger.succeed("batch", {"orders": [{"id": "7001", "state": "IN_PROGRESS"}, {"id": "7003", "error": {}}]})
     assert (store.lock_holder("7001"), store.lock_holder("7003")) == ("batch", None)
-
-
-def test_the_upgrade_frees_orders_that_older_versions_locked_for_good(tmp_path: Path, clock: Clock) -> None:
-    """Locks an older version left behind (a refused claim, a forged key's conflict) go; live ones stay."""
-    older = Migrations("orderdesk")
-    for migration in MIGRATIONS._migrations:
-        if migration.name != "0004_claims_hold_the_locks":
-            older(name=migration.name)(migration.fn)
-    path = tmp_path / "old.db"
-    db = Database(path)
-    older.apply(db)
-    row = {"operation": ACKNOWLEDGE_ORDER, "params": "{}", "fingerprint": "f", "user_id": "U1"}
-    times = {"created_at": 1, "updated_at": 1, "lease_expires_at": 2}
-    db["ledger"].insert_all(
-        [
-            {**row, **times, "key": "refused", "order_id": "7001", "state": "failed", "retryable": 0},
-            {**row, **times, "key": "retrying", "order_id": "7002", "state": "failed", "retryable": 1},
-            {**row, **times, "key": "done", "order_id": "7003", "state": "succeeded", "retryable": 0},
-        ]
-    )
-    db["ack_order_locks"].insert_all(
-        [
-            {"order_id": "7001", "key": "refused", "locked_at": 1},
-            {"order_id": "7002", "key": "retrying", "locked_at": 1},
-            {"order_id": "7003", "key": "done", "locked_at": 1},
-            {"order_id": "7004", "key": "done", "locked_at": 1},  # a forged click's lock on another order
-        ]
-    )
-    db.close()
-    with Store(path, clock=clock) as store:
-        holders = [store.lock_holder(order_id) for order_id in ("7001", "7002", "7003", "7004")]
-        assert holders == [None, "retrying", "done", None]
-        assert [e.key for e in Ledger(store, clock=clock).due()] == ["retrying"]

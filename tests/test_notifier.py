@@ -346,7 +346,7 @@ def test_a_graph_failure_keeps_the_watermark_and_is_reported(rig: Rig) -> None:
 
 
 def test_one_pass_at_a_time_per_database(rig: Rig) -> None:
-    with _poll_lock(rig.settings.db_path, wait=False):
+    with _poll_lock(rig.store, wait=False):
         assert rig.notifier().poll_in_service() is None
         with pytest.raises(PollerBusy):
             rig.notifier().poll(wait_for_lock=False)

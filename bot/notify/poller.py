@@ -36,7 +36,6 @@ announced into Slack.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import itertools
 import json
 import logging
@@ -48,7 +47,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -75,6 +74,7 @@ from bot.slack.views.blocks import (
     notification_text,
 )
 from bot.slack.views.kit import Block
+from bot.storage.ports import RunLock, RunLockBusy
 from bot.storage.sqlite.store import AuditRow, DigestRow, NotificationRow, Store
 
 if TYPE_CHECKING:
@@ -308,17 +308,15 @@ class PollerBusy(Exception):
 
 
 @contextmanager
-def _poll_lock(db_path: str, *, wait: bool) -> Iterator[None]:
-    """One pass at a time per database, across processes; the OS drops the lock when a holder dies (kill -9)."""
-    with open(f"{db_path}.poller.lock", "a") as handle:
+def _poll_lock(locks: RunLock, *, wait: bool) -> Iterator[None]:
+    """One pass at a time per database, across processes: the store's ``poller`` run lock, which a holder that
+    dies (kill -9) loses."""
+    with ExitStack() as held:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise PollerBusy(db_path) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            held.enter_context(locks.run_lock("poller", wait=wait))
+        except RunLockBusy as busy:
+            raise PollerBusy(busy.scope) from None
+        yield
 
 
 class Notifier:
@@ -380,7 +378,7 @@ class Notifier:
         ``since`` (unix seconds) backfills from that time instead of the watermark. Raises :class:`GraphError`
         when Meta cannot be read (the watermark then stays where it was).
         """
-        with _poll_lock(self._store.path, wait=wait_for_lock):
+        with _poll_lock(self._store, wait=wait_for_lock):
             lanes = self._lanes = Lanes(self._client, self._pace, self._record_error, self._sleep)
             try:
                 return self._pass(lanes, since, progress or (lambda _: None))

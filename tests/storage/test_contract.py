@@ -1,87 +1,29 @@
+"""The storage contract: what every backend's store does, spoken to through the ports of ``bot.storage.ports``.
+
+Each test runs once per backend (the ``backend`` fixture); nothing here knows SQL or files.
+"""
+
 from __future__ import annotations
 
-import sqlite3
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from storage_samples import Clock, full_order
 
-from bot.storage.sqlite import store as store_module
-from bot.storage.sqlite.store import Store, strip_pii
-
-EMAIL = "n8miblde3i@marketplace.facebook.com"
-PHONE = "+1 555 0100 123"
-STREET = "1 Infinite Loop"
-POSTCODE = "95014"
+from bot.domain.order import strip_pii
+from bot.storage.ports import RunLockBusy, Storage
 
 
-class Clock:
-    """A settable clock: time only moves when a test says so."""
-
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[Store]:
-    with Store(tmp_path / "orderdesk.db", clock=clock) as s:
-        yield s
-
-
-def full_order(order_id: str = "7001", **overrides: Any) -> dict[str, Any]:
-    order: dict[str, Any] = {
-        "id": order_id,
-        "order_status": {"state": "CREATED"},
-        "created": "2026-03-01T10:15:00+00:00",
-        "last_updated": "2026-03-01T10:20:00+00:00",
-        "channel": "instagram",
-        "merchant_order_id": None,
-        "buyer_details": {"name": "Ada L.", "email": EMAIL, "email_remarketing_option": False, "phone_number": PHONE},
-        "shipping_address": {
-            "name": "Ada L.",
-            "street1": STREET,
-            "street2": "Apt 4",
-            "city": "Cupertino",
-            "state": "CA",
-            "postal_code": POSTCODE,
-            "country": "US",
-        },
-        "items": {"data": [{"id": "1", "retailer_id": "SKU-1", "quantity": 2}]},
-    }
-    return {**order, **overrides}
-
-
-def test_opening_enables_wal_and_applies_migrations_once(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
-    versions = []
-    for _ in range(2):
-        with Store(path) as s:
-            assert s.ping()
-            assert s.journal_mode() == "wal"
-            assert s.migrations_current()
-            versions.append(s.schema_version())
-    assert versions[0] >= 1
-    assert versions[0] == versions[1]  # reopening applies nothing twice
-
-
-def write_then_fail(store: Store, *names: str) -> None:
+def write_then_fail(store: Storage, *names: str) -> None:
     with store.transaction():
         for name in names:
             store.set_state(name, "written")
         raise RuntimeError("boom")
 
 
-def test_transaction_commits_all_writes_or_none(store: Store) -> None:
+def test_transaction_commits_all_writes_or_none(store: Storage) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         write_then_fail(store, "a", "b")
     assert (store.get_state("a"), store.get_state("b")) == (None, None)
@@ -92,7 +34,7 @@ def test_transaction_commits_all_writes_or_none(store: Store) -> None:
     assert (store.get_state("a"), store.get_state("b")) == ("1", "2")
 
 
-def test_nested_transaction_failure_undoes_only_its_own_writes(store: Store) -> None:
+def test_nested_transaction_failure_undoes_only_its_own_writes(store: Storage) -> None:
     with store.transaction():
         store.set_state("outer", "kept")
         with pytest.raises(RuntimeError, match="boom"):
@@ -101,30 +43,16 @@ def test_nested_transaction_failure_undoes_only_its_own_writes(store: Store) -> 
     assert store.get_state("inner") is None
 
 
-def test_order_index_keeps_no_buyer_email_phone_or_street(store: Store, tmp_path: Path) -> None:
+def test_order_index_hands_back_no_buyer_email_phone_or_street(store: Storage) -> None:
     store.upsert_order(full_order("7001"))
     store.upsert_orders([full_order("7002"), full_order("7003")])
-
-    cached = store.get_order("7001")
-    assert cached is not None
-    assert cached.data["buyer_details"] == {"name": "Ada L.", "email_remarketing_option": False}
-    assert cached.data["shipping_address"] == {"name": "Ada L.", "city": "Cupertino", "state": "CA", "country": "US"}
-    store.close()
-    with sqlite3.connect(tmp_path / "orderdesk.db") as raw:
-        dump = "\n".join(raw.iterdump())
-    raw.close()
-    assert "Cupertino" in dump
-    for secret in (EMAIL, PHONE, STREET, POSTCODE):
-        assert secret not in dump
+    for order_id in ("7001", "7002", "7003"):
+        cached = store.get_order(order_id)
+        assert cached is not None
+        assert cached.data == strip_pii(full_order(order_id))
 
 
-def test_strip_pii_leaves_the_callers_dict_alone() -> None:
-    order = full_order()
-    assert "email" not in strip_pii(order)["buyer_details"]
-    assert order["buyer_details"]["email"] == EMAIL
-
-
-def test_indexed_order_fields(store: Store) -> None:
+def test_indexed_order_fields(store: Storage) -> None:
     store.upsert_order(full_order("7001", merchant_order_id="SO-1"))
     order = store.get_order("7001")
     assert order is not None
@@ -135,7 +63,7 @@ def test_indexed_order_fields(store: Store) -> None:
     assert store.get_order("404") is None
 
 
-def test_partial_read_fills_gaps_without_erasing(store: Store) -> None:
+def test_partial_read_fills_gaps_without_erasing(store: Storage) -> None:
     store.upsert_order(full_order("7001"))
     store.upsert_order({"id": "7001", "merchant_order_id": "SO-9"})  # the lookup scan's field selection
     order = store.get_order("7001")
@@ -145,7 +73,7 @@ def test_partial_read_fills_gaps_without_erasing(store: Store) -> None:
     assert order.data["merchant_order_id"] == "SO-9"
 
 
-def test_an_older_read_never_overwrites_a_newer_one(store: Store) -> None:
+def test_an_older_read_never_overwrites_a_newer_one(store: Storage) -> None:
     newer = full_order("7001", order_status={"state": "IN_PROGRESS"}, last_updated="2026-03-01T11:00:00+00:00")
     older = full_order("7001", order_status={"state": "CREATED"}, last_updated="2026-03-01T10:20:00+00:00")
     store.upsert_order(newer)
@@ -155,7 +83,7 @@ def test_an_older_read_never_overwrites_a_newer_one(store: Store) -> None:
     assert order.state == "IN_PROGRESS"
 
 
-def test_upsert_orders_indexes_ten_thousand_in_one_call(store: Store) -> None:
+def test_upsert_orders_indexes_ten_thousand_in_one_call(store: Storage) -> None:
     store.upsert_orders(
         {"id": str(n), "order_status": {"state": "CREATED" if n % 2 else "IN_PROGRESS"}, "merchant_order_id": f"R{n}"}
         for n in range(10_000)
@@ -174,13 +102,13 @@ def test_upsert_orders_indexes_ten_thousand_in_one_call(store: Store) -> None:
         ("SO-3", []),
     ],
 )
-def test_find_by_reference_exact_then_case_insensitive(store: Store, query: str, expected: list[str]) -> None:
+def test_find_by_reference_exact_then_case_insensitive(store: Storage, query: str, expected: list[str]) -> None:
     for order_id, ref in [("a", "SO-1"), ("b", "so-1"), ("c", "sO-1"), ("d", "SO-2"), ("e", "SO-2")]:
         store.upsert_order({"id": order_id, "merchant_order_id": ref})
     assert store.find_by_reference(query) == expected
 
 
-def test_reference_owner_is_case_insensitive_and_can_exclude_the_order_itself(store: Store) -> None:
+def test_reference_owner_is_case_insensitive_and_can_exclude_the_order_itself(store: Storage) -> None:
     store.set_reference("7001", "SO-10042")
     assert store.reference_owner("so-10042") == "7001"
     assert store.reference_owner("SO-10042", other_than="7001") is None
@@ -188,7 +116,7 @@ def test_reference_owner_is_case_insensitive_and_can_exclude_the_order_itself(st
     assert store.reference_owner("SO-1") is None
 
 
-def test_set_reference_and_state_index_an_order_not_yet_seen(store: Store) -> None:
+def test_set_reference_and_state_index_an_order_not_yet_seen(store: Storage) -> None:
     store.set_reference("7001", "SO-1")
     store.set_order_state("7001", "IN_PROGRESS")
     order = store.get_order("7001")
@@ -198,7 +126,7 @@ def test_set_reference_and_state_index_an_order_not_yet_seen(store: Store) -> No
     assert store.orders_in_state("IN_PROGRESS") == [order]
 
 
-def test_scan_memory_expires(store: Store, clock: Clock) -> None:
+def test_scan_memory_expires(store: Storage, clock: Clock) -> None:
     assert not store.scanned_recently("SO-1", 300)
     store.record_scan("SO-1", found=False)
     clock.now += 299
@@ -207,7 +135,7 @@ def test_scan_memory_expires(store: Store, clock: Clock) -> None:
     assert not store.scanned_recently("SO-1", 300)
 
 
-def test_notification_claimed_once_completed_and_recoverable(store: Store, clock: Clock) -> None:
+def test_notification_claimed_once_completed_and_recoverable(store: Storage, clock: Clock) -> None:
     assert store.claim_notification("7001", "C1")
     assert not store.claim_notification("7001", "C1")
     assert store.claim_notification("7001", "C2")
@@ -224,7 +152,7 @@ def test_notification_claimed_once_completed_and_recoverable(store: Store, clock
     assert store.get_notification("7001", "C9") is None
 
 
-def test_cards_remember_channel_and_ephemeral_messages_once(store: Store) -> None:
+def test_cards_remember_channel_and_ephemeral_messages_once(store: Storage) -> None:
     store.remember_card("7001", channel="C1", ts="1.1", response_url=None, kind="notification")
     store.remember_card("7001", channel="C1", ts="1.1", response_url=None, kind="notification")
     store.remember_card("7001", channel="C1", ts=None, response_url="https://hooks/x", kind="lookup")
@@ -240,12 +168,12 @@ def test_cards_remember_channel_and_ephemeral_messages_once(store: Store) -> Non
 @pytest.mark.parametrize(
     ("channel", "ts", "response_url"), [(None, None, None), ("C1", None, None), (None, "1.1", None)]
 )
-def test_a_card_needs_an_address(store: Store, channel: str | None, ts: str | None, response_url: str | None) -> None:
+def test_a_card_needs_an_address(store: Storage, channel: str | None, ts: str | None, response_url: str | None) -> None:
     with pytest.raises(ValueError, match="channel and ts"):
         store.remember_card("7001", channel=channel, ts=ts, response_url=response_url, kind="lookup")
 
 
-def test_audit_newest_first(store: Store, clock: Clock) -> None:
+def test_audit_newest_first(store: Storage, clock: Clock) -> None:
     store.add_audit(action="acknowledge_order", order_id="7001", user_id="U1", key="k1", outcome="refused")
     clock.now += 1
     store.add_audit(action="show_contact", order_id="7001", user_id="U2", team_id="T1", outcome="shown", detail="x")
@@ -258,26 +186,11 @@ def test_audit_newest_first(store: Store, clock: Clock) -> None:
     assert len(store.audit_for_order("7001", limit=1)) == 1
 
 
-def test_key_value_state(store: Store) -> None:
+def test_key_value_state(store: Storage) -> None:
     assert store.get_state("watermark") is None
     store.set_state("watermark", "1700000000")
     store.set_state("watermark", "1700000060")
     assert store.get_state("watermark") == "1700000060"
-
-
-@pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> list[sqlite3.Connection]:
-    """Every sqlite connection the store opens."""
-    connections: list[sqlite3.Connection] = []
-    real_connect = sqlite3.connect
-
-    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = real_connect(*args, **kwargs)
-        connections.append(conn)
-        return conn
-
-    monkeypatch.setattr(store_module.sqlite3, "connect", connect)
-    return connections
 
 
 def run_in_threads(count: int, target: Any) -> None:
@@ -288,48 +201,70 @@ def run_in_threads(count: int, target: Any) -> None:
         thread.join()
 
 
-def test_close_closes_the_connection_of_every_thread(tmp_path: Path, opened: list[sqlite3.Connection]) -> None:
-    store = Store(tmp_path / "db.sqlite")
-    done = threading.Event()
-    held = threading.Thread(target=lambda: (store.get_state("x"), done.wait(5)))
-    held.start()
-    run_in_threads(3, lambda: store.set_state("x", "1"))
-    store.close()
-    done.set()
-    held.join()
+def test_writes_from_many_threads_and_two_stores_all_land(open_store: Callable[[], Storage]) -> None:
+    """Two stores on one database stand for two processes."""
+    first, second = open_store(), open_store()
+    counter = iter(range(200))
+    lock = threading.Lock()
 
-    assert len(opened) == 5  # the opening thread, one still alive, three ended
-    for conn in opened:
-        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-            conn.execute("SELECT 1")
-    with pytest.raises(RuntimeError, match="closed"):
-        store.get_state("x")
+    def write() -> None:
+        for _ in range(10):
+            with lock:
+                n = next(counter)
+            (first if n % 2 else second).add_audit(action="a", order_id="7001", user_id=f"U{n}", outcome="ok")
+
+    run_in_threads(20, write)
+    assert len(first.audit_for_order("7001", limit=1_000)) == 200
 
 
-def test_connections_of_ended_threads_are_closed(tmp_path: Path, opened: list[sqlite3.Connection]) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
-        run_in_threads(3, lambda: store.get_state("x"))
-        store.set_state("x", "from the main thread")  # reuses this thread's connection: nothing reaped yet
-        assert len(opened) == 4
-        run_in_threads(1, lambda: store.get_state("x"))  # a new connection reaps the three ended threads'
-        for conn in opened[1:4]:
-            with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-                conn.execute("SELECT 1")
-        assert store.get_state("x") == "from the main thread"
+def test_a_digest_claims_only_the_orders_not_yet_announced(store: Storage) -> None:
+    assert store.claim_digest("d1", "C1", ["7001", "7002"]) == ["7001", "7002"]
+    assert store.claim_notification("7003", "C1")
+    assert store.claim_digest("d2", "C1", ["7002", "7003", "7004"]) == ["7004"]
+    assert store.claim_digest("d3", "C1", ["7001"]) == []
+    assert store.get_digest("d3") is None  # a digest of nothing is not kept
+    d2 = store.get_digest("d2")
+    assert d2 is not None
+    assert (d2.id, d2.channel, d2.order_ids, d2.ts) == ("d2", "C1", ("7004",), None)
+    assert [d.id for d in store.unfinished_digests()] == ["d1", "d2"]
+
+    store.complete_digest("d1", "9.9", {"7001": "CREATED", "7002": "CREATED"})
+    notification = store.get_notification("7001", "C1")
+    assert notification is not None
+    assert (notification.ts, notification.state_summary) == ("9.9", "CREATED")
+    posted = store.digest_at("C1", "9.9")
+    assert posted is not None
+    assert (posted.id, posted.order_ids, posted.ts) == ("d1", ("7001", "7002"), "9.9")
+    assert store.digest_at("C2", "9.9") is None
+    assert [d.id for d in store.unfinished_digests()] == ["d2"]
+    with pytest.raises(KeyError):
+        store.complete_digest("unknown", "9.9", {})
 
 
-def test_writes_from_many_threads_and_two_stores_all_land(tmp_path: Path) -> None:
-    """Two stores on one file stand for two processes: in-process lock plus busy_timeout across them."""
-    path = tmp_path / "db.sqlite"
-    with Store(path) as first, Store(path) as second:
-        counter = iter(range(200))
-        lock = threading.Lock()
+def test_a_run_lock_has_one_holder_across_stores(open_store: Callable[[], Storage]) -> None:
+    """Two stores on one database stand for two processes (``serve`` and ``sync``)."""
+    first, second = open_store(), open_store()
+    with first.run_lock("poller", wait=False):
+        with pytest.raises(RunLockBusy) as busy, second.run_lock("poller", wait=False):
+            pytest.fail("two holders of one run lock")
+        assert busy.value.name == "poller"
+        with second.run_lock("other", wait=False):
+            pass  # locks of other names are independent
+    with second.run_lock("poller", wait=False):
+        pass
 
-        def write() -> None:
-            for _ in range(10):
-                with lock:
-                    n = next(counter)
-                (first if n % 2 else second).add_audit(action="a", order_id="7001", user_id=f"U{n}", outcome="ok")
 
-        run_in_threads(20, write)
-        assert len(first.audit_for_order("7001", limit=1_000)) == 200
+def test_a_waiting_run_lock_is_taken_once_the_holder_lets_go(open_store: Callable[[], Storage]) -> None:
+    first, second = open_store(), open_store()
+    taken = threading.Event()
+
+    def wait_for_it() -> None:
+        with second.run_lock("poller"):
+            taken.set()
+
+    with first.run_lock("poller"):
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        assert not taken.wait(0.2)
+    waiter.join(5)
+    assert taken.is_set()

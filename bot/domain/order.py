@@ -1,0 +1,30 @@
+"""What orderdesk keeps of a Meta order, whichever backend stores it.
+
+The order cache keeps what PII-free cards show (items, totals, city and country, dates); cards that show the buyer
+fetch the order live. Merchant references are compared without regard to case, because merchants type them by hand
+and Meta keeps what they typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Allow-lists, not deny-lists: a field Meta adds later stays out until someone decides it is safe.
+_BUYER_FIELDS = frozenset({"name", "email_remarketing_option"})
+_ADDRESS_FIELDS = frozenset({"name", "first_name", "last_name", "city", "state", "country"})
+
+
+def strip_pii(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The order without what a cached card does not need: buyer email and phone, street and postal code."""
+    kept = dict(order)
+    for name, allowed in (("buyer_details", _BUYER_FIELDS), ("shipping_address", _ADDRESS_FIELDS)):
+        value = kept.get(name)
+        if isinstance(value, Mapping):
+            kept[name] = {k: v for k, v in value.items() if k in allowed}
+    return kept
+
+
+def reference_key(reference: str) -> str:
+    """The form in which two merchant references are the same reference: ``SO-1`` and ``so-1`` are one."""
+    return reference.casefold()

@@ -1,0 +1,232 @@
+"""The storage ports: one Protocol per aggregate, the contract every storage backend implements.
+
+Callers type their storage parameter with the narrowest port that covers what they use, and the contract suite in
+``tests/storage`` checks any backend against them. Each method says what it promises; how it keeps the promise
+(which SQL, which locks) is the backend's business. Every "exactly once" decision is made by the database (a claim
+is an insert that either wins or changes nothing), never in one process's memory, so several processes may share
+one backend.
+
+``bot.storage.sqlite.store.Store`` implements every port; a test helper there has mypy check it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from bot.storage.rows import AuditRow, Card, DigestRow, IndexedOrder, NotificationRow, Row
+
+
+class Transaction(Protocol):
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes inside the block, through any port of the same store, commit together or not at all; a nested
+        block's failure that the caller catches undoes only the nested block's writes."""
+        ...
+
+
+class OrderIndex(Protocol):
+    """What orderdesk last saw of each order (without buyer PII), and which references the lookup scan looked for."""
+
+    def upsert_order(self, order: Mapping[str, Any]) -> None:
+        """Index a Graph order (any field selection with ``id``): a partial read fills gaps and erases nothing; a
+        read older (``last_updated``) than the stored one changes nothing."""
+        ...
+
+    def upsert_orders(self, orders: Iterable[Mapping[str, Any]]) -> None:
+        """:meth:`upsert_order` for many, in one transaction; the iterable is consumed lazily."""
+        ...
+
+    def get_order(self, order_id: str) -> IndexedOrder | None: ...
+
+    def orders_in_state(self, state: str) -> list[IndexedOrder]:
+        """Orders last seen in ``state``, oldest (``created``) first."""
+        ...
+
+    def find_by_reference(self, reference: str) -> list[str]:
+        """Order ids with this merchant reference: the exact matches if any, else the case-insensitive ones."""
+        ...
+
+    def reference_owner(self, reference: str, *, other_than: str | None = None) -> str | None:
+        """An order other than ``other_than`` using this reference, compared case-insensitively."""
+        ...
+
+    def set_reference(self, order_id: str, reference: str) -> None:
+        """The reference an order was acknowledged with (indexing the order if it was not yet)."""
+        ...
+
+    def set_order_state(self, order_id: str, state: str) -> None:
+        """A state orderdesk caused itself, recorded before Meta's next read shows it."""
+        ...
+
+    def record_scan(self, reference: str, found: bool) -> None: ...
+
+    def scanned_recently(self, reference: str, within_seconds: float) -> bool:
+        """True when :meth:`record_scan` saw this reference (any case) within the last ``within_seconds``."""
+        ...
+
+
+class LedgerRows(Protocol):
+    """The idempotency ledger's rows, the order locks live claims hold, and who waits for a claim's outcome.
+
+    ``bot.actions.ledger`` gives these their meaning. Rows are the stored columns by name.
+    """
+
+    def ledger_insert(self, row: Mapping[str, Any]) -> bool:
+        """Insert the claim unless its key exists, and commit: True iff this call inserted it."""
+        ...
+
+    def ledger_get(self, key: str) -> Row | None: ...
+
+    def ledger_take_over(self, key: str, *, now: float, lease_expires_at: float) -> Row | None:
+        """Re-open a pending row whose lease expired before ``now``, or a retryable failure: the row iff this
+        caller won it."""
+        ...
+
+    def ledger_mark_succeeded(self, key: str, *, response: str, now: float) -> Row | None:
+        """Pending or failed → succeeded; None when already succeeded or unknown."""
+        ...
+
+    def ledger_mark_failed(
+        self, key: str, *, error: str, retryable: bool, now: float, next_attempt_at: float | None, gave_up: bool
+    ) -> Row | None:
+        """Pending → failed; None when the row is not pending."""
+        ...
+
+    def ledger_for_order(self, order_id: str, operation: str) -> list[Row]:
+        """The order's rows of this operation, newest first."""
+        ...
+
+    def ledger_holding(self, order_id: str) -> Row | None:
+        """The row whose claim holds the order's lock, if any."""
+        ...
+
+    def ledger_due(self, *, now: float) -> list[Row]:
+        """Pending rows whose lease expired before ``now`` and retryable failures due by ``now``, oldest first."""
+        ...
+
+    def lock_order(self, order_id: str, key: str, reference: str | None) -> bool:
+        """Lock the order for ``key``, reserving ``reference`` (any case) with it; True iff ``key`` holds it now."""
+        ...
+
+    def lock_holder(self, order_id: str) -> str | None: ...
+
+    def reference_holder(self, reference: str) -> tuple[str, str] | None:
+        """``(order id, key)`` of the lock reserving this reference (any case), if any."""
+        ...
+
+    def unlock(self, key: str, order_ids: Iterable[str] | None = None) -> None:
+        """Free the orders ``key`` holds (all, or those named); other keys' locks stay."""
+        ...
+
+    def add_waiter(
+        self, key: str, *, order_id: str, user_id: str, channel: str | None, response_url: str | None
+    ) -> None: ...
+
+    def take_waiters(self, key: str) -> list[Row]:
+        """Remove and return ``key``'s waiters (order_id, user_id, channel, response_url): each goes to one caller."""
+        ...
+
+
+class Notifications(Protocol):
+    """Each order announced once per channel, and digests announcing several new orders in one message."""
+
+    def claim_notification(self, order_id: str, channel: str) -> bool:
+        """True for the one caller that should announce the order in the channel."""
+        ...
+
+    def complete_notification(self, order_id: str, channel: str, ts: str) -> None: ...
+
+    def set_notified_state(self, order_id: str, channel: str, state_summary: str) -> None: ...
+
+    def get_notification(self, order_id: str, channel: str) -> NotificationRow | None: ...
+
+    def unfinished_notifications(self) -> list[NotificationRow]:
+        """Claimed but never completed, oldest claim first."""
+        ...
+
+    def notifications_for_order(self, order_id: str) -> list[NotificationRow]: ...
+
+    def claim_digest(self, digest_id: str, channel: str, order_ids: Iterable[str]) -> list[str]:
+        """Claim the orders' notifications for one digest, in one transaction: the orders this call claimed."""
+        ...
+
+    def complete_digest(self, digest_id: str, ts: str, states: Mapping[str, str]) -> None:
+        """The digest was posted at ``ts``: complete it and each order's notification with its summary; raises
+        ``KeyError`` for an unknown digest."""
+        ...
+
+    def get_digest(self, digest_id: str) -> DigestRow | None: ...
+
+    def digest_at(self, channel: str, ts: str) -> DigestRow | None: ...
+
+    def unfinished_digests(self) -> list[DigestRow]:
+        """Digests not yet posted, in the order they were claimed."""
+        ...
+
+
+class Cards(Protocol):
+    """The messages showing an order that the bot keeps current."""
+
+    def remember_card(
+        self, order_id: str, *, channel: str | None, ts: str | None, response_url: str | None, kind: str
+    ) -> None:
+        """Remember a message by channel + ts, or by response_url (``ValueError`` without either); twice is once."""
+        ...
+
+    def cards_for_order(self, order_id: str) -> list[Card]:
+        """The order's cards, oldest first."""
+        ...
+
+
+class Audit(Protocol):
+    """Who did what to which order; never buyer data."""
+
+    def add_audit(
+        self,
+        *,
+        action: str,
+        order_id: str | None,
+        user_id: str,
+        team_id: str | None = None,
+        key: str | None = None,
+        outcome: str,
+        detail: str | None = None,
+        at: float | None = None,
+    ) -> None: ...
+
+    def audit_for_order(self, order_id: str, *, limit: int = 100) -> list[AuditRow]:
+        """The order's audit trail, newest first."""
+        ...
+
+
+class KeyValue(Protocol):
+    """Named values that outlive a process (the poller's watermark, last poll, last error)."""
+
+    def get_state(self, name: str) -> str | None: ...
+
+    def set_state(self, name: str, value: str) -> None: ...
+
+
+class RunLockBusy(Exception):
+    """The run lock ``name`` is held by another runner (another process, or another thread) on ``scope``, the
+    database the lock belongs to."""
+
+    def __init__(self, name: str, scope: str) -> None:
+        self.name = name
+        self.scope = scope
+        super().__init__(f"the {name} lock on {scope} is held by another runner")
+
+
+class RunLock(Protocol):
+    """Single-runner jobs: one holder of a named lock at a time per database, across processes. A holder that dies
+    loses the lock."""
+
+    def run_lock(self, name: str, *, wait: bool = True) -> AbstractContextManager[None]:
+        """Hold the lock ``name`` for the block: wait for it, or with ``wait=False`` raise :class:`RunLockBusy` at
+        once when another runner holds it."""
+        ...
+
+
+class Storage(Transaction, OrderIndex, LedgerRows, Notifications, Cards, Audit, KeyValue, RunLock, Protocol):
+    """Every port at once: what a backend's store offers."""

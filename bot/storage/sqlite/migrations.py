@@ -1,0 +1,190 @@
+"""The sqlite schema, as the migrations that build it; ``bot.storage.sqlite.db`` applies the pending ones on opening.
+
+Applied migrations never change: a new table or column is a new migration at the end, so every database, however
+old, reaches the same schema.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("orderdesk")
+
+
+@MIGRATIONS(name="0001_initial")
+def _initial_schema(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE orders (
+            id TEXT PRIMARY KEY,                -- Meta's order id: numeric-looking, kept as text
+            merchant_ref TEXT,                  -- merchant_order_id as Meta reports it (the reference at ack time)
+            reference_key TEXT,                 -- merchant_ref.casefold(): the case-insensitive lookup key
+            state TEXT,
+            channel TEXT,
+            created TEXT,
+            last_updated TEXT,
+            updated_ts REAL,                    -- last_updated as unix time, so a stale read never wins
+            data TEXT NOT NULL DEFAULT '{}',    -- last seen order JSON, without buyer email/phone/street
+            seen_at REAL NOT NULL
+        );
+        CREATE INDEX orders_merchant_ref ON orders (merchant_ref);
+        CREATE INDEX orders_reference_key ON orders (reference_key);
+        CREATE INDEX orders_state ON orders (state, created);
+
+        CREATE TABLE ledger (
+            key TEXT PRIMARY KEY,               -- the idempotency key sent to Meta
+            operation TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            params TEXT NOT NULL,               -- canonical JSON of the exact Graph parameters
+            fingerprint TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
+            retryable INTEGER NOT NULL DEFAULT 0,
+            user_id TEXT NOT NULL,
+            team_id TEXT,
+            channel_id TEXT,
+            message_ts TEXT,
+            reference TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            lease_expires_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            response TEXT,
+            error TEXT
+        );
+        CREATE INDEX ledger_order ON ledger (order_id, operation, created_at);
+        CREATE INDEX ledger_state ON ledger (state, lease_expires_at);
+
+        CREATE TABLE notifications (
+            order_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            claimed_at REAL NOT NULL,
+            ts TEXT,                            -- NULL until posted: claimed but unfinished
+            posted_at REAL,
+            state_summary TEXT,                 -- what the card last announced, to detect changes
+            PRIMARY KEY (order_id, channel)
+        );
+        CREATE INDEX notifications_unfinished ON notifications (ts) WHERE ts IS NULL;
+
+        CREATE TABLE cards (
+            id INTEGER PRIMARY KEY,
+            order_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            channel TEXT,
+            ts TEXT,
+            response_url TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX cards_message ON cards (order_id, channel, ts);
+        CREATE UNIQUE INDEX cards_response_url ON cards (order_id, response_url);
+
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            action TEXT NOT NULL,
+            order_id TEXT,
+            user_id TEXT NOT NULL,
+            team_id TEXT,
+            key TEXT,
+            outcome TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX audit_order ON audit (order_id, at);
+
+        CREATE TABLE lookup_scans (
+            reference_key TEXT PRIMARY KEY,
+            found INTEGER NOT NULL,
+            scanned_at REAL NOT NULL
+        );
+
+        CREATE TABLE state (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS(name="0002_ack_order_locks")
+def _ack_order_locks(db: Database) -> None:
+    """Which idempotency key owns an order's acknowledgement. Two cards of one order carry different keys, so
+    the ledger's primary key alone cannot stop both calling Meta; a unique order id here can, with the same
+    ``INSERT OR IGNORE`` claim."""
+    db.execute("CREATE TABLE ack_order_locks (order_id TEXT PRIMARY KEY, key TEXT NOT NULL, locked_at REAL NOT NULL)")
+
+
+@MIGRATIONS(name="0003_notifier_digests")
+def _notifier_digests(db: Database) -> None:
+    """One message announcing a burst of new orders. Its orders' notification rows carry the digest's ts once it
+    is posted, so exactly-once and crash recovery work as for single cards; this row says which orders it lists."""
+    db.execute(
+        """
+        CREATE TABLE notifier_digests (
+            id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            order_ids TEXT NOT NULL,            -- JSON list, in announcement order
+            created_at REAL NOT NULL,
+            ts TEXT                             -- NULL until posted
+        )
+        """
+    )
+    db.execute("CREATE INDEX notifier_digests_message ON notifier_digests (channel, ts)")
+
+
+_LOCKS_AND_RETRIES = (
+    """
+    ALTER TABLE ack_order_locks ADD COLUMN reference_key TEXT
+    """,
+    """
+    CREATE UNIQUE INDEX ack_order_locks_reference ON ack_order_locks (reference_key)
+    """,
+    """
+    CREATE INDEX ack_order_locks_key ON ack_order_locks (key)
+    """,
+    """
+    ALTER TABLE ledger ADD COLUMN next_attempt_at REAL
+    """,
+    """
+    ALTER TABLE ledger ADD COLUMN gave_up INTEGER NOT NULL DEFAULT 0
+    """,
+    """
+    UPDATE ledger SET next_attempt_at = updated_at WHERE state = 'failed' AND retryable = 1
+    """,
+    """
+    DELETE FROM ack_order_locks WHERE NOT EXISTS (
+        SELECT 1 FROM ledger
+        WHERE ledger.key = ack_order_locks.key
+          AND (ledger.state IN ('pending', 'succeeded') OR (ledger.state = 'failed' AND ledger.retryable = 1))
+          AND (ledger.order_id = ack_order_locks.order_id
+               OR EXISTS (SELECT 1 FROM json_each(ledger.params, '$.orders') AS sent
+                          WHERE json_extract(sent.value, '$.id') = ack_order_locks.order_id))
+    )
+    """,
+    """
+    CREATE TABLE ack_waiters (
+        key TEXT NOT NULL,                  -- the claim the waiter asked about
+        order_id TEXT NOT NULL,             -- the order they clicked (a batch claim covers several)
+        user_id TEXT NOT NULL,
+        channel TEXT,
+        response_url TEXT,
+        created_at REAL NOT NULL
+    )
+    """,
+    """
+    CREATE INDEX ack_waiters_key ON ack_waiters (key)
+    """,
+)
+
+
+@MIGRATIONS(name="0004_claims_hold_the_locks")
+def _claims_hold_the_locks(db: Database) -> None:
+    """An order's lock row is written and removed only with the ledger claim that holds it.
+
+    ``reference_key`` reserves the merchant reference with the order, so two claims can never send one reference
+    for two orders. ``next_attempt_at`` and ``gave_up`` let the sweeper re-drive a transiently failed claim a
+    bounded number of times. Locks that no live claim holds (a refused, conflicting or permanently failed claim
+    of an older version) are removed, so the orders they held can be acknowledged again.
+    """
+    for statement in _LOCKS_AND_RETRIES:
+        db.execute(statement)
