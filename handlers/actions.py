@@ -22,6 +22,7 @@ from bot.slack import ids
 from bot.slack.access import workspace_of
 from bot.slack.errors import BadRequest
 from bot.slack.views.blocks import digest_list, message_blocks
+from bot.slack.views.lookup import render_contact, render_shared
 from bot.storage.sqlite.store import Store
 
 
@@ -124,8 +125,13 @@ def on_show_contact(
 
 
 def show_contact(action: dict[str, Any], respond: Respond, context: BoltContext, orders: OrderService) -> None:
-    blocks = orders.contact(str(action.get("value")), user_id=str(context.user_id), team_id=context.team_id)
-    respond(blocks=blocks, text="Buyer contact and address", response_type="ephemeral", replace_original=False)
+    answer = orders.contact(str(action.get("value")), user_id=str(context.user_id), team_id=context.team_id)
+    respond(
+        blocks=render_contact(answer),
+        text="Buyer contact and address",
+        response_type="ephemeral",
+        replace_original=False,
+    )
 
 
 def on_share_in_channel(
@@ -135,22 +141,28 @@ def on_share_in_channel(
     client: WebClient,
     context: BoltContext,
     orders: OrderService,
+    settings: Settings,
     later: Later,
 ) -> None:
     """Post the PII-free card in the channel for the team, and remember it so acknowledgements update it."""
     ack()
-    later(share_in_channel, action, respond, client, context, orders)
+    later(share_in_channel, action, respond, client, context, orders, settings)
 
 
 def share_in_channel(
-    action: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext, orders: OrderService
+    action: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    orders: OrderService,
+    settings: Settings,
 ) -> None:
     order_id, user_id, channel = str(action.get("value")), str(context.user_id), str(context.channel_id)
-    card = orders.shared_card(order_id, user_id)
-    if isinstance(card, Problem):
-        respond(blocks=message_blocks(card.text), text=card.text, response_type="ephemeral", replace_original=False)
+    found = orders.find_for_sharing(order_id)
+    if isinstance(found, Problem):
+        respond(blocks=message_blocks(found.text), text=found.text, response_type="ephemeral", replace_original=False)
         return
-    blocks, text = card
+    blocks, text = render_shared(found, shared_by=user_id, commerce_manager_url=settings.commerce_manager_url)
     try:
         posted = client.chat_postMessage(channel=channel, blocks=blocks, text=text)
     except SlackApiError as error:

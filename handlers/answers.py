@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from slack_bolt.context.respond import Respond
 
 from bot.config import Settings
-from bot.lookup.service import Answer, render
+from bot.lookup.service import Answer
 from bot.slack.views.kit import context
+from bot.slack.views.lookup import render
 
 
 def answer_each(answers: Sequence[Answer], respond: Respond, settings: Settings, *, note: str | None = None) -> None:

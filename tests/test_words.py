@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.lookup.service import Ambiguous, render
+from bot.lookup.service import Ambiguous
 from bot.sandbox.slack import SlackSandbox
 from bot.slack.views.blocks import (
     STATE_WORDS,
@@ -35,6 +35,7 @@ from bot.slack.views.blocks import (
     state_words,
 )
 from bot.slack.views.kit import plural, summarised
+from bot.slack.views.lookup import render
 from bot.storage.sqlite.store import AuditRow, IndexedOrder
 
 CM = "https://www.facebook.com/commerce_manager/"
