@@ -17,8 +17,8 @@ import pytest
 import yaml
 from slack_bolt import App
 
-from bot.runtime.app import HANDLER_MODULES
 from bot.slack import ids
+from handlers import register_all
 
 REPO = Path(__file__).parents[1]
 SCHEMA = REPO / "tests" / "data" / "slack" / "manifest.schema.1.0.0.json"
@@ -58,8 +58,7 @@ class RegistrationRecorder:
 def registered() -> dict[str, set[str]]:
     app = App(token="xoxb-offline", signing_secret="offline", token_verification_enabled=False)
     recorder = RegistrationRecorder(app)
-    for module in HANDLER_MODULES:
-        module.register(recorder)  # type: ignore[arg-type]
+    register_all(recorder)  # type: ignore[arg-type]
     return recorder.registered
 
 

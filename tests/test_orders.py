@@ -17,8 +17,9 @@ from bot.actions.ledger import ACKNOWLEDGE_ORDER, Ledger
 from bot.config import Settings
 from bot.graph.client import ORDER_CARD_FIELDS, GraphClient
 from bot.lookup.query import Query
-from bot.lookup.service import SCAN_FIELDS, Ambiguous, OrderFound, OrderService, Problem, render
+from bot.lookup.service import SCAN_FIELDS, Ambiguous, OrderFound, OrderService, Problem
 from bot.sandbox.graph import SANDBOX_TOKEN, GraphSandbox
+from bot.slack.views.lookup import render, render_contact, render_shared
 from bot.storage.sqlite.store import Store
 
 CM_URL = "https://cm.example/"
@@ -287,7 +288,7 @@ def test_contact_reveals_pii_once_and_audits_who_saw_it(
 ) -> None:
     order = sandbox.add_order()
     order_id = str(order["id"])
-    blocks = service.contact(order_id, user_id="U0AGENT1", team_id="T0SANDBOX")
+    blocks = render_contact(service.contact(order_id, user_id="U0AGENT1", team_id="T0SANDBOX"))
     valid(blocks)
     text = json.dumps(blocks)
     assert order["buyer_details"]["email"] in text
@@ -298,7 +299,7 @@ def test_contact_reveals_pii_once_and_audits_who_saw_it(
 
 
 def test_contact_failures_are_answered_and_audited(service: OrderService, store: Store) -> None:
-    blocks = service.contact("7000000000000", user_id="U0AGENT1", team_id=None)
+    blocks = render_contact(service.contact("7000000000000", user_id="U0AGENT1", team_id=None))
     assert "No order 7000000000000" in json.dumps(blocks)
     [row] = store.audit_for_order("7000000000000")
     assert row.outcome == "failed: NotFoundError"
@@ -308,8 +309,10 @@ def test_contact_failures_are_answered_and_audited(service: OrderService, store:
 def test_buttons_with_values_orderdesk_never_rendered_make_no_graph_call(
     service: OrderService, sandbox: GraphSandbox, value: str
 ) -> None:
-    assert "not a Facebook order ID" in json.dumps(service.contact(value, user_id="U0AGENT1", team_id=None))
-    shared = service.shared_card(value, "U0AGENT1")
+    assert "not a Facebook order ID" in json.dumps(
+        render_contact(service.contact(value, user_id="U0AGENT1", team_id=None))
+    )
+    shared = service.find_for_sharing(value)
     assert isinstance(shared, Problem)
     assert sandbox.calls() == []
 
@@ -319,9 +322,9 @@ def test_the_shared_card_has_no_pii_and_credits_the_sharer(
 ) -> None:
     order = sandbox.add_order()
     order_id = str(order["id"])
-    shared = service.shared_card(order_id, "U0AGENT2")
+    shared = service.find_for_sharing(order_id)
     assert not isinstance(shared, Problem)
-    blocks, _ = shared
+    blocks, _ = render_shared(shared, shared_by="U0AGENT2", commerce_manager_url=CM_URL)
     valid(blocks)
     text = json.dumps(blocks)
     for pii in (order["buyer_details"]["name"], order["buyer_details"]["email"], order["shipping_address"]["street1"]):

@@ -14,27 +14,17 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.lookup.service import Ambiguous, render
+from bot.domain.acknowledgement import AckStatus
+from bot.lookup.service import Ambiguous
 from bot.sandbox.slack import SlackSandbox
-from bot.slack.views.blocks import (
-    STATE_WORDS,
-    AckStatus,
-    ack_not_allowed_blocks,
-    ack_status_blocks,
-    batch_result_blocks,
-    change_summary,
-    contact_blocks,
-    digest_changes_text,
-    digest_list,
-    digest_message,
-    digest_text,
-    history_blocks,
-    notification_card,
-    notification_text,
-    order_card,
-    state_words,
-)
+from bot.slack.views.acknowledge import ack_not_allowed_blocks, ack_status_blocks, batch_result_blocks
+from bot.slack.views.changes import change_summary, digest_changes_text
+from bot.slack.views.digest import digest_list, digest_message, digest_text
+from bot.slack.views.history import history_blocks
 from bot.slack.views.kit import plural, summarised
+from bot.slack.views.lookup import render
+from bot.slack.views.order_card import contact_blocks, notification_card, notification_text, order_card
+from bot.slack.views.words import STATE_WORDS, state_words
 from bot.storage.sqlite.store import AuditRow, IndexedOrder
 
 CM = "https://www.facebook.com/commerce_manager/"

@@ -4,10 +4,9 @@ The grammar, as ``/order help`` teaches it:
 
 * A **Facebook order ID** is a string of 10 to 20 digits (Meta's order ids are 15-16 digits today; the range
   leaves room either way without swallowing prices or years).
-* A **merchant reference** is any other word that fits :data:`bot.slack.views.blocks.MERCHANT_REF_PATTERN`:
-  it starts with a
-  letter or digit and holds only letters, digits and ``. _ / # -``, 64 characters at most. A short all-digit word
-  (``1042``) is a reference too: many shops number their orders that way.
+* A **merchant reference** is any other word that fits :data:`bot.domain.acknowledgement.MERCHANT_REF_PATTERN`:
+  it starts with a letter or digit and holds only letters, digits and ``. _ / # -``, 64 characters at most. A
+  short all-digit word (``1042``) is a reference too: many shops number their orders that way.
 * Up to :data:`MAX_QUERIES` of them, separated by spaces or commas. Anything else is refused with the reason and
   an example, never guessed at.
 
@@ -23,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.slack.views.blocks import MERCHANT_REF_PATTERN
-from bot.slack.views.kit import clip, escape
+from bot.domain.acknowledgement import MERCHANT_REF_PATTERN
+from bot.domain.text import clip, escape
 
 MAX_QUERIES = 5
 EXAMPLE = "`/order 7001234567890` or `/order SHOP-1042` (several: `/order 7001234567890, 7001234567891`)"

@@ -2,8 +2,10 @@
 
 Listeners hand it what the agent asked (:mod:`bot.lookup.query` parses it) and get back one :data:`Answer` per lookup:
 an order to draw as a card, the orders sharing an ambiguous reference, or a :class:`Problem` in words an agent
-can act on. Graph failures never escape as exceptions: each kind (unknown order, token, permission, rate limit,
-Meta down) becomes its own answer, and the ones an admin must fix are logged with Graph's code and fbtrace_id.
+can act on. Answers are values, never Block Kit: the Slack edge draws them (:mod:`bot.slack.views.lookup`).
+Graph failures never escape as exceptions: each kind (unknown order, token, permission, rate limit, Meta down)
+becomes its own answer in the words of :mod:`bot.domain.problems`, and the ones an admin must fix are logged with
+Graph's code and fbtrace_id.
 
 Cost. A card costs exactly one Graph request (``ORDER_CARD_FIELDS`` expands every edge inline), whether it was
 asked for by ID or by an indexed reference. A reference the index does not know triggers one bounded scan of
@@ -15,7 +17,6 @@ updated within ``lookup_scan_max_age_days``); what the scan reads fills the inde
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,27 +25,11 @@ from typing import Any
 from bot.actions.acknowledge import CARD_SHARED, status_of
 from bot.actions.ledger import Ledger, new_key
 from bot.config import Settings
-from bot.graph.client import (
-    ORDER_CARD_FIELDS,
-    GraphClient,
-    GraphError,
-    GraphPermissionError,
-    InvalidTokenError,
-    NotFoundError,
-    RateLimitedError,
-    TransientError,
-)
+from bot.domain import problems
+from bot.domain.acknowledgement import AckStatus
+from bot.domain.text import clip, escape
+from bot.graph.client import ORDER_CARD_FIELDS, GraphClient, GraphError
 from bot.lookup.query import EXAMPLE, Query, QueryError, parse_order_id
-from bot.slack.views.blocks import (
-    AckStatus,
-    contact_blocks,
-    escape,
-    message_blocks,
-    notification_text,
-    order_card,
-    state_words,
-)
-from bot.slack.views.kit import Block, clip, context, section, when
 from bot.storage.sqlite.store import IndexedOrder, Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +38,6 @@ SCAN_FIELDS = "id,merchant_order_id,order_status,created,last_updated"
 # References are set when an order is acknowledged, so only acknowledged orders can carry one.
 SCAN_STATES = ("IN_PROGRESS", "COMPLETED")
 CONTACT_FIELDS = "id,order_status,buyer_details{name,email,email_remarketing_option,phone_number},shipping_address"
-AMBIGUOUS_SHOWN = 20
 DAY_SECONDS = 86_400
 
 
@@ -84,38 +68,14 @@ class Problem:
     text: str
 
 
+@dataclass(frozen=True)
+class Contact:
+    """The buyer's contact details and shipping address for one agent, as Meta returned them (``CONTACT_FIELDS``)."""
+
+    order: dict[str, Any]
+
+
 Answer = OrderFound | Ambiguous | Problem
-
-
-def render(answer: Answer, *, commerce_manager_url: str) -> tuple[list[Block], str]:
-    """One answer as an ephemeral message: ``(blocks, notification text)``."""
-    if isinstance(answer, OrderFound):
-        blocks = order_card(
-            answer.order,
-            commerce_manager_url=commerce_manager_url,
-            ack_key=answer.ack_key,
-            ack_status=answer.ack_status,
-        )
-        return blocks, notification_text(answer.order)
-    if isinstance(answer, Ambiguous):
-        return _ambiguous_blocks(answer), f"Reference {answer.reference} matches {len(answer.orders)} orders"
-    return message_blocks(answer.text), answer.text
-
-
-def _ambiguous_blocks(answer: Ambiguous) -> list[Block]:
-    lines = [_index_line(order) for order in answer.orders[:AMBIGUOUS_SHOWN]]
-    if len(answer.orders) > AMBIGUOUS_SHOWN:
-        lines.append(f"…and {len(answer.orders) - AMBIGUOUS_SHOWN} more")
-    reference = clip(escape(answer.reference), 100)
-    return [
-        section(f"*Merchant reference `{reference}` is used by {len(answer.orders)} orders:*\n" + "\n".join(lines)),
-        context("Look one up by its Facebook order ID, e.g. `/order " + answer.orders[0].id + "`."),
-    ]
-
-
-def _index_line(order: IndexedOrder) -> str:
-    parts = [f"`{escape(order.id)}`", state_words(order.state) if order.state else None, when(order.created)]
-    return "• " + " · ".join(p for p in parts if p)
 
 
 # --- the service -----------------------------------------------------------------------------------------------
@@ -147,45 +107,35 @@ class OrderService:
         except GraphError as error:
             return Problem(self._explain(error, query))
 
-    def shared_card(self, order_id: str, user_id: str) -> tuple[list[Block], str] | Problem:
-        """The PII-free card of an order for the channel, credited to ``user_id`` ("Share in channel")."""
+    def find_for_sharing(self, order_id: str) -> OrderFound | Problem:
+        """The order behind a "Share in channel" button, for the PII-free channel card the caller draws."""
         try:
-            found = self._by_id(parse_order_id(order_id))
+            return self._by_id(parse_order_id(order_id))
         except QueryError as error:
             return Problem(str(error))
         except GraphError as error:
             return Problem(self._explain(error, Query("id", order_id)))
-        blocks = order_card(
-            found.order,
-            commerce_manager_url=self._settings.commerce_manager_url,
-            ack_key=found.ack_key,
-            ack_status=found.ack_status,
-            shared_by=user_id,
-        )
-        return blocks, notification_text(found.order)
 
     def remember_shared(self, order_id: str, *, channel: str, ts: str, user_id: str) -> None:
         """Remember a shared card, so that an acknowledgement updates it like any other card of the order."""
         self._store.remember_card(order_id, channel=channel, ts=ts, response_url=None, kind=CARD_SHARED + user_id)
 
-    def contact(self, order_id: str, *, user_id: str, team_id: str | None) -> list[Block]:
+    def contact(self, order_id: str, *, user_id: str, team_id: str | None) -> Contact | Problem:
         """The buyer's contact details and address for one agent, and an audit row saying who saw them (never
         what they saw)."""
+        answer: Contact | Problem
         try:
             order = self._graph.get_order(parse_order_id(order_id), CONTACT_FIELDS)
         except QueryError as error:
-            return message_blocks(str(error))
+            return Problem(str(error))
         except GraphError as error:
-            outcome, blocks = (
-                f"failed: {type(error).__name__}",
-                message_blocks(self._explain(error, Query("id", order_id))),
-            )
+            outcome, answer = f"failed: {type(error).__name__}", Problem(self._explain(error, Query("id", order_id)))
         else:
-            outcome, blocks = "shown", contact_blocks(order)
+            outcome, answer = "shown", Contact(order)
         self._store.add_audit(
             action="show_contact", order_id=order_id, user_id=user_id, team_id=team_id, outcome=outcome
         )
-        return blocks
+        return answer
 
     # --- lookups ------------------------------------------------------------------------------------------------
 
@@ -230,7 +180,8 @@ class OrderService:
             f"orderdesk's index and Meta's acknowledged orders updated in the last "
             f"{settings.lookup_scan_max_age_days} days (up to {settings.lookup_scan_max_pages} pages)"
         )
-        when_searched = "just now" if scanned else f"within the last {_minutes(settings.lookup_scan_cache_seconds)}"
+        cached = problems.minutes(settings.lookup_scan_cache_seconds)
+        when_searched = "just now" if scanned else f"within the last {cached}"
         return (
             f"No order with merchant reference `{clip(escape(reference), 100)}` on this Page. I searched "
             f"{searched} {when_searched}. Check the reference, or look the order up by its Facebook order ID, "
@@ -241,10 +192,7 @@ class OrderService:
 
     def _explain(self, error: GraphError, query: Query) -> str:
         """Plain words for a Graph failure; the ones only an admin can fix are logged for them."""
-        shown = clip(escape(query.value), 100)
-        if isinstance(error, NotFoundError):
-            return f"No order {shown} on this Page. Check the number, or try its merchant reference. Try {EXAMPLE}."
-        if isinstance(error, InvalidTokenError | GraphPermissionError):
+        if problems.needs_admin(error):
             log.error(
                 "Graph refused orderdesk's Page token: %s code=%s subcode=%s fbtrace_id=%s",
                 type(error).__name__,
@@ -252,26 +200,6 @@ class OrderService:
                 error.subcode,
                 error.fbtrace_id,
             )
-            problem = (
-                "its Page access token is no longer valid"
-                if isinstance(error, InvalidTokenError)
-                else ("its Page access token lacks a permission or Page role it needs")
-            )
-            return (
-                f"orderdesk cannot read orders from Meta: {problem}. Please ask an orderdesk admin to fix it "
-                f"(Graph error {error.code}, trace {escape(error.fbtrace_id or 'none')})."
-            )
-        if isinstance(error, RateLimitedError):
-            wait = error.retry_after_seconds
-            minutes = f"about {_minutes(wait)}" if wait else "a few minutes"
-            return f"Meta is rate limiting us, try again in {minutes}."
-        if isinstance(error, TransientError):
-            return f"Meta did not answer while I looked up {shown}, try again."
-        log.error("Graph could not look up %s: %s", query.value, error)
-        words = escape(error.user_message or error.message)
-        return f"Meta could not look up {shown}: {clip(words, 500)} (Graph error {error.code})."
-
-
-def _minutes(seconds: float) -> str:
-    minutes = max(1, math.ceil(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        elif problems.kind_of(error) == "refused":
+            log.error("Graph could not look up %s: %s", query.value, error)
+        return problems.for_agent(error, clip(escape(query.value), 100), example=EXAMPLE)

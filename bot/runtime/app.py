@@ -27,10 +27,7 @@ from bot.runtime.services import Services
 from bot.slack.access import Access, workspace_of
 from bot.slack.errors import BadRequest
 from bot.slack.views.blocks import escape
-from handlers import actions, commands, events, shortcuts, views
-
-# One ``register(app)`` per listener kind; the manifest test registers through these too.
-HANDLER_MODULES = (commands, shortcuts, actions, views, events)
+from handlers import register_all
 
 USER_ERROR = "Something went wrong (reference {reference}). Try again; if it keeps happening, tell your admin."
 
@@ -77,8 +74,7 @@ def create_app(settings: Settings, *, services: Services, work: Executor, client
         )
     app.use(_services_middleware(services, work))
     app.error(_on_error)
-    for module in HANDLER_MODULES:
-        module.register(app)
+    register_all(app)
     return app
 
 

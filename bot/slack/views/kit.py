@@ -1,5 +1,5 @@
-"""Block Kit primitives for :mod:`bot.slack.views.blocks`: escaping, clipping, Slack's limits and small element
-builders.
+"""Block Kit primitives for the builders in :mod:`bot.slack.views`: escaping, clipping, Slack's limits and small
+element builders.
 
 Slack rejects a whole message when one element breaks a limit, and it turns ``<!channel>`` in any text into a
 ping of the whole channel. Both dangers come from text we do not control (Meta's order data can hold anything a
@@ -15,6 +15,11 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+# Re-exported: the builders take them from here with the other primitives.
+from bot.domain.text import ELLIPSIS as ELLIPSIS
+from bot.domain.text import clip as clip
+from bot.domain.text import escape as escape
+
 Block = dict[str, Any]
 T = TypeVar("T")
 
@@ -29,40 +34,10 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_URL = 3000
 MAX_CONTEXT_ELEMENTS = 10
-ELLIPSIS = "…"
 
 # Our own markup that may legitimately appear in text: user and user-group mentions we add for agents.
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
-
-
-def escape(text: object) -> str:
-    """Escape text for mrkdwn: ``&`` first (so the entities we add are not escaped again), then ``<`` and ``>``.
-
-    With those three escaped, nothing a buyer or seller typed can become a mention, a channel ping or a link.
-    ``None`` (a field Meta left out) becomes the empty string.
-    """
-    if text is None:
-        return ""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    """Cut already-escaped text to at most ``limit`` characters, ending in "…" when something was cut.
-
-    The cut never leaves half an entity (``&am``) or half of our own markup (``<!date^…``): either would show as
-    garbage, or worse, unescape what follows.
-    """
-    if len(text) <= limit:
-        return text
-    cut = text[: max(limit - len(ELLIPSIS), 0)]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    lt = cut.rfind("<")
-    if lt != -1 and ">" not in cut[lt:]:
-        cut = cut[:lt]
-    return cut + ELLIPSIS
 
 
 def mention(user_id: str | None, group_names: Mapping[str, str] | None = None) -> str:
