@@ -38,8 +38,10 @@ from typing import Any, TextIO
 from bot import logs
 from bot.config import Settings
 from bot.notify.poller import NOTIFY_FIELDS
-from bot.runtime.serve import EVENTS_PATH, HttpServer, Worker, build_server
+from bot.runtime.http import EVENTS_PATH
+from bot.runtime.serve import HttpServer, build_server
 from bot.runtime.services import Services
+from bot.runtime.workers import Worker
 from bot.sandbox.console import Agent, Console, lists_orders
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings

@@ -84,9 +84,6 @@ _BACKOFF_BASE_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 30.0
 
 
-# --- the client ----------------------------------------------------------------------------------------------
-
-
 class GraphClient:
     """Meta's Order Management API for one Page. Thread-safe.
 
@@ -150,7 +147,7 @@ class GraphClient:
     ) -> None:
         self.close()
 
-    # --- reads -------------------------------------------------------------------------------------------------
+    # Reads.
 
     def get_page(self, fields: str = "id,name") -> dict[str, Any]:
         """``GET /{page-id}``: the cheapest call that proves the token, the Page id and the network all work."""
@@ -195,7 +192,7 @@ class GraphClient:
     def list_shipments(self, order_id: str, fields: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
         return list(self._paged(f"{segment(order_id)}/shipments", {"fields": fields}))
 
-    # --- writes (each needs an idempotency key: the same key and parameters make a safe retry) ------------------
+    # Writes: each needs an idempotency key: the same key and parameters make a safe retry.
 
     def acknowledge_order(
         self, order_id: str, idempotency_key: str, merchant_order_reference: str | None = None
@@ -272,7 +269,7 @@ class GraphClient:
         }
         return self.send("POST", f"{segment(order_id)}/shipments", params)
 
-    # --- the one place that talks HTTP ---------------------------------------------------------------------------
+    # The one place that talks HTTP.
 
     def send(self, method: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Call ``{version}/{path}`` and return the JSON body, retrying transient failures with the same request.

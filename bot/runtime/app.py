@@ -22,10 +22,11 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot import logs
 from bot.config import Settings
-from bot.runtime.later import Later, urgent_lane
+from bot.runtime.later import urgent_lane
 from bot.runtime.services import Services
 from bot.slack.access import Access, workspace_of
 from bot.slack.errors import BadRequest
+from bot.slack.later import Later
 from bot.slack.views.blocks import escape
 from handlers import actions, commands, events, shortcuts, views
 
