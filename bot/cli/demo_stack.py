@@ -27,6 +27,7 @@ from bot.sandbox.console import Agent, Console, lists_orders
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
+from bot.slack import ids
 
 JSON = dict[str, Any]
 
@@ -88,6 +89,7 @@ class Demo:
                 is_poller_read=polls_for_new_orders,
                 channel=CHANNEL,
                 agents=AGENTS,
+                command=ids.ORDER_COMMAND,
                 tips=tips(*chosen),
             )
             console.mount()
