@@ -1,7 +1,7 @@
 """``orderdesk sync``: one notification poll now, beside or instead of the poller in ``orderdesk serve``.
 
-``--since`` backfills: orders changed since then are scanned and announced as a first poll would. The poll takes
-the poller's run lock, so it never races a running ``serve``.
+``--since`` backfills: the pass lists orders changed since then instead of since the watermark. The pass takes
+the poller's lock, so it waits for a pass of a running ``serve`` rather than racing it.
 """
 
 from __future__ import annotations

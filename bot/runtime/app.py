@@ -60,7 +60,7 @@ def create_app(settings: Settings, *, services: Services, work: Executor, client
     """Build the Bolt app.
 
     Each listener runs in the request's own thread (``process_before_response=True``), calls ``ack()`` and hands
-    everything slow to ``later`` (:mod:`bot.runtime.later`), which runs it in ``work``: the HTTP answer, the ack, leaves
+    everything slow to ``later`` (:mod:`bot.slack.later`), which runs it in ``work``: the HTTP answer, the ack, leaves
     as soon as the listener returns. Production passes :func:`bot.runtime.later.work_pool`; unit tests pass
     :class:`bot.runtime.later.InlineExecutor` to have every answer sent before ``dispatch`` returns.
 
