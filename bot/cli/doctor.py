@@ -23,11 +23,7 @@ from bot.cli.checks import Check, Status, failed, ok
 from bot.cli.doctor_backends import database_check, graph_checks
 from bot.cli.doctor_slack import channel_check, serving_mode, slack_app_token, slack_bot_token
 from bot.config import ConfigError, Settings
-from bot.runtime.http import EVENTS_PATH
 from bot.slack.failures import FIX_APP_AUTH
-
-__all__ = ["EVENTS_PATH", "MANIFEST", "Check", "Status", "bot_scopes", "diagnose", "load_manifest", "main"]
-__all__ += ["manifest_bot_scopes"]
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 _SLACK_TIMEOUT_SECONDS = 10
