@@ -7,8 +7,11 @@ STAMP := $(VENV)/.installed
 # pytest starts through tests/needs.py, which first finds (or installs, where the machine allows) what the suite
 # needs from outside pip, such as Chromium, and stops with one line saying how to install it if that fails.
 PYTEST_WORKERS ?= auto
+# `make lint` checks the import contracts of pyproject.toml ([tool.importlinter]) too when IMPORT_CONTRACTS=1;
+# `make imports` checks them alone.
+IMPORT_CONTRACTS ?= 0
 
-.PHONY: all venv test lint typecheck pytest demo bench clean format
+.PHONY: all venv test lint imports typecheck pytest demo bench clean format
 
 all: test
 
@@ -23,6 +26,10 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@if [ "$(IMPORT_CONTRACTS)" = 1 ]; then $(MAKE) --no-print-directory imports; fi
+
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

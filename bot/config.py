@@ -121,7 +121,7 @@ class Settings:
         return _parse(env)
 
 
-# --- parsing -------------------------------------------------------------------------------------------
+# Parsing.
 
 _SPECS: dict[str, tuple[str, bool, str]] = {
     # variable: (Settings field, required, what a valid value looks like)

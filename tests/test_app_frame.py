@@ -301,7 +301,7 @@ def test_work_whose_error_handler_fails_is_still_logged(caplog: pytest.LogCaptur
 
     with WorkPool(max_workers=1) as pool:
         Later(pool, BoltContext(), broken_handler)(work)
-    [record] = [r for r in caplog.records if r.name == "bot.runtime.later"]
+    [record] = [r for r in caplog.records if r.name == "bot.slack.later"]
     assert record.levelno == logging.ERROR
     assert "handler broke" in caplog.text
 

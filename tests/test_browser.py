@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from slack_sdk import WebClient
 
-from bot.cli.demo import ALICE, BOB, CAROL, Demo
+from bot.cli.demo_stack import ALICE, BOB, CAROL, Demo
 from bot.sandbox.slack import BOT_USER_ID
 from bot.slack import ids
 

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from test_browser import WAIT_MS, Browser, Page, chromium, expect  # noqa: F401 (chromium is a fixture)
 
-from bot.cli.demo import Demo, Scenario
+from bot.cli.demo_stack import Demo
+from bot.cli.scenario import Scenario
 from bot.sandbox.console import Console
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox

@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.cli.demo import ALICE, CAROL, Demo, OrderFeed, Scenario, StepFailed, main, parser
+from bot.cli.demo import main, parser
+from bot.cli.demo_stack import ALICE, CAROL, Demo, OrderFeed
+from bot.cli.scenario import Scenario, StepFailed
 from bot.sandbox.console import Console
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox

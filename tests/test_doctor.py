@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.cli import doctor
+from bot.cli import doctor_slack
 from bot.cli.doctor import MANIFEST, main, manifest_bot_scopes
 from bot.runtime import serve
 from bot.sandbox.graph import GraphSandbox
@@ -290,4 +290,4 @@ def test_mode_socket_without_an_app_token_is_a_settings_error(stack: Stack) -> N
 
 
 def test_doctor_checks_the_path_serve_takes_requests_at() -> None:
-    assert doctor.EVENTS_PATH == serve.EVENTS_PATH
+    assert doctor_slack.EVENTS_PATH == serve.EVENTS_PATH

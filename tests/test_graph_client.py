@@ -18,9 +18,8 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.graph.client import (
-    ORDER_CARD_FIELDS,
-    GraphClient,
+from bot.graph.client import ORDER_CARD_FIELDS, GraphClient
+from bot.graph.errors import (
     GraphError,
     GraphPermissionError,
     IdempotencyConflictError,
@@ -28,9 +27,9 @@ from bot.graph.client import (
     NotFoundError,
     OrderStateError,
     RateLimitedError,
-    ThreadClients,
     TransientError,
 )
+from bot.graph.pool import ThreadClients
 
 TOKEN = "EAAGsecret+page/token"
 PAGE = "1122334455"

@@ -17,9 +17,8 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.graph.client import (
-    ORDER_CARD_FIELDS,
-    GraphClient,
+from bot.graph.client import ORDER_CARD_FIELDS, GraphClient
+from bot.graph.errors import (
     GraphPermissionError,
     IdempotencyConflictError,
     InvalidTokenError,

@@ -25,11 +25,12 @@ from slack_bolt import Ack, BoltRequest
 from test_e2e_frame import _health_once_graph_probed
 
 from bot.runtime.app import create_app
-from bot.runtime.later import InlineExecutor, Later
-from bot.runtime.serve import EVENTS_PATH, MAX_BODY_BYTES, router
+from bot.runtime.http import EVENTS_PATH, MAX_BODY_BYTES, router
+from bot.runtime.later import InlineExecutor
 from bot.sandbox.slack import SlackRequester
 from bot.slack import ids
 from bot.slack.errors import BadRequest
+from bot.slack.later import Later
 
 pytestmark = pytest.mark.e2e
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from bot.cli.status import main as status_main
+from bot.cli.sync import main as sync_main
 from bot.config import Route, Settings
 from bot.graph.client import GraphClient, GraphError
 from bot.notify.poller import (
@@ -25,9 +27,7 @@ from bot.notify.poller import (
     channel_for,
     notifier_client,
     snapshot,
-    status_main,
     stored_status,
-    sync_main,
 )
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.server import ServerThread

@@ -21,8 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("bot.sandbox.graph:main", "serve the Order Management API sandbox on 127.0.0.1"),
     "slack-sandbox": ("bot.sandbox.slack:main", "serve the Slack Web API sandbox on 127.0.0.1"),
     "demo": ("bot.cli.demo:main", "run everything offline: sandboxes, bot and the browser console"),
-    "sync": ("bot.notify.poller:sync_main", "one notification poll now (use --since to backfill)"),
-    "status": ("bot.notify.poller:status_main", "show the poller's watermark, queue and last error"),
+    "sync": ("bot.cli.sync:main", "one notification poll now (use --since to backfill)"),
+    "status": ("bot.cli.status:main", "show the poller's watermark, queue and last error"),
     "doctor": ("bot.cli.doctor:main", "check settings, tokens, scopes, database and channel"),
 }
 

@@ -1,9 +1,8 @@
 """The Graph API client: every call orderdesk makes to Meta's Order Management API goes through here.
 
 It runs on an injected ``httpx.Client`` (tests pass a transport, production builds one pooled client with
-:meth:`GraphClient.from_settings`) and turns Graph's answers into plain dicts or typed :class:`GraphError`
-subclasses, so the layers above decide on *kinds* of failure (token, permission, not found, rate limit, order
-state, idempotency conflict, transient) instead of parsing envelopes.
+:meth:`GraphClient.from_settings`) and turns Graph's answers into plain dicts or the typed errors of
+:mod:`bot.graph.errors`; :mod:`bot.graph.wire` writes ids and parameters.
 
 Choices worth knowing:
 
@@ -22,10 +21,8 @@ Choices worth knowing:
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -35,7 +32,24 @@ from urllib.parse import quote
 import httpx
 
 from bot.config import DEFAULT_GRAPH_VERSION, Settings
-from bot.runtime.per_thread import PerThread
+from bot.graph.errors import (
+    GraphError,
+    GraphPermissionError,
+    IdempotencyConflictError,
+    InvalidTokenError,
+    NotFoundError,
+    OrderStateError,
+    RateLimitedError,
+    TransientError,
+    error_from_response,
+)
+from bot.graph.pool import ThreadClients, thread_clients
+from bot.graph.wire import encode, segment
+
+# The error classes are re-exported: callers catch them from here as well as from bot.graph.errors.
+__all__ = ["MAX_BATCH_ACK", "ORDER_CARD_FIELDS", "GraphClient", "ThreadClients"]
+__all__ += ["GraphError", "GraphPermissionError", "IdempotencyConflictError", "InvalidTokenError", "NotFoundError"]
+__all__ += ["OrderStateError", "RateLimitedError", "TransientError"]
 
 log = logging.getLogger(__name__)
 
@@ -68,157 +82,6 @@ orders in that one request, and the card says "100+" when the edge still has a n
 
 _BACKOFF_BASE_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 30.0
-_ID = re.compile(r"[A-Za-z0-9_-]+")
-
-
-# --- errors --------------------------------------------------------------------------------------------------
-
-
-class GraphError(Exception):
-    """A failed Graph call, with the envelope's fields; ``status`` is 0 when no HTTP response arrived.
-
-    The text never contains the access token: the client scrubs every message before building the error.
-    """
-
-    is_transient: bool = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int = 0,
-        code: int | None = None,
-        subcode: int | None = None,
-        type: str | None = None,
-        fbtrace_id: str | None = None,
-        user_message: str | None = None,
-    ) -> None:
-        details = ", ".join(
-            f"{name} {value}"
-            for name, value in (("HTTP", status), ("code", code), ("subcode", subcode), ("fbtrace_id", fbtrace_id))
-            if value is not None
-        )
-        super().__init__(f"{message} ({details})")
-        self.message = message
-        self.status = status
-        self.code = code
-        self.subcode = subcode
-        self.type = type
-        self.fbtrace_id = fbtrace_id
-        self.user_message = user_message  # Meta's error_user_msg: written for people, fit to show in Slack
-
-
-class InvalidTokenError(GraphError):
-    """The Page token is expired, revoked or wrong (190, 102): someone must issue a new one."""
-
-
-class GraphPermissionError(GraphError):
-    """The token lacks a permission or Page role (10, 200-299): fix the app's setup, retrying cannot help."""
-
-
-class NotFoundError(GraphError):
-    """The object does not exist or is not visible to this token (100 with subcode 33, 803)."""
-
-
-class RateLimitedError(GraphError):
-    """Throttled (4, 17, 32, 613, 80001, 80004). ``retry_after_seconds`` is Meta's estimate, when it gives one."""
-
-    is_transient = True
-
-    def __init__(self, message: str, *, retry_after_seconds: float | None = None, **fields: Any) -> None:
-        super().__init__(message, **fields)
-        self.retry_after_seconds = retry_after_seconds
-
-
-class OrderStateError(GraphError):
-    """The order's state forbids the operation (2361009, the 1818xxx family): read the order, do not retry."""
-
-
-class IdempotencyConflictError(GraphError):
-    """The idempotency key was already used for a *different* request: a bug or a forged click, never retried."""
-
-
-class TransientError(GraphError):
-    """Meta or the network failed for now (1, 2, 2361081, 2361050, HTTP 5xx, timeouts, dropped connections)."""
-
-    is_transient = True
-
-
-_TOKEN_CODES = frozenset({190, 102})
-_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80004})
-_TRANSIENT_CODES = frozenset({1, 2})
-_TRANSIENT_COMMERCE = frozenset({2361081, 2361050})
-_SANDBOX_CONFLICT_SUBCODE = 9000001  # the sandbox's own number: Meta documents no code for a reused key
-_CONFLICT_WORDING = re.compile(r"idempotency.key.*differ|differ.*idempotency.key", re.IGNORECASE | re.DOTALL)
-
-
-def _error_class(
-    status: int, code: int | None, subcode: int | None, message: str, is_transient: bool
-) -> type[GraphError]:
-    """Pick the subclass for an envelope. Commerce numbers may sit in ``code`` or ``error_subcode``: check both."""
-    numbers = {n for n in (code, subcode) if n is not None}
-    if subcode == _SANDBOX_CONFLICT_SUBCODE or _CONFLICT_WORDING.search(message):
-        return IdempotencyConflictError
-    if code in _TOKEN_CODES:
-        return InvalidTokenError
-    if code in _RATE_LIMIT_CODES or status == 429:
-        return RateLimitedError
-    if code is not None and (code == 10 or 200 <= code <= 299):
-        return GraphPermissionError
-    if (code == 100 and subcode == 33) or code == 803:
-        return NotFoundError
-    if any(n == 2361009 or 1818000 <= n <= 1818999 for n in numbers):
-        return OrderStateError
-    if code in _TRANSIENT_CODES or numbers & _TRANSIENT_COMMERCE or status >= 500 or is_transient:
-        return TransientError
-    return GraphError
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds until Meta lets us call again, from ``X-Business-Use-Case-Usage`` (or ``X-App-Usage``).
-
-    The BUC header maps each business object to a list of usages, ``X-App-Usage`` is one flat usage; the longest
-    ``estimated_time_to_regain_access`` (minutes) wins. 0 or none means "unknown": the caller backs off by itself.
-    """
-    minutes = 0.0
-    for name in ("x-business-use-case-usage", "x-app-usage"):
-        try:
-            usage = json.loads(headers.get(name) or "{}")
-        except ValueError:
-            continue
-        if not isinstance(usage, dict):
-            continue
-        for entry in [usage, *(e for value in usage.values() if isinstance(value, list) for e in value)]:
-            estimate = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
-            if isinstance(estimate, int | float):
-                minutes = max(minutes, float(estimate))
-    return minutes * 60 if minutes > 0 else None
-
-
-def _optional_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-# --- the client ----------------------------------------------------------------------------------------------
-
-
-class ThreadClients(PerThread[httpx.Client]):
-    """One ``httpx.Client`` per thread, made by ``factory`` on the thread's first request; thread-safe.
-
-    Why not one client shared by every thread: httpcore 1.0.9's pool rescans all its connections on every request
-    and release, quadratically (encode/httpcore#1035, unfixed upstream), and can close a connection it has just
-    handed to a waiting thread (encode/httpcore#1110). With the work pool's 128 threads sharing one pool, that
-    bookkeeping took a third of the bot's CPU in the load benchmark. Each thread makes one call at a time, so its
-    own pool stays at one connection.
-    """
-
-    def __init__(self, factory: Callable[[], httpx.Client], base_url: str) -> None:
-        super().__init__(factory, "the Graph client")
-        self.base_url = base_url
 
 
 class GraphClient:
@@ -246,7 +109,7 @@ class GraphClient:
             self._http, self._close_http, self._base_url = http.get, http.close, http.base_url
         else:
             self._http, self._close_http, self._base_url = (lambda: http), http.close, str(http.base_url)
-        self.page_id = _segment(page_id)
+        self.page_id = segment(page_id)
         self._token = token
         self._version = version
         self._max_retries = max_retries
@@ -264,20 +127,8 @@ class GraphClient:
 
         ``transport`` (tests) replaces the network for every thread's client.
         """
-        tls = httpx.create_ssl_context()  # loading the CA bundle once, not once per thread
-
-        def new_client() -> httpx.Client:
-            return httpx.Client(
-                base_url=settings.fb_graph_url,
-                timeout=httpx.Timeout(settings.graph_timeout_seconds),
-                verify=tls,
-                limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
-                headers={"User-Agent": "orderdesk"},
-                transport=transport,
-            )
-
         return cls(
-            ThreadClients(new_client, settings.fb_graph_url),
+            thread_clients(settings, transport),
             page_id=settings.fb_page_id,
             token=settings.fb_page_access_token,
             version=settings.fb_graph_version,
@@ -296,7 +147,7 @@ class GraphClient:
     ) -> None:
         self.close()
 
-    # --- reads -------------------------------------------------------------------------------------------------
+    # Reads.
 
     def get_page(self, fields: str = "id,name") -> dict[str, Any]:
         """``GET /{page-id}``: the cheapest call that proves the token, the Page id and the network all work."""
@@ -304,7 +155,7 @@ class GraphClient:
 
     def get_order(self, order_id: str, fields: str | Sequence[str] | None = None) -> dict[str, Any]:
         """One order; Meta's default fields (id, order_status, created, last_updated) unless ``fields`` is given."""
-        return self.send("GET", _segment(order_id), {"fields": fields})
+        return self.send("GET", segment(order_id), {"fields": fields})
 
     def iter_orders(
         self,
@@ -333,22 +184,22 @@ class GraphClient:
         return self._paged(f"{self.page_id}/commerce_orders", params, max_pages)
 
     def list_cancellations(self, order_id: str, fields: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
-        return list(self._paged(f"{_segment(order_id)}/cancellations", {"fields": fields}))
+        return list(self._paged(f"{segment(order_id)}/cancellations", {"fields": fields}))
 
     def list_refunds(self, order_id: str, fields: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
-        return list(self._paged(f"{_segment(order_id)}/refunds", {"fields": fields}))
+        return list(self._paged(f"{segment(order_id)}/refunds", {"fields": fields}))
 
     def list_shipments(self, order_id: str, fields: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
-        return list(self._paged(f"{_segment(order_id)}/shipments", {"fields": fields}))
+        return list(self._paged(f"{segment(order_id)}/shipments", {"fields": fields}))
 
-    # --- writes (each needs an idempotency key: the same key and parameters make a safe retry) ------------------
+    # Writes: each needs an idempotency key: the same key and parameters make a safe retry.
 
     def acknowledge_order(
         self, order_id: str, idempotency_key: str, merchant_order_reference: str | None = None
     ) -> dict[str, Any]:
         """Move a ``CREATED`` order to ``IN_PROGRESS``; answers ``{"id", "state"}``."""
         params = {"idempotency_key": idempotency_key, "merchant_order_reference": merchant_order_reference}
-        return self.send("POST", f"{_segment(order_id)}/acknowledge_order", params)
+        return self.send("POST", f"{segment(order_id)}/acknowledge_order", params)
 
     def acknowledge_orders(self, idempotency_key: str, orders: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
         """Acknowledge up to 100 orders (``{"id", "merchant_order_reference"?}``) in one call.
@@ -383,7 +234,7 @@ class GraphClient:
             "items": items,
             "restock_items": restock_items,
         }
-        return self.send("POST", f"{_segment(order_id)}/cancellations", params)
+        return self.send("POST", f"{segment(order_id)}/cancellations", params)
 
     def refund_order(
         self,
@@ -396,7 +247,7 @@ class GraphClient:
     ) -> dict[str, Any]:
         """Refund shipped items: the given ``items`` (by quantity or amount) or the whole order."""
         params = {"idempotency_key": idempotency_key, "reason_code": reason_code, "reason_text": reason_text}
-        return self.send("POST", f"{_segment(order_id)}/refunds", {**params, "items": items})
+        return self.send("POST", f"{segment(order_id)}/refunds", {**params, "items": items})
 
     def create_shipment(
         self,
@@ -416,9 +267,9 @@ class GraphClient:
             "external_shipment_id": external_shipment_id,
             "merchant_order_reference": merchant_order_reference,
         }
-        return self.send("POST", f"{_segment(order_id)}/shipments", params)
+        return self.send("POST", f"{segment(order_id)}/shipments", params)
 
-    # --- the one place that talks HTTP ---------------------------------------------------------------------------
+    # The one place that talks HTTP.
 
     def send(self, method: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Call ``{version}/{path}`` and return the JSON body, retrying transient failures with the same request.
@@ -426,7 +277,7 @@ class GraphClient:
         ``params`` are Graph parameters (``None`` values are left out); the ledger stores them and replays a call
         through here, so the replay is encoded exactly as the original.
         """
-        encoded = {name: _encode(value, method) for name, value in params.items() if value is not None}
+        encoded = {name: encode(value, method) for name, value in params.items() if value is not None}
         is_get = method == "GET"
         request = self._http().build_request(
             method,
@@ -460,26 +311,7 @@ class GraphClient:
             body = None
         if response.is_success and isinstance(body, dict) and "error" not in body:
             return body
-        raise self._error(response, body)
-
-    def _error(self, response: httpx.Response, body: object) -> GraphError:
-        envelope = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(envelope, dict):
-            envelope = {"message": f"HTTP {response.status_code} {response.reason_phrase} without a Graph error"}
-        message = self._scrub(str(envelope.get("message") or "Graph error without a message"))
-        code, subcode = _optional_int(envelope.get("code")), _optional_int(envelope.get("error_subcode"))
-        kind = _error_class(response.status_code, code, subcode, message, envelope.get("is_transient") is True)
-        fields: dict[str, Any] = {
-            "status": response.status_code,
-            "code": code,
-            "subcode": subcode,
-            "type": _optional_str(envelope.get("type")),
-            "fbtrace_id": _optional_str(envelope.get("fbtrace_id")),
-            "user_message": _optional_str(envelope.get("error_user_msg")),
-        }
-        if kind is RateLimitedError:
-            return RateLimitedError(message, retry_after_seconds=_retry_after(response.headers), **fields)
-        return kind(message, **fields)
+        raise error_from_response(response, body, self._scrub)
 
     def _retry_wait(self, error: GraphError, attempt: int, started: float) -> float | None:
         """Seconds to wait before resending, or ``None`` to give up now (not retryable, or out of tries or time)."""
@@ -511,26 +343,6 @@ class GraphClient:
             if not paging.get("next") or not after:
                 return
             query["after"] = after
-
-
-def _segment(object_id: str) -> str:
-    """A Graph id as a path segment; refusing anything else keeps user input from reaching another endpoint."""
-    if not _ID.fullmatch(object_id):
-        raise ValueError(f"not a Graph object id: {object_id!r}")
-    return object_id
-
-
-def _encode(value: object, method: str) -> str:
-    """One Graph parameter as text: GET lists comma-separated, nested values JSON with a stable key order."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if method == "GET" and isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
-        return ",".join(value)
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _log_failure(request: httpx.Request, error: GraphError, attempt: int, wait: float | None) -> None:

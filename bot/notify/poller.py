@@ -35,12 +35,10 @@ announced into Slack.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import logging
 import queue
-import sys
 import threading
 import time
 import uuid
@@ -52,14 +50,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.actions.acknowledge import CARD_NOTIFICATION, status_of
 from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, new_key
-from bot.config import ConfigError, Route, Settings
+from bot.config import Route, Settings
 from bot.graph.client import GraphClient, GraphError
 from bot.slack import ids
 from bot.slack.views.blocks import (
@@ -723,98 +721,3 @@ def attach_notifier(running: Running) -> Notifier | None:
     running.add_status("poller", notifier.status)
     running.add_worker("poller", notifier.poll_in_service, settings.poll_seconds)
     return notifier
-
-
-# --- orderdesk sync / orderdesk status -----------------------------------------------------------------------
-
-
-def _since(raw: str) -> float:
-    """``--since``: unix seconds, an ISO date or datetime (UTC unless it says otherwise), or ``7d`` / ``12h``."""
-    units = {"d": 86400, "h": 3600, "m": 60}
-    if raw[-1:] in units and raw[:-1].isdigit():
-        return time.time() - int(raw[:-1]) * units[raw[-1]]
-    try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time: {raw!r} (use 2026-03-01, 2026-03-01T10:00, 7d or 12h)") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def _progress(stream: TextIO) -> Callable[[PollResult], None]:
-    """A one-line live counter on a terminal (Meta gives no total, so it counts rather than fills a bar)."""
-    if not stream.isatty():
-        return lambda _: None
-    spinner = itertools.cycle("|/-\\")
-
-    def show(result: PollResult) -> None:
-        stream.write(
-            f"\r{next(spinner)} scanned {result.scanned} orders · {result.announced} new · {result.updated} changed"
-        )
-        stream.flush()
-
-    return show
-
-
-def sync_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="orderdesk sync", description="Run one notification poll now.")
-    parser.add_argument(
-        "--since", type=_since, help="backfill: orders changed since then (unix time, 2026-03-01[T10:00], 7d, 12h)"
-    )
-    parser.add_argument(
-        "--pace", type=float, default=1.0, help="seconds between Slack messages per channel (default 1, Slack's limit)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    if not settings.notify_channel:
-        print("orderdesk sync: set ORDERDESK_NOTIFY_CHANNEL (a channel id such as C0123456789)", file=sys.stderr)
-        return 2
-    with GraphClient.from_settings(settings) as graph, Store(settings.db_path) as store:
-        notifier = Notifier(settings, graph, store, notifier_client(settings), pace=args.pace)
-        try:
-            result = notifier.poll(since=args.since, progress=_progress(sys.stderr))
-        except GraphError as exc:
-            print(f"orderdesk sync: Meta could not be read: {exc}", file=sys.stderr)
-            return 1
-    if sys.stderr.isatty():
-        print(file=sys.stderr)  # end the progress line
-    print(
-        f"scanned {result.scanned} orders: announced {result.announced} ({result.digests} digests), "
-        f"updated {result.updated}, recovered {result.recovered}, failed {result.failed}; "
-        f"watermark {_iso(result.watermark) or 'unchanged'}"
-    )
-    return 1 if result.failed else 0
-
-
-def status_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="orderdesk status", description="Show the notification poller's state.")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    with Store(settings.db_path) as store:
-        status = stored_status(store)
-    if args.json:
-        print(json.dumps(status, indent=2))
-        return 0
-    error = status["last_error"]
-    lines = {
-        "notify channel": settings.notify_channel or "not set (the poller is off)",
-        "last successful poll": status["last_successful_poll"] or "never",
-        "watermark": status["watermark"] or "none yet (the first poll announces every order awaiting acknowledgement)",
-        "queue (claimed, not yet posted)": status["unfinished"],
-        "last error": f"{error['at']}: {error['error']}" if error else "none",
-    }
-    for name, value in lines.items():
-        print(f"{name + ':':<34}{value}")
-    return 0

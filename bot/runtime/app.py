@@ -22,10 +22,11 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot import logs
 from bot.config import Settings
-from bot.runtime.later import Later, urgent_lane
+from bot.runtime.later import urgent_lane
 from bot.runtime.services import Services
 from bot.slack.access import Access, workspace_of
 from bot.slack.errors import BadRequest
+from bot.slack.later import Later
 from bot.slack.views.blocks import escape
 from handlers import register_all
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, services: Services, work: Executor, client
     """Build the Bolt app.
 
     Each listener runs in the request's own thread (``process_before_response=True``), calls ``ack()`` and hands
-    everything slow to ``later`` (:mod:`bot.runtime.later`), which runs it in ``work``: the HTTP answer, the ack, leaves
+    everything slow to ``later`` (:mod:`bot.slack.later`), which runs it in ``work``: the HTTP answer, the ack, leaves
     as soon as the listener returns. Production passes :func:`bot.runtime.later.work_pool`; unit tests pass
     :class:`bot.runtime.later.InlineExecutor` to have every answer sent before ``dispatch`` returns.
 

@@ -1,9 +1,9 @@
 """The services a running bot shares between listeners, built once per process.
 
 Listeners never import services as globals: :func:`bot.runtime.app.create_app` puts every field of
-:class:`Services` into
-Bolt's ``context`` under its own name, and a listener declares what it needs as a parameter
-(``def on_order(ack, command, respond, orders, settings)``). Tests build a ``Services`` by hand around sandboxes.
+:class:`Services` into Bolt's ``context`` under its own name, and a listener declares what it needs as a
+parameter (``def on_order(ack, command, respond, orders, settings)``). Tests build a ``Services`` by hand
+around sandboxes.
 """
 
 from __future__ import annotations

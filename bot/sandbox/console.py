@@ -38,7 +38,6 @@ import httpx
 
 from bot.sandbox.slack_requester import Sent, SlackRequester
 from bot.sandbox.slack_web import BOT_USER_ID, SlackApiFailure, SlackSandbox
-from bot.slack import ids
 
 JSON = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -83,7 +82,8 @@ class Console:
 
     ``graph_calls(since)`` returns the Graph sandbox's calls numbered above ``since`` (its ``calls`` method,
     in-process); ``is_poller_read`` tells the poller's reads among them, which the page can hide. ``tips`` are
-    mrkdwn lines shown at the top of the channel (things to try, with ids that exist).
+    mrkdwn lines shown at the top of the channel (things to try, with ids that exist). ``command`` is the slash
+    command the composer sends signed (the app's, which the demo passes: the sandbox knows no app of its own).
     """
 
     def __init__(
@@ -95,7 +95,7 @@ class Console:
         is_poller_read: Callable[[JSON], bool] = lists_orders,
         channel: str = "C0ORDERS",
         agents: Sequence[Agent] = (Agent("U0AGENT1"), Agent("U0AGENT2"), Agent("U0AGENT3")),
-        command: str = ids.ORDER_COMMAND,
+        command: str = "/order",
         tips: Sequence[str] = (),
     ) -> None:
         self.slack = slack

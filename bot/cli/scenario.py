@@ -1,0 +1,360 @@
+"""``orderdesk demo --scripted``: a fixed walk-through played against the demo stack, with a transcript.
+
+Each step plays Slack towards the bot through signed requests and checks the outcome in the sandboxes' records
+(what Slack would show, what Meta received). The run passes only if every step behaved: a step whose feature is
+missing fails, it is never skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TextIO
+
+from bot.cli.demo_stack import ALICE, ANSWER_TIMEOUT, BOB, CAROL, CHANNEL, JSON, MERCHANT_REF_TEMPLATE, Demo, examples
+from bot.slack import ids
+from bot.slack.views.blocks import parse_ack_value
+
+
+class StepFailed(Exception):
+    """A scenario step did not behave as expected; the message says what happened instead."""
+
+
+class Scenario:
+    """The fixed walk-through of ``--scripted``: each step plays Slack towards the bot and checks the outcome in
+    the sandboxes' records (what Slack would show, what Meta received), never in the bot's internals."""
+
+    def __init__(self, demo: Demo, out: TextIO, *, timeout: float = ANSWER_TIMEOUT) -> None:
+        self.demo = demo
+        self.slack = demo.slack
+        self.graph = demo.graph
+        self.out = out
+        self.timeout = timeout
+        self.cards: dict[str, JSON] = {}  # what earlier steps produced for later ones
+        created = self.graph.order_ids("CREATED")
+        self.awaiting, self.for_carol, self.for_modal = created[0], created[1], created[2]
+        _, self.reference_id, self.reference = examples(self.graph)
+        self.completed = self.graph.order_ids("COMPLETED")[0]
+
+    def steps(self) -> list[tuple[str, Callable[[], str]]]:
+        return [
+            ("Look up an order by its Facebook order ID", self.lookup_by_id),
+            ("Look up an order by the shop's merchant reference", self.lookup_by_reference),
+            ("Look up order from a message (message shortcut)", self.message_shortcut),
+            ("Double-click Acknowledge: Meta receives one acknowledgement", self.double_click),
+            ("An agent who may not acknowledge is refused", self.refused),
+            ("Acknowledge with reference: the modal rejects a blank reference", self.reference_modal),
+            ("A new order is announced in #orders", self.notification),
+            ("Acknowledging from the notification updates it", self.notification_update),
+        ]
+
+    def run(self) -> bool:
+        steps = self.steps()
+        failed: list[str] = []
+        self._say(
+            f"orderdesk demo --scripted: {len(steps)} steps against the sandboxes (console at {self.demo.console_url})"
+        )
+        for number, (title, step) in enumerate(steps, 1):
+            self._say(f"\n{number}. {title}")
+            try:
+                self._say(f"   ✓ {step()}")
+            except StepFailed as exc:
+                failed.append(f"{number}. {title}")
+                self._say(f"   ✗ FAILED: {exc}")
+            except Exception as exc:  # a crash in one step must not hide the others' results
+                failed.append(f"{number}. {title}")
+                self._say(f"   ✗ FAILED with {type(exc).__name__}: {exc}")
+        self._say(f"\n{len(steps) - len(failed)} of {len(steps)} steps passed.")
+        for title in failed:
+            self._say(f"   failed: {title}")
+        return not failed
+
+    # The steps.
+
+    def lookup_by_id(self) -> str:
+        mark = self._graph_seq()
+        self.cards["awaiting"] = card = self._lookup(ALICE, self.awaiting, self.awaiting)
+        requests = len(self.graph.calls(since=mark))
+        return f"a card for order {self.awaiting} ({_state_of(card)}), from {requests} Graph request(s)"
+
+    def lookup_by_reference(self) -> str:
+        card = self._lookup(BOB, self.reference, self.reference_id)
+        return f"{self.reference} is order {self.reference_id} ({_state_of(card)})"
+
+    def message_shortcut(self) -> str:
+        text = f"Buyer says: my order {self.completed} never arrived, can someone check?"
+        message = self.slack.post_as_user(CHANNEL, text, BOB)
+        self._say(f"   bob posts: {text}")
+        self._say("   bob: ⋮ → Look up order")
+        seen = self._ephemeral_ts(BOB)
+        self._check_ack(self.demo.requester.message_shortcut(message, channel=CHANNEL, user=BOB))
+        card = self._card_answer(BOB, seen, self.completed)
+        return f"found order {self.completed} in the message ({_state_of(card)})"
+
+    def double_click(self) -> str:
+        card = self._needs("awaiting", "the card from step 1")
+        value, block_id = self._button(card, ids.ACK)
+        mark, answers_before = self._graph_seq(), self._answer_count(ALICE)
+        self._say("   alice double-clicks Acknowledge (two signed block_actions, same button value)")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            clicks = list(pool.map(lambda _: self._click(ALICE, ids.ACK, value, card["message_ts"], block_id), [1, 2]))
+        updated = self._wait(
+            lambda: _acknowledged(self._ephemeral(ALICE, card["message_ts"])), "the card to show the acknowledgement"
+        )
+        self._wait(lambda: self._answer_count(ALICE, clicks) - answers_before >= 2, "an answer to each click")
+        self._say(f"   orderdesk updates the card: {_summary(updated)}")
+        acks = self._acks(self.awaiting, mark)
+        order = self.graph.order(self.awaiting)
+        expected = MERCHANT_REF_TEMPLATE.format(order_id=self.awaiting)
+        if len(acks) != 1:
+            raise StepFailed(f"Meta received {len(acks)} acknowledgements of order {self.awaiting}, not 1")
+        if order["order_status"]["state"] != "IN_PROGRESS" or order.get("merchant_order_id") != expected:
+            raise StepFailed(
+                f"order {self.awaiting} is {order['order_status']['state']} with "
+                f"reference {order.get('merchant_order_id')}, not IN_PROGRESS with {expected}"
+            )
+        return f"2 clicks, 1 acknowledge_order at Meta; order {self.awaiting} is IN_PROGRESS with reference {expected}"
+
+    def refused(self) -> str:
+        card = self._lookup(CAROL, self.for_carol, self.for_carol)
+        value, block_id = self._button(card, ids.ACK)
+        mark = self._graph_seq()
+        self._say("   carol clicks Acknowledge")
+        self._click(CAROL, ids.ACK, value, card["message_ts"], block_id)
+        answer = self._wait(
+            lambda: next((e for e in self._ephemerals(CAROL) if "not allowed" in _all_text(e)), None),
+            "an answer saying carol is not allowed to acknowledge",
+        )
+        self._say(f"   orderdesk → carol: {_summary(answer)}")
+        if self._acks(self.for_carol, mark):
+            raise StepFailed(f"Meta received an acknowledgement of order {self.for_carol} from carol's click")
+        return "refused, and nothing was sent to Meta"
+
+    def reference_modal(self) -> str:
+        card = self._lookup(ALICE, self.for_modal, self.for_modal)
+        value, block_id = self._button(card, ids.ACK_WITH_REF)
+        known = {v["id"] for v in self.slack.views(user=ALICE)}
+        mark = self._graph_seq()
+        self._say("   alice clicks Acknowledge with reference…")
+        self._click(ALICE, ids.ACK_WITH_REF, value, card["message_ts"], block_id)
+        view = self._wait(
+            lambda: next((v for v in self.slack.views(user=ALICE) if v["id"] not in known and v["open"]), None),
+            "a modal to open",
+        )
+        field = next((b for b in view.get("blocks", []) if b.get("type") == "input"), None)
+        if field is None:
+            raise StepFailed("the modal has no input for the reference")
+        self._say("   alice submits it with a blank reference")
+        blank = {field["block_id"]: {field["element"]["action_id"]: {"type": "plain_text_input", "value": "   "}}}
+        self._check_ack(self.demo.requester.view_submission(view, blank, user=ALICE))
+        shown = self.slack.view(view["id"])
+        error = (shown.get("errors") or {}).get(field["block_id"])
+        if not shown["open"] or not error:
+            raise StepFailed("the modal did not show an inline error for the blank reference")
+        self._say(f"   the modal shows under the input: {error}")
+        if self._acks(self.for_modal, mark):
+            raise StepFailed(f"Meta received an acknowledgement of order {self.for_modal} with a blank reference")
+        return "inline error shown, the modal stays open, nothing was sent to Meta"
+
+    def notification(self) -> str:
+        order = self.graph.add_order(items=2)
+        self._say(f"   Meta: new order {order['id']} (CREATED)")
+        poll = self.demo.settings.poll_seconds
+        message = self._wait(
+            lambda: next((m for m in self.slack.messages(CHANNEL) if _card_of(m, order["id"])), None),
+            f"a card for order {order['id']} in #orders",
+            timeout=3 * poll + self.timeout,
+        )
+        self.cards["notification"] = message
+        self._say(f"   orderdesk in #orders: {_summary(message)}")
+        return f"announced with its Acknowledge buttons (poll every {poll}s)"
+
+    def notification_update(self) -> str:
+        message = self._needs("notification", "the notification from step 7")
+        order_id = _card_of(message, None) or ""
+        value, block_id = self._button(message, ids.ACK)
+        mark = self._graph_seq()
+        self._say("   bob clicks Acknowledge on the card in #orders")
+        self._click(BOB, ids.ACK, value, message["ts"], block_id)
+        updated = self._wait(
+            lambda: _acknowledged(self.slack.message(CHANNEL, message["ts"])), "the card in #orders to be updated"
+        )
+        self._say(f"   orderdesk updates it in place: {_summary(updated)}")
+        for reply in self.slack.messages(CHANNEL, thread_ts=message["ts"])[1:]:
+            self._say(f"   in the thread: {_summary(reply)}")
+        acks = self._acks(order_id, mark)
+        if len(acks) != 1:
+            raise StepFailed(f"Meta received {len(acks)} acknowledgements of order {order_id}, not 1")
+        return "the channel's card shows who acknowledged it, its buttons are gone"
+
+    # Playing Slack.
+
+    def _lookup(self, user: str, query: str, order_id: str) -> JSON:
+        self._say(f"   {_name(user)}: /order {query}")
+        seen = self._ephemeral_ts(user)
+        self._check_ack(self.demo.requester.slash_command(query, user=user, channel=CHANNEL))
+        return self._card_answer(user, seen, order_id)
+
+    def _card_answer(self, user: str, seen: set[str], order_id: str) -> JSON:
+        """The card for ``order_id`` among ``user``'s new ephemeral messages; fails quoting what did arrive."""
+        try:
+            card: JSON = self._wait(
+                lambda: next(
+                    (e for e in self._ephemerals(user) if e["message_ts"] not in seen and _card_of(e, order_id)), None
+                ),
+                f"a card for order {order_id}",
+            )
+        except StepFailed:
+            answers = [_summary(e) for e in self._ephemerals(user) if e["message_ts"] not in seen]
+            said = "; ".join(answers) if answers else "nothing"
+            raise StepFailed(f"no card for order {order_id}; orderdesk answered: {said}") from None
+        self._say(f"   orderdesk → {_name(user)} (only visible to you): {_summary(card)}")
+        return card
+
+    def _click(self, user: str, action_id: str, value: str, message_ts: str, block_id: str | None) -> str | None:
+        sent = self.demo.requester.block_action(
+            action_id, value, user=user, channel=CHANNEL, message_ts=message_ts, block_id=block_id
+        )
+        self._check_ack(sent)
+        return sent.response_url
+
+    def _check_ack(self, sent: Any) -> None:
+        if sent.response.status_code != 200:
+            raise StepFailed(f"orderdesk answered HTTP {sent.response.status_code} instead of acknowledging")
+
+    def _button(self, message: JSON, action_id: str) -> tuple[str, str | None]:
+        for block in message.get("blocks", []):
+            for element in block.get("elements", []):
+                if isinstance(element, dict) and element.get("action_id") == action_id:
+                    return str(element.get("value", "")), block.get("block_id")
+        raise StepFailed(f"the card has no {action_id} button: {_summary(message)}")
+
+    def _needs(self, name: str, what: str) -> JSON:
+        card = self.cards.get(name)
+        if card is None:
+            raise StepFailed(f"needs {what}, which did not come")
+        return card
+
+    # Reading the sandboxes.
+
+    def _ephemerals(self, user: str) -> list[JSON]:
+        return self.slack.ephemerals(user=user, channel=CHANNEL)
+
+    def _ephemeral_ts(self, user: str) -> set[str]:
+        return {e["message_ts"] for e in self._ephemerals(user)}
+
+    def _ephemeral(self, user: str, message_ts: str) -> JSON | None:
+        return next((e for e in self._ephemerals(user) if e["message_ts"] == message_ts), None)
+
+    def _answer_count(self, user: str, response_urls: Sequence[str | None] = ()) -> int:
+        """Answers ``user`` got: posts to these response URLs plus ephemeral messages posted to them."""
+        posted = sum(len(self.slack.responses(url)) for url in response_urls if url)
+        direct = [c for c in self.slack.calls("chat.postEphemeral") if c["args"].get("user") == user]
+        return posted + len(direct)
+
+    def _graph_seq(self) -> int:
+        calls = self.graph.calls()
+        return int(calls[-1]["seq"]) if calls else 0
+
+    def _acks(self, order_id: str, since: int) -> list[JSON]:
+        """acknowledge_order calls for the order, and acknowledge_orders batches naming it, after ``since``."""
+        return [
+            c
+            for c in self.graph.calls(since=since)
+            if c["method"] == "POST"
+            and (
+                c["path"].endswith(f"/{order_id}/acknowledge_order")
+                or (c["path"].endswith("/acknowledge_orders") and order_id in str(c["params"]))
+            )
+        ]
+
+    def _wait(self, predicate: Callable[[], Any], what: str, timeout: float | None = None) -> Any:
+        try:
+            return self.slack.wait_for(predicate, timeout=self.timeout if timeout is None else timeout)
+        except AssertionError:
+            raise StepFailed(f"waited {self.timeout if timeout is None else timeout:g}s for {what}") from None
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every ``text`` string in a message or its blocks, in reading order."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str):
+                yield item
+            elif key not in ("value", "url", "action_id", "block_id", "metadata"):
+                yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def _all_text(message: JSON | None) -> str:
+    return " ".join(_plain(t) for t in _texts(message or {}))
+
+
+def _plain(mrkdwn: str) -> str:
+    """mrkdwn as a person reads it: dates as their fallback, mentions as @name, links as their label."""
+    text = re.sub(r"<!date\^[^|>]*\|([^>]*)>", r"\1", mrkdwn)
+    text = re.sub(r"<@(\w+)>", lambda m: "@" + _name(m[1]), text)
+    text = re.sub(r"<!subteam\^(\w+)(?:\|([^>]*))?>", lambda m: m[2] or "@" + m[1], text)
+    text = re.sub(r"<[^|>]*\|([^>]*)>", r"\1", text)
+    text = re.sub(r"[*`]|(?<!\w)[_~]|[_~](?!\w)", "", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _summary(message: JSON | None) -> str:
+    """One line: the header or first text, context lines, and the buttons as [labels]."""
+    if not message:
+        return "(nothing)"
+    blocks = message.get("blocks") or []
+    parts: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind in ("header", "context") or (kind == "section" and not parts):
+            parts.append(_all_text({"blocks": [block]}))
+        elif kind == "actions":
+            parts.append(" ".join(f"[{_all_text(e.get('text'))}]" for e in block.get("elements", [])))
+    line = " · ".join(p for p in parts if p) or _plain(str(message.get("text", "")))
+    line = " ".join(line.replace("\n", " · ").split())
+    return line if len(line) <= 240 else line[:239] + "…"
+
+
+def _state_of(card: JSON) -> str:
+    match = re.search(r"\*State\*\n([A-Z_]+)", json.dumps(card.get("blocks", [])).replace("\\n", "\n"))
+    return match[1] if match else "state not shown"
+
+
+def _card_of(message: JSON | None, order_id: str | None) -> str | None:
+    """The order a message is a card for (its header or its Acknowledge button), if it is ``order_id``'s."""
+    if not message:
+        return None
+    for block in message.get("blocks") or []:
+        if block.get("type") == "header":
+            found = re.fullmatch(r"Order (\d+)", str(block.get("text", {}).get("text", "")))
+            if found and order_id in (None, found[1]):
+                return found[1]
+        for element in block.get("elements", []):
+            if isinstance(element, dict) and element.get("action_id") == ids.ACK:
+                with contextlib.suppress(ValueError):
+                    found_id = parse_ack_value(str(element.get("value")))[0]
+                    if order_id in (None, found_id):
+                        return found_id
+    return None
+
+
+def _acknowledged(message: JSON | None) -> JSON | None:
+    """The message if it says the order was acknowledged and offers no Acknowledge button any more."""
+    if not message or "acknowledged by" not in _all_text(message).lower():
+        return None
+    buttons = [e for b in message.get("blocks", []) for e in b.get("elements", []) if isinstance(e, dict)]
+    return None if any(e.get("action_id") == ids.ACK for e in buttons) else message
+
+
+def _name(user_id: str) -> str:
+    return {ALICE: "alice", BOB: "bob", CAROL: "carol"}.get(user_id, user_id)

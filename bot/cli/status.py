@@ -1,0 +1,40 @@
+"""``orderdesk status``: the notification poller's state as the database keeps it (readable while ``serve`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings
+from bot.notify.poller import stored_status
+from bot.storage.sqlite.store import Store
+
+
+def main(argv: Sequence[str]) -> int:
+    """Exit 0 once printed, 2 for bad settings: the state is read from the database, Slack and Meta are not asked."""
+    parser = argparse.ArgumentParser(prog="orderdesk status", description="Show the notification poller's state.")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    with Store(settings.db_path) as store:
+        status = stored_status(store)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    error = status["last_error"]
+    lines = {
+        "notify channel": settings.notify_channel or "not set (the poller is off)",
+        "last successful poll": status["last_successful_poll"] or "never",
+        "watermark": status["watermark"] or "none yet (the first poll announces every order awaiting acknowledgement)",
+        "queue (claimed, not yet posted)": status["unfinished"],
+        "last error": f"{error['at']}: {error['error']}" if error else "none",
+    }
+    for name, value in lines.items():
+        print(f"{name + ':':<34}{value}")
+    return 0
