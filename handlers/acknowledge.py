@@ -16,10 +16,10 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.actions.acknowledge import AcknowledgementService, Actor, Click, ack_modal
-from bot.runtime.later import Later
 from bot.slack import ids
 from bot.slack.access import workspace_of
 from bot.slack.errors import BadRequest
+from bot.slack.later import Later
 from bot.slack.views.acknowledge import ack_pending_prompt
 from bot.slack.views.help import message_blocks
 

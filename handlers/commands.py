@@ -13,8 +13,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 
-from bot.runtime.later import Later
 from bot.slack import ids
+from bot.slack.later import Later
 from handlers import acknowledge, lookup
 
 Subcommand = Callable[[str, Respond, BoltContext], None]

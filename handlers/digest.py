@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 from bot.actions.acknowledge import AcknowledgementService
 from bot.config import Settings
 from bot.notify.poller import digest_orders
-from bot.runtime.later import Later
 from bot.slack import ids
+from bot.slack.later import Later
 from bot.slack.views.digest import digest_list
 from bot.slack.views.help import message_blocks
 from bot.storage.sqlite.store import Store

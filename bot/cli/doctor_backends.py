@@ -9,34 +9,14 @@ from pathlib import Path
 
 from bot.cli.checks import Check, failed, ok, skipped
 from bot.config import Settings, setting_variable
+from bot.domain import problems
 from bot.graph.client import GraphClient
-from bot.graph.errors import GraphError, GraphPermissionError, InvalidTokenError, NotFoundError
+from bot.graph.errors import GraphError
 from bot.storage.sqlite.store import DatabaseUnusable, Store, database_path_problem, in_memory
-
-_GRAPH_FIXES: tuple[tuple[type[GraphError], str], ...] = (
-    (
-        InvalidTokenError,
-        "the Page token is invalid or expired: issue a new system-user token (Business Settings → System users → "
-        "Generate new token, with the Page assigned) and set FB_PAGE_ACCESS_TOKEN to it",
-    ),
-    (
-        GraphPermissionError,
-        "the app lacks commerce_account_read_orders/manage_orders or the token's Page role is below EDITOR: add the "
-        "permissions in the app's dashboard, give the system user EDITOR (or higher) on the Page, issue a new token",
-    ),
-    (
-        NotFoundError,
-        "FB_PAGE_ID does not name a Page this token can see: check FB_PAGE_ID, or issue the token for that Page",
-    ),
-)
 
 
 def _graph_failure(name: str, error: GraphError, settings: Settings) -> Check:
-    fallback = (
-        f"check FB_GRAPH_URL ({settings.fb_graph_url}) and FB_GRAPH_VERSION ({settings.fb_graph_version}) and this "
-        "host's network; a transient failure passes if you run doctor again"
-    )
-    fix = next((fix for kind, fix in _GRAPH_FIXES if isinstance(error, kind)), fallback)
+    fix = problems.for_admin(error, graph_url=settings.fb_graph_url, graph_version=settings.fb_graph_version)
     return failed(name, str(error), fix)
 
 

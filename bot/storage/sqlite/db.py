@@ -28,7 +28,7 @@ from typing import Any, Self
 
 from sqlite_utils import Database
 
-from bot.runtime.per_thread import PerThread
+from bot.per_thread import PerThread
 from bot.storage.rows import Row
 from bot.storage.sqlite.migrations import MIGRATIONS
 
@@ -134,7 +134,7 @@ class SqliteDatabase:
             raise DatabaseUnusable(self.path, _sqlite_problem(error)) from error
 
     def _db(self) -> Database:
-        """The calling thread's connection (one per thread, closed with the store: ``bot.runtime.per_thread``)."""
+        """The calling thread's connection (one per thread, closed with the store: ``bot.per_thread``)."""
         return self._connections.get()
 
     def _connect(self) -> Database:
