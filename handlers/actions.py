@@ -13,14 +13,17 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.actions.acknowledge import AcknowledgementService, Actor, Click, ack_modal
+from bot.actions.acknowledge import AcknowledgementService
+from bot.actions.operation import Actor
 from bot.config import Settings
 from bot.lookup.service import OrderService, Problem
 from bot.notify.poller import digest_orders
 from bot.runtime.later import Later
-from bot.slack import ids
+from bot.slack import ids, payloads
 from bot.slack.access import workspace_of
 from bot.slack.errors import BadRequest
+from bot.slack.payloads import Click, ack_modal
+from bot.slack.publisher import answer_blocks
 from bot.slack.views.blocks import digest_list, message_blocks
 from bot.storage.sqlite.store import Store
 
@@ -41,11 +44,9 @@ def register_ack_actions(app: App) -> None:
     app.action(ids.ACK_PENDING_CONFIRM)(on_ack_pending_confirm)
 
 
-def on_ack(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService, later: Later
-) -> None:
+def on_ack(ack: Ack, body: dict[str, Any], context: BoltContext, acks: AcknowledgementService, later: Later) -> None:
     ack()  # first: the claim and Meta's answer may take longer than Slack waits
-    later(lambda: acks.acknowledge(Click.from_action(body, workspace_of(context)), client))
+    later(lambda: acks.acknowledge(Click.from_action(body, workspace_of(context))))
 
 
 def on_ack_with_reference(
@@ -62,41 +63,36 @@ def on_ack_with_reference(
 
 
 def on_ack_retry(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService, later: Later
+    ack: Ack, body: dict[str, Any], context: BoltContext, acks: AcknowledgementService, later: Later
 ) -> None:
     ack()
-    later(lambda: acks.retry(Click.from_action(body, workspace_of(context)), client))
+    later(lambda: acks.retry(Click.from_action(body, workspace_of(context))))
 
 
 def on_ack_pending_confirm(
     ack: Ack,
     body: dict[str, Any],
     respond: Respond,
-    client: WebClient,
     context: BoltContext,
     acks: AcknowledgementService,
     later: Later,
 ) -> None:
     """The confirmed "Acknowledge all" of ``/order ack-pending``: the results replace the question."""
     ack()
-    later(ack_pending_confirmed, body, respond, client, context, acks)
+    later(ack_pending_confirmed, body, respond, context, acks)
 
 
 def ack_pending_confirmed(
-    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext, acks: AcknowledgementService
+    body: dict[str, Any], respond: Respond, context: BoltContext, acks: AcknowledgementService
 ) -> None:
     respond(text="Acknowledging every order awaiting acknowledgement…", replace_original=True)
-    blocks = acks.ack_pending(actor(body, context), client)
+    blocks = answer_blocks(acks.ack_pending(actor(body, context)))
     respond(blocks=blocks, text="Acknowledgement results", replace_original=True)
 
 
 def actor(body: dict[str, Any], context: BoltContext) -> Actor:
     """Who clicked a bulk button: their own workspace is in the payload (``user.team_id``)."""
-    user = body.get("user")
-    team_id = user.get("team_id") if isinstance(user, dict) else None
-    if not isinstance(team_id, str) or not context.user_id:
-        raise BadRequest("That click did not say who made it, so nothing was done.")
-    return Actor(user_id=str(context.user_id), user_team_id=team_id, workspace_id=workspace_of(context))
+    return payloads.actor(body, context.user_id, workspace_of(context))
 
 
 def trigger_id(body: dict[str, Any]) -> str:
@@ -200,7 +196,6 @@ def on_digest_ack_all(
     action: dict[str, Any],
     body: dict[str, Any],
     respond: Respond,
-    client: WebClient,
     context: BoltContext,
     store: Store,
     acks: AcknowledgementService,
@@ -208,14 +203,13 @@ def on_digest_ack_all(
 ) -> None:
     """Acknowledge the digest's orders in batches of 100 through the ledger; per-order results to the clicker."""
     ack()
-    later(digest_ack_all, action, body, respond, client, context, store, acks)
+    later(digest_ack_all, action, body, respond, context, store, acks)
 
 
 def digest_ack_all(
     action: dict[str, Any],
     body: dict[str, Any],
     respond: Respond,
-    client: WebClient,
     context: BoltContext,
     store: Store,
     acks: AcknowledgementService,
@@ -223,5 +217,5 @@ def digest_ack_all(
     orders = _digest_or_say_why(store, action, respond)
     if orders is None:
         return
-    blocks = acks.acknowledge_orders([str(o["id"]) for o in orders], actor(body, context), client)
+    blocks = answer_blocks(acks.acknowledge_orders([str(o["id"]) for o in orders], actor(body, context)))
     respond(blocks=blocks, text="Acknowledgement results", response_type="ephemeral", replace_original=False)

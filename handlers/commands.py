@@ -17,6 +17,7 @@ from bot.lookup.query import QueryError, parse_query
 from bot.lookup.service import OrderService
 from bot.runtime.later import Later
 from bot.slack import ids
+from bot.slack.publisher import answer_blocks
 from bot.slack.views.blocks import ack_pending_prompt, help_blocks, message_blocks
 from handlers.answers import answer_each
 
@@ -67,7 +68,7 @@ def lookup(argument: str, respond: Respond, context: BoltContext) -> None:
 def history(argument: str, respond: Respond, context: BoltContext) -> None:
     """``/order history <id or reference>``: the audit trail, to the asker only (it names agents and keys)."""
     acks: AcknowledgementService = context["acks"]
-    respond(blocks=acks.history(argument), text="Order history", response_type="ephemeral")
+    respond(blocks=answer_blocks(acks.history(argument)), text="Order history", response_type="ephemeral")
 
 
 def ack_pending(argument: str, respond: Respond, context: BoltContext) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
 
-from bot.actions.acknowledge import AcknowledgementService, Click
+from bot.actions.acknowledge import AcknowledgementService
 from bot.runtime.later import Later
 from bot.slack import ids
 from bot.slack.access import workspace_of
 from bot.slack.errors import BadRequest
+from bot.slack.payloads import Click
 
 
 def register(app: App) -> None:
@@ -27,7 +27,6 @@ def on_ack_reference(
     ack: Ack,
     body: dict[str, Any],
     view: dict[str, Any],
-    client: WebClient,
     context: BoltContext,
     acks: AcknowledgementService,
     later: Later,
@@ -44,7 +43,7 @@ def on_ack_reference(
         ack(response_action="errors", errors={ids.ACK_REF_BLOCK: error})
         return
     ack()  # closes the modal; the card and the clicker's answers show the outcome
-    later(acks.acknowledge, click, client, reference)
+    later(acks.acknowledge, click, reference)
 
 
 def typed_reference(view: dict[str, Any]) -> str:

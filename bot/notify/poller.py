@@ -1,4 +1,4 @@
-"""New-order notifications: the poller, its per-channel outbound lanes, digests, ``orderdesk sync`` and ``status``.
+"""New-order notifications: the poller, its digests, ``orderdesk sync`` and ``status``.
 
 Meta has no webhook for new orders, so the bot polls ``commerce_orders`` for orders changed since a stored
 watermark (minus an overlap: Meta's clocks and pages are not exact), indexes them, and
@@ -27,10 +27,9 @@ pass started, or to just before the oldest order it could not finish (a Slack fa
 **Memory** does not grow with the orders scanned: orders stream from the Graph client's generator and are indexed
 a batch at a time; a pass keeps only the ids of new orders and the changed orders whose cards it is updating.
 
-**Slack's limits.** Each channel gets a lane (its own thread, never one of the listeners' work threads) that makes at
-most one call per ``pace`` seconds and waits out 429s for as long as ``Retry-After`` says. Other failures are
-logged and retried with backoff; what still fails stays unfinished for the next pass. A Slack failure is never
-announced into Slack.
+**Slack's limits.** Every Slack call goes through the publisher's per-channel lanes (:class:`Outbox`): paced,
+429s waited out, other failures retried with backoff; what still fails stays unfinished for the next pass. A
+Slack failure is never announced into Slack.
 """
 
 from __future__ import annotations
@@ -40,9 +39,7 @@ import fcntl
 import itertools
 import json
 import logging
-import queue
 import sys
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -53,19 +50,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-
-from bot.actions.acknowledge import CARD_NOTIFICATION, status_of
 from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, new_key
+from bot.actions.status import ACKNOWLEDGED_STATES, CARD_NOTIFICATION, AckStatus, status_of
 from bot.config import ConfigError, Route, Settings
 from bot.graph.client import GraphClient, GraphError
 from bot.slack import ids
+from bot.slack.publisher import NotifyError, SlackPublisher
 from bot.slack.views.blocks import (
-    ACKNOWLEDGED_STATES,
-    AckStatus,
     card_metadata,
     change_summary,
     digest_changes_text,
@@ -107,8 +100,6 @@ DIGEST_EVENT = "orderdesk_digest"  # message metadata of a digest (cards use ids
 INDEX_BATCH = 100  # orders indexed per transaction
 HISTORY_MARGIN_SECONDS = 300.0  # Slack's clock against ours when looking for a message posted after a claim
 HISTORY_MAX_PAGES = 20
-MAX_ATTEMPTS = 5  # per Slack call, 429s not counted: those are waited out
-BACKOFF_CAP_SECONDS = 30.0
 
 WATERMARK = "notifier.watermark"
 LAST_POLL = "notifier.last_poll"
@@ -169,124 +160,21 @@ def _iso(unix: float | None) -> str | None:
     return None if unix is None else datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds")
 
 
-# --- Slack lanes: one thread per channel, paced, waiting out 429s ------------------------------------------------
-
 Send = Callable[..., Any]
 Job = Callable[[Send], object]
+
+
+class Outbox(Protocol):
+    """Paced per-channel queues of Slack calls (:class:`bot.slack.publisher.SlackPublisher`): a job gets a
+    ``send(method, **kwargs)``; each failed call is reported to ``on_error``."""
+
+    def submit(self, channel: str, job: Job, on_error: Callable[[str], None] = ...) -> Future[object]: ...
+
+    def __len__(self) -> int: ...
+
+
 # A digest whose orders changed in this pass: the digest, and each changed order's notification row and version.
 DigestChanges = dict[str, tuple[DigestRow, list[tuple[NotificationRow, dict[str, Any]]]]]
-
-
-class Lane:
-    """One channel's outbound queue: jobs run in order on this lane's thread, each Slack call paced and retried."""
-
-    def __init__(
-        self,
-        client: WebClient,
-        channel: str,
-        pace: float,
-        on_error: Callable[[str], None],
-        sleep: Callable[[float], None],
-    ) -> None:
-        self._client = client
-        self._pace = pace
-        self._on_error = on_error
-        self._sleep = sleep
-        self._next_call = 0.0
-        self._jobs: queue.Queue[tuple[Job, Future[object]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name=f"orderdesk-lane-{channel}", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Job) -> Future[object]:
-        future: Future[object] = Future()
-        self._jobs.put((job, future))
-        return future
-
-    def __len__(self) -> int:
-        return self._jobs.qsize()
-
-    def close(self) -> None:
-        """Finish the queued jobs, then end the thread."""
-        self._jobs.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        while (item := self._jobs.get()) is not None:
-            job, future = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(job(self.send))
-                except Exception as exc:
-                    future.set_exception(exc)
-
-    def send(self, method: str, **kwargs: Any) -> Any:
-        """One Web API call (``chat_postMessage``, ...), at most one per ``pace`` seconds on this lane.
-
-        A 429 waits ``Retry-After`` and tries again, without counting as an attempt; other failures back off
-        exponentially, up to :data:`MAX_ATTEMPTS`, then raise to the job.
-        """
-        attempt = 0
-        while True:
-            self._sleep(max(0.0, self._next_call - time.monotonic()))
-            self._next_call = time.monotonic() + self._pace
-            try:
-                return getattr(self._client, method)(**kwargs)
-            except SlackApiError as error:
-                if error.response.status_code == 429:
-                    wait = _retry_after(error.response.headers)
-                    log.warning("slack %s rate limited; waiting %.0fs as Retry-After says", method, wait)
-                    self._next_call = time.monotonic() + wait
-                    continue
-                failure = f"slack {method} failed: {error.response.get('error')}"
-            except (SlackClientError, OSError) as error:
-                failure = f"slack {method} failed: {type(error).__name__}: {error}"
-            attempt += 1
-            self._on_error(failure)
-            if attempt >= MAX_ATTEMPTS:
-                raise NotifyError(failure)
-            wait = min(BACKOFF_CAP_SECONDS, 2.0 ** (attempt - 1))
-            log.warning("%s (attempt %d); retrying in %.0fs", failure, attempt, wait)
-            self._next_call = time.monotonic() + wait
-
-
-def _retry_after(headers: Mapping[str, Any]) -> float:
-    values = [v for k, v in headers.items() if k.lower() == "retry-after"]
-    try:
-        return max(0.0, float(values[0] if values else 1))
-    except ValueError:
-        return 1.0
-
-
-class NotifyError(Exception):
-    """A Slack call that kept failing; what it was for stays unfinished and the next pass tries again."""
-
-
-class Lanes:
-    """The lanes of one pass, created on first use; closing waits for every queued job."""
-
-    def __init__(
-        self, client: WebClient, pace: float, on_error: Callable[[str], None], sleep: Callable[[float], None]
-    ) -> None:
-        self._client, self._pace, self._on_error, self._sleep = client, pace, on_error, sleep
-        self._lanes: dict[str, Lane] = {}
-        self._lock = threading.Lock()
-
-    def submit(self, channel: str, job: Job) -> Future[object]:
-        with self._lock:
-            lane = self._lanes.get(channel)
-            if lane is None:
-                lane = self._lanes[channel] = Lane(self._client, channel, self._pace, self._on_error, self._sleep)
-        return lane.submit(job)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(len(lane) for lane in self._lanes.values())
-
-    def close(self) -> None:
-        with self._lock:
-            lanes, self._lanes = list(self._lanes.values()), {}
-        for lane in lanes:
-            lane.close()
 
 
 # --- the poller --------------------------------------------------------------------------------------------------
@@ -329,31 +217,26 @@ class Notifier:
         settings: Settings,
         graph: GraphClient,
         store: Store,
-        client: WebClient,
+        outbox: Outbox,
         *,
-        pace: float = 1.0,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
         self._graph = graph
         self._store = store
-        self._client = client
-        self._pace = pace
+        self._outbox = outbox
         self._clock = clock
-        self._sleep = sleep
         self._ledger = Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock)
-        self._lanes: Lanes | None = None
 
     # --- status ----------------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """For ``/healthz`` and ``orderdesk status``: last successful poll, watermark, queue, last error."""
-        lanes = self._lanes
-        return {
-            **stored_status(self._store),
-            "queue": len(lanes) if lanes is not None else 0,
-        }
+        return {**stored_status(self._store), "queue": len(self._outbox)}
+
+    def _submit(self, channel: str, job: Job) -> Future[object]:
+        """Queue a Slack job on the channel's lane; its failed calls are this poller's last error."""
+        return self._outbox.submit(channel, job, self._record_error)
 
     def _record_error(self, message: str) -> None:
         self._store.set_state(LAST_ERROR, json.dumps({"at": _iso(self._clock()), "error": message}))
@@ -381,17 +264,12 @@ class Notifier:
         when Meta cannot be read (the watermark then stays where it was).
         """
         with _poll_lock(self._store.path, wait=wait_for_lock):
-            lanes = self._lanes = Lanes(self._client, self._pace, self._record_error, self._sleep)
-            try:
-                return self._pass(lanes, since, progress or (lambda _: None))
-            finally:
-                lanes.close()
-                self._lanes = None
+            return self._pass(since, progress or (lambda _: None))
 
-    def _pass(self, lanes: Lanes, since: float | None, progress: Callable[[PollResult], None]) -> PollResult:
+    def _pass(self, since: float | None, progress: Callable[[PollResult], None]) -> PollResult:
         started = self._clock()
         result = PollResult()
-        result.recovered = self._recover(lanes)
+        result.recovered = self._recover()
         held: list[float] = []  # last_updated of changed orders whose cards this pass could not update
         pending: list[tuple[Future[object], float | None]] = []
         new: dict[str, list[str]] = defaultdict(list)
@@ -401,7 +279,7 @@ class Notifier:
                 self._store.upsert_orders(batch)
                 for order in batch:
                     result.scanned += 1
-                    self._consider(order, lanes, new, digests, pending, result)
+                    self._consider(order, new, digests, pending, result)
                 progress(result)
         except GraphError as error:
             self._record_error(f"graph: {error}")
@@ -412,9 +290,9 @@ class Notifier:
             job = partial(self._refresh_digest, digest=digest, changes=changes)
             updated = [_updated(order) for _, order in changes]
             oldest = min((u for u in updated if u is not None), default=self._clock())
-            pending.append((lanes.submit(digest.channel, job), oldest))
+            pending.append((self._submit(digest.channel, job), oldest))
         for channel, order_ids in new.items():
-            self._announce_new(channel, order_ids, lanes, pending, result)
+            self._announce_new(channel, order_ids, pending, result)
         self._finish(pending, held, result)
         # Announcements need no hold: an unfinished claim is finished by the next pass's recovery, wherever the
         # watermark is. A card update that failed is found again only if its order is listed again.
@@ -454,7 +332,6 @@ class Notifier:
     def _consider(
         self,
         order: dict[str, Any],
-        lanes: Lanes,
         new: dict[str, list[str]],
         digests: DigestChanges,
         pending: list[tuple[Future[object], float | None]],
@@ -482,7 +359,7 @@ class Notifier:
                 digests.setdefault(digest.id, (digest, []))[1].append((row, current))
                 return
             job = partial(self._refresh, row=row, ts=ts, order=current)
-            pending.append((lanes.submit(channel, job), _updated(order) or self._clock()))
+            pending.append((self._submit(channel, job), _updated(order) or self._clock()))
 
     # --- announcing ------------------------------------------------------------------------------------------
 
@@ -490,7 +367,6 @@ class Notifier:
         self,
         channel: str,
         order_ids: list[str],
-        lanes: Lanes,
         pending: list[tuple[Future[object], float | None]],
         result: PollResult,
     ) -> None:
@@ -500,13 +376,13 @@ class Notifier:
             if claimed:
                 result.digests += 1
                 result.announced += len(claimed)
-                pending.append((lanes.submit(channel, partial(self._post_digest, digest_id=digest_id)), None))
+                pending.append((self._submit(channel, partial(self._post_digest, digest_id=digest_id)), None))
             return
         for order_id in order_ids:
             if self._store.claim_notification(order_id, channel):
                 result.announced += 1
                 job = partial(self._post_card, order_id=order_id, channel=channel)
-                pending.append((lanes.submit(channel, job), None))
+                pending.append((self._submit(channel, job), None))
 
     def _post_card(self, send: Send, order_id: str, channel: str) -> None:
         """Post the card with metadata naming the order, then complete the claim (and make acks update it)."""
@@ -615,7 +491,7 @@ class Notifier:
 
     # --- crash recovery ----------------------------------------------------------------------------------------
 
-    def _recover(self, lanes: Lanes) -> int:
+    def _recover(self) -> int:
         """Finish claims a crash left: complete those Slack has (found by metadata), post the others once."""
         unfinished = self._store.unfinished_notifications()
         if not unfinished:
@@ -628,12 +504,12 @@ class Notifier:
             if (row.order_id, row.channel) not in in_digest:
                 cards[row.channel].append(row)
         jobs = [
-            lanes.submit(channel, partial(self._recover_cards, channel=channel, rows=rows))
+            self._submit(channel, partial(self._recover_cards, channel=channel, rows=rows))
             for channel, rows in cards.items()
         ]
         for digest in digests:
             since = min(claimed.get((order_id, digest.channel), self._clock()) for order_id in digest.order_ids)
-            jobs.append(lanes.submit(digest.channel, partial(self._recover_digest, digest=digest, since=since)))
+            jobs.append(self._submit(digest.channel, partial(self._recover_digest, digest=digest, since=since)))
         for job in jobs:
             job.exception()  # what failed stays unfinished, for the next pass
         log.warning("recovering %d notifications a crash left unfinished", len(unfinished))
@@ -710,18 +586,14 @@ def digest_orders(store: Store, digest_id: str) -> list[dict[str, Any]] | None:
 # --- wiring --------------------------------------------------------------------------------------------------
 
 
-def notifier_client(settings: Settings) -> WebClient:
-    """A Web API client without slack_sdk's retry handlers: the lanes wait out 429s themselves, on their thread."""
-    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-
-
 def attach_notifier(running: Running) -> Notifier | None:
     """Run the poller in ``orderdesk serve`` (when ``ORDERDESK_NOTIFY_CHANNEL`` is set) and report it in /healthz."""
     services = running.services
     settings = services.settings
     if not settings.notify_channel:
         return None
-    notifier = Notifier(settings, services.graph, services.store, notifier_client(settings))
+    publisher = services.publisher or SlackPublisher.from_settings(settings)
+    notifier = Notifier(settings, services.graph, services.store, publisher)
     running.add_status("poller", notifier.status)
     running.add_worker("poller", notifier.poll_in_service, settings.poll_seconds)
     return notifier
@@ -779,7 +651,7 @@ def sync_main(argv: Sequence[str]) -> int:
         print("orderdesk sync: set ORDERDESK_NOTIFY_CHANNEL (a channel id such as C0123456789)", file=sys.stderr)
         return 2
     with GraphClient.from_settings(settings) as graph, Store(settings.db_path) as store:
-        notifier = Notifier(settings, graph, store, notifier_client(settings), pace=args.pace)
+        notifier = Notifier(settings, graph, store, SlackPublisher.from_settings(settings, pace=args.pace))
         try:
             result = notifier.poll(since=args.since, progress=_progress(sys.stderr))
         except GraphError as exc:

@@ -34,7 +34,7 @@ from slack_sdk import WebClient
 from waitress import wasyncore
 
 from bot import logs
-from bot.actions.acknowledge import CrashPoints
+from bot.actions.runner import CrashPoints
 from bot.cli.doctor import APP_TOKEN_FIXES, SLACK_CALL_ERRORS, slack_failure
 from bot.config import ConfigError, Settings
 from bot.graph.client import GraphError
@@ -514,8 +514,7 @@ def attach_workers(running: Running) -> None:
     attach_notifier(running)  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     acks = running.services.acks
     if acks is not None:  # finishes acknowledgements a crash left pending: now, then every sweep_seconds
-        client = running.app.client
-        running.add_worker("ack-sweeper", lambda: acks.sweep(client), running.services.settings.sweep_seconds)
+        running.add_worker("ack-sweeper", acks.sweep, running.services.settings.sweep_seconds)
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -23,10 +23,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
+from bot.actions.status import ACKNOWLEDGED_STATES as ACKNOWLEDGED_STATES
+from bot.actions.status import MERCHANT_REF_MAX as MERCHANT_REF_MAX
+from bot.actions.status import MERCHANT_REF_PATTERN as MERCHANT_REF_PATTERN
+from bot.actions.status import AckStatus as AckStatus
 from bot.slack import ids
 from bot.slack.views.kit import (
     ELLIPSIS,
@@ -90,7 +93,6 @@ STATE_WORDS: dict[str, str] = {
     "IN_PROGRESS": "Acknowledged, being fulfilled",
     "COMPLETED": "Completed",
 }
-ACKNOWLEDGED_STATES = frozenset({"IN_PROGRESS", "COMPLETED"})
 
 # Meta's reason codes for cancellations and refunds, in words. Codes Meta adds later are turned into words by
 # :func:`_code_words` (``NEW_REASON`` → "New reason").
@@ -116,13 +118,6 @@ REASON_WORDS: dict[str, str] = {
 _CARRIER_WORDS = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL", "ontrac": "OnTrac"}
 _CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
-# A merchant order reference (the shop's own order number, shown on the buyer's receipt): starts with a letter or
-# digit, then letters, digits and ``. _ / # -``, 64 characters at most. Strict on purpose: it is typed by agents,
-# shown to buyers and searched for in free text, so no spaces, quotes or markup characters. Anchored with
-# ``\A``/``\Z`` so ``match`` and ``fullmatch`` agree (``$`` would accept a trailing newline).
-MERCHANT_REF_MAX = 64
-MERCHANT_REF_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/#-]{0,63}\Z")
-
 # How much of a long list a card shows before summarising the rest.
 CARD_ITEMS_SHOWN = 15
 CARD_EDGE_SHOWN = 10  # shipments, cancellations, refunds each
@@ -139,26 +134,6 @@ _ACK_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
 # Parsing with a regex instead of json.loads means no nesting, duplicate keys or odd escapes ever get through.
 _ACK_VALUE = re.compile(r'\{"o":"([0-9]{1,64})","k":"([A-Za-z0-9_-]{1,100})"\}')
 _CHANNELS = {"facebook": "Facebook", "instagram": "Instagram"}
-
-
-@dataclass(frozen=True)
-class AckStatus:
-    """What the idempotency ledger knows about an order's acknowledgement, as a card shows it.
-
-    ``at`` is unix seconds (when it succeeded, or when the pending attempt started); ``message`` is a
-    plain-language error for ``failed``, ``retryable`` and ``given_up``. ``key`` is the idempotency key of the
-    claim: a Retry button must carry it, whatever key the card itself was drawn with. ``given_up``: orderdesk
-    stopped retrying a transient failure and a person must decide; ``next_try`` is when a ``retryable`` one is
-    sent again by itself.
-    """
-
-    state: Literal["pending", "succeeded", "failed", "retryable", "given_up"]
-    user_id: str | None = None
-    at: float | None = None
-    reference: str | None = None
-    message: str | None = None
-    key: str | None = None
-    next_try: float | None = None
 
 
 # --- the Acknowledge button's value ----------------------------------------------------------------------
