@@ -21,7 +21,7 @@ from bot.graph.client import ORDER_CARD_FIELDS
 from bot.notify.poller import Notifier
 from bot.sandbox.graph import GraphSandbox
 from bot.slack import ids
-from bot.slack.publisher import SlackPublisher, publisher_client
+from bot.slack.publisher import SlackPublisher
 from bot.slack.views.blocks import ack_value, notification_card, notification_text
 
 pytestmark = pytest.mark.e2e
@@ -154,7 +154,7 @@ def notify_stack_fixture(tmp_path: Path) -> Iterator[Stack]:
 
 
 def notifier(stack: Stack) -> Notifier:
-    publisher = SlackPublisher(publisher_client(stack.settings), pace=0)
+    publisher = SlackPublisher.from_settings(stack.settings, pace=0)
     return Notifier(stack.settings, stack.services.graph, stack.services.store, publisher)
 
 
@@ -193,8 +193,8 @@ def test_a_stopped_slack_leaves_notifications_to_the_next_pass(tmp_path: Path) -
             stack.settings.with_overrides(slack_api_url=dead_url),
             stack.services.graph,
             stack.services.store,
-            SlackPublisher(
-                publisher_client(stack.settings.with_overrides(slack_api_url=dead_url)),
+            SlackPublisher.from_settings(
+                stack.settings.with_overrides(slack_api_url=dead_url),
                 pace=0,
                 sleep=lambda _: None,  # the lanes' backoff between attempts: nothing to wait for in a test
             ),

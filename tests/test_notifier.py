@@ -16,23 +16,21 @@ import pytest
 from bot.config import Route, Settings
 from bot.graph.client import GraphClient, GraphError
 from bot.notify.poller import (
-    DIGEST_EVENT,
     NOTIFY_FIELDS,
     WATERMARK,
     Notifier,
     PollerBusy,
     _poll_lock,
-    channel_for,
-    snapshot,
     status_main,
     stored_status,
     sync_main,
 )
+from bot.notify.routing import channel_for, snapshot
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.server import ServerThread
 from bot.sandbox.slack import SlackSandbox
 from bot.slack import ids
-from bot.slack.publisher import SlackPublisher, publisher_client
+from bot.slack.publisher import DIGEST_EVENT, SlackPublisher, publisher_client
 from bot.storage.sqlite.store import Store
 
 CHANNEL = "C0ORDERS"
@@ -49,12 +47,8 @@ class Rig:
 
     def notifier(self, **overrides: Any) -> Notifier:
         settings = self.settings.with_overrides(**overrides)
-        return Notifier(
-            settings,
-            self.graph,
-            self.store,
-            SlackPublisher(publisher_client(settings), pace=0, sleep=self.slept.append),
-        )
+        publisher = SlackPublisher.from_settings(settings, pace=0, sleep=self.slept.append)
+        return Notifier(settings, self.graph, self.store, publisher)
 
     def cards(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
         """Top-level messages carrying an order card's metadata (history with metadata, as the bot reads it)."""

@@ -28,7 +28,7 @@ from bot.runtime.serve import EVENTS_PATH
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox
 from bot.slack import ids
-from bot.slack.publisher import SlackPublisher, publisher_client
+from bot.slack.publisher import SlackPublisher
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,7 @@ def scenario(stack: Stack, slack: SlackRequester) -> list[dict[str, Any]]:
     sandbox.wait_for(lambda: sandbox.messages(CHANNEL))
     lookup(slack, sandbox, str(graph.order(referenced)["merchant_order_id"]))
 
-    publisher = SlackPublisher(publisher_client(stack.settings), pace=0)
+    publisher = SlackPublisher.from_settings(stack.settings, pace=0)
     Notifier(stack.settings, stack.services.graph, stack.services.store, publisher).poll()
     posted = [m for m in sandbox.messages(CHANNEL) if ids.ACK in buttons(m.get("blocks", []))]
     assert posted, "the poll announced no order with an Acknowledge button"

@@ -43,32 +43,21 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, new_key
-from bot.actions.status import ACKNOWLEDGED_STATES, CARD_NOTIFICATION, AckStatus, status_of
-from bot.config import ConfigError, Route, Settings
+from bot.actions.ledger import Ledger
+from bot.config import ConfigError, Settings
 from bot.graph.client import GraphClient, GraphError
-from bot.slack import ids
-from bot.slack.publisher import NotifyError, SlackPublisher
-from bot.slack.views.blocks import (
-    card_metadata,
-    change_summary,
-    digest_changes_text,
-    digest_message,
-    digest_text,
-    notification_card,
-    notification_text,
-)
-from bot.slack.views.kit import Block
-from bot.storage.sqlite.store import AuditRow, DigestRow, NotificationRow, Store
+from bot.notify.announce import Announcer
+from bot.notify.ports import Job, NotifyError, Outbox
+from bot.notify.routing import channel_for, last_updated, order_state, snapshot
+from bot.storage.sqlite.store import DigestRow, NotificationRow, Store
 
 if TYPE_CHECKING:
     from bot.runtime.serve import Running
@@ -96,10 +85,7 @@ NOTIFY_FIELDS = ",".join(
 
 POLL_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
 FIRST_POLL_STATES = ("FB_PROCESSING", "CREATED")
-DIGEST_EVENT = "orderdesk_digest"  # message metadata of a digest (cards use ids.ORDER_CARD_EVENT)
 INDEX_BATCH = 100  # orders indexed per transaction
-HISTORY_MARGIN_SECONDS = 300.0  # Slack's clock against ours when looking for a message posted after a claim
-HISTORY_MAX_PAGES = 20
 
 WATERMARK = "notifier.watermark"
 LAST_POLL = "notifier.last_poll"
@@ -107,70 +93,8 @@ LAST_ERROR = "notifier.last_error"
 LAST_RESULT = "notifier.last_result"
 
 
-# --- what a card shows, and where it goes ---------------------------------------------------------------------
-
-
-def snapshot(order: Mapping[str, Any]) -> str:
-    """The parts of an order whose change a card must follow, as canonical JSON (``state_summary``).
-
-    Shaped like an order, so :func:`bot.slack.views.blocks.change_summary` can compare it with the order's next version.
-    """
-    kept = {name: order.get(name) for name in ("order_status", "merchant_order_id")}
-    for edge in ("shipments", "cancellations", "refunds"):
-        value = order.get(edge)
-        kept[edge] = value.get("data") if isinstance(value, Mapping) else value
-    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _total(order: Mapping[str, Any]) -> Decimal | None:
-    amount = (order.get("estimated_payment_details") or {}).get("total_amount") or {}
-    try:
-        return Decimal(str(amount.get("amount")))
-    except (InvalidOperation, AttributeError):
-        return None
-
-
-def _matches(route: Route, order: Mapping[str, Any]) -> bool:
-    if route.sales_channel is not None and str(order.get("channel") or "").lower() != route.sales_channel:
-        return False
-    if route.min_total is not None:
-        total = _total(order)
-        return total is not None and total >= Decimal(str(route.min_total))
-    return True
-
-
-def channel_for(settings: Settings, order: Mapping[str, Any]) -> str | None:
-    """The first route the order matches (``ORDERDESK_ROUTES``, in the order written), else the notify channel."""
-    return next((route.channel for route in settings.routes if _matches(route, order)), settings.notify_channel)
-
-
-def _state(order: Mapping[str, Any]) -> str | None:
-    status = order.get("order_status")
-    return status.get("state") if isinstance(status, Mapping) else None
-
-
-def _updated(order: Mapping[str, Any]) -> float | None:
-    try:
-        return datetime.fromisoformat(str(order.get("last_updated"))).timestamp()
-    except ValueError:
-        return None
-
-
 def _iso(unix: float | None) -> str | None:
     return None if unix is None else datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds")
-
-
-Send = Callable[..., Any]
-Job = Callable[[Send], object]
-
-
-class Outbox(Protocol):
-    """Paced per-channel queues of Slack calls (:class:`bot.slack.publisher.SlackPublisher`): a job gets a
-    ``send(method, **kwargs)``; each failed call is reported to ``on_error``."""
-
-    def submit(self, channel: str, job: Job, on_error: Callable[[str], None] = ...) -> Future[object]: ...
-
-    def __len__(self) -> int: ...
 
 
 # A digest whose orders changed in this pass: the digest, and each changed order's notification row and version.
@@ -226,7 +150,7 @@ class Notifier:
         self._store = store
         self._outbox = outbox
         self._clock = clock
-        self._ledger = Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock)
+        self._jobs = Announcer(store, Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock))
 
     # --- status ----------------------------------------------------------------------------------------------
 
@@ -287,8 +211,8 @@ class Notifier:
             raise
         # Once per digest and pass, after the scan: every order of the digest is indexed as Meta has it now.
         for digest, changes in digests.values():
-            job = partial(self._refresh_digest, digest=digest, changes=changes)
-            updated = [_updated(order) for _, order in changes]
+            job = partial(self._jobs.refresh_digest, digest=digest, changes=changes)
+            updated = [last_updated(order) for _, order in changes]
             oldest = min((u for u in updated if u is not None), default=self._clock())
             pending.append((self._submit(digest.channel, job), oldest))
         for channel, order_ids in new.items():
@@ -345,21 +269,21 @@ class Notifier:
         order_id = str(order["id"])
         row = self._store.get_notification(order_id, channel)
         if row is None:
-            if _state(order) == "CREATED":
+            if order_state(order) == "CREATED":
                 new[channel].append(order_id)
             return
         ts = row.ts
         if ts is None:  # claimed, and this pass's recovery could not finish it: the next pass's will
             return
-        current = self._order(order_id)
+        current = self._jobs.order(order_id)
         if snapshot(current) != row.state_summary:
             result.updated += 1
             digest = self._store.digest_at(channel, ts)
             if digest is not None:
                 digests.setdefault(digest.id, (digest, []))[1].append((row, current))
                 return
-            job = partial(self._refresh, row=row, ts=ts, order=current)
-            pending.append((self._submit(channel, job), _updated(order) or self._clock()))
+            job = partial(self._jobs.refresh, row=row, ts=ts, order=current)
+            pending.append((self._submit(channel, job), last_updated(order) or self._clock()))
 
     # --- announcing ------------------------------------------------------------------------------------------
 
@@ -376,123 +300,18 @@ class Notifier:
             if claimed:
                 result.digests += 1
                 result.announced += len(claimed)
-                pending.append((self._submit(channel, partial(self._post_digest, digest_id=digest_id)), None))
+                pending.append((self._submit(channel, partial(self._jobs.post_digest, digest_id=digest_id)), None))
             return
         for order_id in order_ids:
             if self._store.claim_notification(order_id, channel):
                 result.announced += 1
-                job = partial(self._post_card, order_id=order_id, channel=channel)
+                job = partial(self._jobs.post_card, order_id=order_id, channel=channel)
                 pending.append((self._submit(channel, job), None))
-
-    def _post_card(self, send: Send, order_id: str, channel: str) -> None:
-        """Post the card with metadata naming the order, then complete the claim (and make acks update it)."""
-        order = self._order(order_id)
-        posted = send(
-            "chat_postMessage",
-            channel=channel,
-            blocks=self._card(order),
-            text=notification_text(order),
-            metadata=card_metadata(order_id),
-            unfurl_links=False,
-        )
-        self._complete(order_id, channel, str(posted["ts"]), order)
-
-    def _complete(self, order_id: str, channel: str, ts: str, order: Mapping[str, Any]) -> None:
-        with self._store.transaction():
-            self._store.complete_notification(order_id, channel, ts)
-            self._store.set_notified_state(order_id, channel, snapshot(order))
-            self._store.remember_card(order_id, channel=channel, ts=ts, response_url=None, kind=CARD_NOTIFICATION)
-
-    def _post_digest(self, send: Send, digest_id: str) -> None:
-        digest = self._store.get_digest(digest_id)
-        if digest is None:
-            raise KeyError(digest_id)
-        orders = [self._order(order_id) for order_id in digest.order_ids]
-        posted = send(
-            "chat_postMessage",
-            channel=digest.channel,
-            blocks=digest_message(orders, digest_id=digest_id),
-            text=digest_text(orders),
-            metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": digest_id}},
-        )
-        self._complete_digest(digest_id, str(posted["ts"]), orders)
-
-    def _complete_digest(self, digest_id: str, ts: str, orders: Sequence[Mapping[str, Any]]) -> None:
-        self._store.complete_digest(digest_id, ts, {str(order["id"]): snapshot(order) for order in orders})
-
-    def _order(self, order_id: str) -> dict[str, Any]:
-        """The order as last indexed (PII already stripped): what was listed, so the card needs no Graph call."""
-        indexed = self._store.get_order(order_id)
-        return indexed.data if indexed is not None else {"id": order_id}
-
-    def _card(self, order: Mapping[str, Any]) -> list[Block]:
-        """The notification card, with the acknowledgement's state and a fresh key.
-
-        The state is the ledger's entry for the order; an order acknowledged in bulk (one ledger entry for the
-        whole batch) shows who did it from the audit.
-        """
-        order_id = str(order["id"])
-        entry = self._ledger.current(order_id)
-        status = status_of(entry, order_id) if entry is not None else None
-        if status is None and (order.get("order_status") or {}).get("state") in ACKNOWLEDGED_STATES:
-            row = self._acknowledgement(order_id)
-            if row is not None:
-                status = AckStatus("succeeded", row.user_id, row.at, order.get("merchant_order_id"))
-        return notification_card(
-            order, ack_key=new_key(), commerce_manager_url=self._settings.commerce_manager_url, ack_status=status
-        )
-
-    def _acknowledgement(self, order_id: str) -> AuditRow | None:
-        """The audit's successful acknowledgement of the order through orderdesk (one or in bulk), if any."""
-        for row in self._store.audit_for_order(order_id, limit=50):
-            if row.action in (ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS) and row.outcome == "succeeded":
-                return row
-        return None
-
-    def _summary(self, row: NotificationRow, order: Mapping[str, Any]) -> str | None:
-        """What changed since the card last showed the order, naming who acknowledged it through orderdesk."""
-        before = json.loads(row.state_summary) if row.state_summary else None
-        acknowledged = self._acknowledgement(row.order_id)
-        return change_summary(before, order, acknowledged_by=acknowledged.user_id if acknowledged else None)
-
-    # --- keeping cards current -------------------------------------------------------------------------------
-
-    def _refresh(self, send: Send, row: NotificationRow, ts: str, order: Mapping[str, Any]) -> None:
-        """Redraw the order's card and say in its thread what changed."""
-        summary = self._summary(row, order)
-        send("chat_update", channel=row.channel, ts=ts, blocks=self._card(order), text=notification_text(order))
-        if summary:
-            send("chat_postMessage", channel=row.channel, thread_ts=ts, text=summary)
-        self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
-
-    def _refresh_digest(
-        self, send: Send, digest: DigestRow, changes: list[tuple[NotificationRow, dict[str, Any]]]
-    ) -> None:
-        """Redraw a digest from its orders as indexed now, and say in one threaded reply what changed."""
-        if digest.ts is None:  # found by its ts, so it has one; a digest still being posted is drawn current
-            return
-        orders = [self._order(order_id) for order_id in digest.order_ids]
-        send(
-            "chat_update",
-            channel=digest.channel,
-            ts=digest.ts,
-            blocks=digest_message(orders, digest_id=digest.id),
-            text=digest_text(orders),
-        )
-        place = {order_id: n for n, order_id in enumerate(digest.order_ids)}  # lines in the digest's order
-        ordered = sorted(changes, key=lambda change: place.get(change[0].order_id, len(place)))
-        summaries = [(row.order_id, self._summary(row, order)) for row, order in ordered]
-        lines = [(order_id, summary) for order_id, summary in summaries if summary]
-        if lines:
-            send("chat_postMessage", channel=digest.channel, thread_ts=digest.ts, text=digest_changes_text(lines))
-        with self._store.transaction():
-            for row, order in changes:
-                self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
 
     # --- crash recovery ----------------------------------------------------------------------------------------
 
     def _recover(self) -> int:
-        """Finish claims a crash left: complete those Slack has (found by metadata), post the others once."""
+        """Finish claims a crash left: complete those the channel has (found by metadata), post the others once."""
         unfinished = self._store.unfinished_notifications()
         if not unfinished:
             return 0
@@ -504,56 +323,16 @@ class Notifier:
             if (row.order_id, row.channel) not in in_digest:
                 cards[row.channel].append(row)
         jobs = [
-            self._submit(channel, partial(self._recover_cards, channel=channel, rows=rows))
+            self._submit(channel, partial(self._jobs.recover_cards, channel=channel, rows=rows))
             for channel, rows in cards.items()
         ]
         for digest in digests:
             since = min(claimed.get((order_id, digest.channel), self._clock()) for order_id in digest.order_ids)
-            jobs.append(self._submit(digest.channel, partial(self._recover_digest, digest=digest, since=since)))
+            jobs.append(self._submit(digest.channel, partial(self._jobs.recover_digest, digest=digest, since=since)))
         for job in jobs:
             job.exception()  # what failed stays unfinished, for the next pass
         log.warning("recovering %d notifications a crash left unfinished", len(unfinished))
         return len(unfinished)
-
-    def _recover_cards(self, send: Send, channel: str, rows: list[NotificationRow]) -> None:
-        since = min(row.claimed_at for row in rows)
-        found = self._posted(send, channel, since, ids.ORDER_CARD_EVENT, "order_id")
-        for row in rows:
-            ts = found.get(row.order_id)
-            if ts is not None:
-                self._complete(row.order_id, channel, ts, self._order(row.order_id))
-            else:
-                self._post_card(send, row.order_id, channel)
-
-    def _recover_digest(self, send: Send, digest: DigestRow, since: float) -> None:
-        ts = self._posted(send, digest.channel, since, DIGEST_EVENT, "digest_id").get(digest.id)
-        if ts is None:
-            self._post_digest(send, digest.id)
-        else:
-            self._complete_digest(digest.id, ts, [self._order(order_id) for order_id in digest.order_ids])
-
-    def _posted(self, send: Send, channel: str, since: float, event_type: str, field: str) -> dict[str, str]:
-        """Our messages of ``event_type`` in the channel since ``since``, by the metadata's ``field`` → ts."""
-        found: dict[str, str] = {}
-        cursor = None
-        for _ in range(HISTORY_MAX_PAGES):
-            page = send(
-                "conversations_history",
-                channel=channel,
-                oldest=f"{since - HISTORY_MARGIN_SECONDS:.6f}",
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
-            )
-            for message in page.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                value = (metadata.get("event_payload") or {}).get(field)
-                if metadata.get("event_type") == event_type and value is not None:
-                    found.setdefault(str(value), str(message["ts"]))
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
-        return found
 
 
 def _batches(orders: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -592,8 +371,9 @@ def attach_notifier(running: Running) -> Notifier | None:
     settings = services.settings
     if not settings.notify_channel:
         return None
-    publisher = services.publisher or SlackPublisher.from_settings(settings)
-    notifier = Notifier(settings, services.graph, services.store, publisher)
+    if services.publisher is None:
+        raise ValueError("the poller needs the services' publisher to announce into Slack")
+    notifier = Notifier(settings, services.graph, services.store, services.publisher)
     running.add_status("poller", notifier.status)
     running.add_worker("poller", notifier.poll_in_service, settings.poll_seconds)
     return notifier
@@ -634,6 +414,8 @@ def _progress(stream: TextIO) -> Callable[[PollResult], None]:
 
 
 def sync_main(argv: Sequence[str]) -> int:
+    from bot.slack.publisher import SlackPublisher  # a command's wiring: it leaves bot.notify with sync_main
+
     parser = argparse.ArgumentParser(prog="orderdesk sync", description="Run one notification poll now.")
     parser.add_argument(
         "--since", type=_since, help="backfill: orders changed since then (unix time, 2026-03-01[T10:00], 7d, 12h)"

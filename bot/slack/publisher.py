@@ -15,8 +15,6 @@ of :mod:`bot.slack.views`.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -43,11 +41,20 @@ from bot.actions.answers import (
 )
 from bot.actions.status import CARD_LOOKUP, CARD_SHARED, AckStatus
 from bot.config import Settings
+from bot.notify.ports import Change, NotifyError, OnError
+from bot.notify.ports import Job as ChannelJob
+from bot.slack import ids
+from bot.slack.lanes import Lanes, Send, call, ignore
 from bot.slack.views.blocks import (
     ack_conflict_blocks,
     ack_not_allowed_blocks,
     ack_status_blocks,
     batch_result_blocks,
+    card_metadata,
+    change_summary,
+    digest_changes_text,
+    digest_message,
+    digest_text,
     history_blocks,
     message_blocks,
     notification_card,
@@ -59,134 +66,15 @@ from bot.storage.sqlite.store import Card
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5  # per Slack call, 429s not counted: those are waited out
-BACKOFF_CAP_SECONDS = 30.0
 WAITING = "You will get the outcome here when it finishes."
-
-Send = Callable[..., Any]
-Job = Callable[[Send], object]
-OnError = Callable[[str], None]
-
-
-class NotifyError(Exception):
-    """A Slack call that kept failing; what it was for stays unfinished and is tried again later."""
+DIGEST_EVENT = "orderdesk_digest"  # message metadata of a digest (cards use ids.ORDER_CARD_EVENT)
+HISTORY_MARGIN_SECONDS = 300.0  # Slack's clock against ours when looking for a message posted after a claim
+HISTORY_MAX_PAGES = 20
 
 
 def publisher_client(settings: Settings) -> WebClient:
     """A Web API client without slack_sdk's retry handlers: the lanes wait out 429s themselves, on their thread."""
     return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-
-
-def _ignore(_: str) -> None:
-    pass
-
-
-def _send(method: str, send: Send, **kwargs: Any) -> object:
-    """A lane job of one call (``partial(_send, "chat_update", channel=..., ...)``)."""
-    return send(method, **kwargs)
-
-
-class Lane:
-    """One channel's outbound queue: jobs run in order on this lane's thread, each Slack call paced and retried."""
-
-    def __init__(self, client: WebClient, channel: str, pace: float, sleep: Callable[[float], None]) -> None:
-        self._client = client
-        self._pace = pace
-        self._sleep = sleep
-        self._next_call = 0.0
-        self._on_error: OnError = _ignore
-        self._attempts = MAX_ATTEMPTS
-        self._jobs: queue.Queue[tuple[Job, Future[object], OnError, int] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name=f"orderdesk-lane-{channel}", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Job, on_error: OnError = _ignore, attempts: int = MAX_ATTEMPTS) -> Future[object]:
-        """Queue ``job``; each failed call is reported to ``on_error``, and a call fails after ``attempts``."""
-        future: Future[object] = Future()
-        self._jobs.put((job, future, on_error, attempts))
-        return future
-
-    def __len__(self) -> int:
-        return self._jobs.qsize()
-
-    def close(self) -> None:
-        """Finish the queued jobs, then end the thread."""
-        self._jobs.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        while (item := self._jobs.get()) is not None:
-            job, future, self._on_error, self._attempts = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(job(self.send))
-                except Exception as exc:
-                    future.set_exception(exc)
-
-    def send(self, method: str, **kwargs: Any) -> Any:
-        """One Web API call (``chat_postMessage``, ...), at most one per ``pace`` seconds on this lane.
-
-        A 429 waits ``Retry-After`` and tries again, without counting as an attempt; other failures back off
-        exponentially, up to the job's attempts, then raise :class:`NotifyError` to the job.
-        """
-        attempt = 0
-        while True:
-            self._sleep(max(0.0, self._next_call - time.monotonic()))
-            self._next_call = time.monotonic() + self._pace
-            try:
-                return getattr(self._client, method)(**kwargs)
-            except SlackApiError as error:
-                if error.response.status_code == 429:
-                    wait = _retry_after(error.response.headers)
-                    log.warning("slack %s rate limited; waiting %.0fs as Retry-After says", method, wait)
-                    self._next_call = time.monotonic() + wait
-                    continue
-                failure = f"slack {method} failed: {error.response.get('error')}"
-            except (SlackClientError, OSError) as error:
-                failure = f"slack {method} failed: {type(error).__name__}: {error}"
-            attempt += 1
-            self._on_error(failure)
-            if attempt >= self._attempts:
-                raise NotifyError(failure)
-            wait = min(BACKOFF_CAP_SECONDS, 2.0 ** (attempt - 1))
-            log.warning("%s (attempt %d); retrying in %.0fs", failure, attempt, wait)
-            self._next_call = time.monotonic() + wait
-
-
-def _retry_after(headers: Mapping[str, Any]) -> float:
-    values = [v for k, v in headers.items() if k.lower() == "retry-after"]
-    try:
-        return max(0.0, float(values[0] if values else 1))
-    except ValueError:
-        return 1.0
-
-
-class Lanes:
-    """One lane per channel, created on first use; closing waits for every queued job."""
-
-    def __init__(self, client: WebClient, pace: float, sleep: Callable[[float], None]) -> None:
-        self._client, self._pace, self._sleep = client, pace, sleep
-        self._lanes: dict[str, Lane] = {}
-        self._lock = threading.Lock()
-
-    def submit(
-        self, channel: str, job: Job, on_error: OnError = _ignore, attempts: int = MAX_ATTEMPTS
-    ) -> Future[object]:
-        with self._lock:
-            lane = self._lanes.get(channel)
-            if lane is None:
-                lane = self._lanes[channel] = Lane(self._client, channel, self._pace, self._sleep)
-        return lane.submit(job, on_error, attempts)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(len(lane) for lane in self._lanes.values())
-
-    def close(self) -> None:
-        with self._lock:
-            lanes, self._lanes = list(self._lanes.values()), {}
-        for lane in lanes:
-            lane.close()
 
 
 class SlackPublisher:
@@ -212,11 +100,13 @@ class SlackPublisher:
         """Finish every queued write."""
         self.lanes.close()
 
-    def submit(
-        self, channel: str, job: Job, on_error: OnError = _ignore, attempts: int = MAX_ATTEMPTS
-    ) -> Future[object]:
-        """Queue a job of Slack calls on the channel's lane (the poller's announcements and card updates)."""
-        return self.lanes.submit(channel, job, on_error, attempts)
+    def submit(self, channel: str, job: ChannelJob, on_error: OnError = ignore) -> Future[object]:
+        """Queue a job on the channel's lane (the poller's announcements, refreshes and recoveries); it gets the
+        channel's writer, whose calls are paced and retried."""
+        return self.lanes.submit(channel, partial(self._on_channel, job), on_error)
+
+    def _on_channel(self, job: ChannelJob, send: Send) -> object:
+        return job(SlackChannel(send, self._commerce_manager_url))
 
     def __len__(self) -> int:
         """Jobs queued on every lane."""
@@ -236,7 +126,7 @@ class SlackPublisher:
             blocks, text = self._render(card, order, status, key)
             try:
                 if card.channel and card.ts:
-                    update = partial(_send, "chat_update", channel=card.channel, ts=card.ts, blocks=blocks, text=text)
+                    update = partial(call, "chat_update", channel=card.channel, ts=card.ts, blocks=blocks, text=text)
                     self.lanes.submit(card.channel, update, attempts=1).result()
                 elif card.response_url:
                     WebhookClient(card.response_url).send(blocks=blocks, text=text, replace_original=True)
@@ -276,6 +166,92 @@ class SlackPublisher:
             ), text
         # Notifications, and any channel card of a kind this module does not know: the PII-free card.
         return notification_card(order, ack_key=key, commerce_manager_url=url, ack_status=status), text
+
+
+class SlackChannel:
+    """A lane's :class:`bot.notify.ports.ChannelWriter`: the poller's cards, digests and threaded replies, and
+    the channel's history searched for them after a crash (by the message metadata every post carries)."""
+
+    def __init__(self, send: Send, commerce_manager_url: str) -> None:
+        self._send = send
+        self._url = commerce_manager_url
+
+    def _card(self, order: Mapping[str, Any], status: AckStatus | None, key: str) -> list[Block]:
+        return notification_card(order, ack_key=key, commerce_manager_url=self._url, ack_status=status)
+
+    def post_card(self, channel: str, order: Mapping[str, Any], status: AckStatus | None, key: str) -> str:
+        posted = self._send(
+            "chat_postMessage",
+            channel=channel,
+            blocks=self._card(order, status, key),
+            text=notification_text(order),
+            metadata=card_metadata(str(order["id"])),
+            unfurl_links=False,
+        )
+        return str(posted["ts"])
+
+    def update_card(self, channel: str, ts: str, order: Mapping[str, Any], status: AckStatus | None, key: str) -> None:
+        self._send(
+            "chat_update", channel=channel, ts=ts, blocks=self._card(order, status, key), text=notification_text(order)
+        )
+
+    def post_digest(self, channel: str, digest_id: str, orders: Sequence[Mapping[str, Any]]) -> str:
+        posted = self._send(
+            "chat_postMessage",
+            channel=channel,
+            blocks=digest_message(orders, digest_id=digest_id),
+            text=digest_text(orders),
+            metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": digest_id}},
+        )
+        return str(posted["ts"])
+
+    def update_digest(self, channel: str, ts: str, digest_id: str, orders: Sequence[Mapping[str, Any]]) -> None:
+        blocks = digest_message(orders, digest_id=digest_id)
+        self._send("chat_update", channel=channel, ts=ts, blocks=blocks, text=digest_text(orders))
+
+    def reply_change(self, channel: str, ts: str, change: Change) -> None:
+        summary = _summary(change)
+        if summary:
+            self._send("chat_postMessage", channel=channel, thread_ts=ts, text=summary)
+
+    def reply_changes(self, channel: str, ts: str, changes: Sequence[Change]) -> None:
+        summaries = [(change.order_id, _summary(change)) for change in changes]
+        lines = [(order_id, summary) for order_id, summary in summaries if summary]
+        if lines:
+            self._send("chat_postMessage", channel=channel, thread_ts=ts, text=digest_changes_text(lines))
+
+    def posted_cards(self, channel: str, since: float) -> dict[str, str]:
+        return self._posted(channel, since, ids.ORDER_CARD_EVENT, "order_id")
+
+    def posted_digests(self, channel: str, since: float) -> dict[str, str]:
+        return self._posted(channel, since, DIGEST_EVENT, "digest_id")
+
+    def _posted(self, channel: str, since: float, event_type: str, field: str) -> dict[str, str]:
+        """Our messages of ``event_type`` in the channel since ``since``, by the metadata's ``field`` → ts."""
+        found: dict[str, str] = {}
+        cursor = None
+        for _ in range(HISTORY_MAX_PAGES):
+            page = self._send(
+                "conversations_history",
+                channel=channel,
+                oldest=f"{since - HISTORY_MARGIN_SECONDS:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                value = (metadata.get("event_payload") or {}).get(field)
+                if metadata.get("event_type") == event_type and value is not None:
+                    found.setdefault(str(value), str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return found
+
+
+def _summary(change: Change) -> str | None:
+    return change_summary(change.before, change.after, acknowledged_by=change.acknowledged_by)
 
 
 def answer_blocks(answer: Answer) -> list[Block]:
