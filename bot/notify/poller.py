@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from bot.actions.ledger import Ledger
 from bot.config import ConfigError, Settings
@@ -58,9 +58,6 @@ from bot.notify.announce import Announcer
 from bot.notify.ports import Job, NotifyError, Outbox
 from bot.notify.routing import channel_for, last_updated, order_state, snapshot
 from bot.storage.sqlite.store import DigestRow, NotificationRow, Store
-
-if TYPE_CHECKING:
-    from bot.runtime.serve import Running
 
 log = logging.getLogger(__name__)
 
@@ -360,23 +357,6 @@ def digest_orders(store: Store, digest_id: str) -> list[dict[str, Any]] | None:
         return None
     indexed = (store.get_order(order_id) for order_id in digest.order_ids)
     return [order.data for order in indexed if order is not None]
-
-
-# --- wiring --------------------------------------------------------------------------------------------------
-
-
-def attach_notifier(running: Running) -> Notifier | None:
-    """Run the poller in ``orderdesk serve`` (when ``ORDERDESK_NOTIFY_CHANNEL`` is set) and report it in /healthz."""
-    services = running.services
-    settings = services.settings
-    if not settings.notify_channel:
-        return None
-    if services.publisher is None:
-        raise ValueError("the poller needs the services' publisher to announce into Slack")
-    notifier = Notifier(settings, services.graph, services.store, services.publisher)
-    running.add_status("poller", notifier.status)
-    running.add_worker("poller", notifier.poll_in_service, settings.poll_seconds)
-    return notifier
 
 
 # --- orderdesk sync / orderdesk status -----------------------------------------------------------------------

@@ -38,7 +38,7 @@ from bot.actions.runner import CrashPoints
 from bot.cli.doctor import APP_TOKEN_FIXES, SLACK_CALL_ERRORS, slack_failure
 from bot.config import ConfigError, Settings
 from bot.graph.client import GraphError
-from bot.notify.poller import attach_notifier
+from bot.notify.poller import Notifier
 from bot.runtime.app import create_app
 from bot.runtime.later import work_pool
 from bot.runtime.services import Services
@@ -506,6 +506,20 @@ def connect_socket_mode(settings: Settings, services: Services) -> Running:
     running.add_status("work", work.status)
     attach_workers(running)
     return running
+
+
+def attach_notifier(running: Running) -> Notifier | None:
+    """Run the poller in ``orderdesk serve`` (when ``ORDERDESK_NOTIFY_CHANNEL`` is set) and report it in /healthz."""
+    services = running.services
+    settings = services.settings
+    if not settings.notify_channel:
+        return None
+    if services.publisher is None:
+        raise ValueError("the poller needs the services' publisher to announce into Slack")
+    notifier = Notifier(settings, services.graph, services.store, services.publisher)
+    running.add_status("poller", notifier.status)
+    running.add_worker("poller", notifier.poll_in_service, settings.poll_seconds)
+    return notifier
 
 
 def attach_workers(running: Running) -> None:
