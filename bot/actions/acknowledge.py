@@ -37,7 +37,7 @@ from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, Le
 from bot.actions.operation import Actor, Request
 from bot.actions.permissions import Groups, Permissions
 from bot.actions.runner import CrashPoints, Publisher, Runner
-from bot.actions.status import ACKNOWLEDGED_STATES, MERCHANT_REF_MAX, MERCHANT_REF_PATTERN
+from bot.actions.status import ACKNOWLEDGEABLE_STATES, ACKNOWLEDGED_STATES, MERCHANT_REF_MAX, MERCHANT_REF_PATTERN
 from bot.config import Settings
 from bot.graph.client import MAX_BATCH_ACK, GraphClient
 from bot.storage.sqlite.store import Store
@@ -59,7 +59,7 @@ class AcknowledgeOrder:
     """Acknowledge one order, with the merchant reference it carries; confirmed by reading the order back."""
 
     name = ACKNOWLEDGE_ORDER
-    offered_in = frozenset({"CREATED"})
+    offered_in = ACKNOWLEDGEABLE_STATES
 
     def send(self, graph: GraphClient, entry: LedgerEntry) -> dict[str, Any]:
         return graph.acknowledge_order(entry.order_id, entry.key, **entry.params)
@@ -94,7 +94,7 @@ class AcknowledgeOrders:
     confirmed by reading (which of its orders did Meta take?), so it is re-sent with its key instead."""
 
     name = ACKNOWLEDGE_ORDERS
-    offered_in = frozenset({"CREATED"})
+    offered_in = ACKNOWLEDGEABLE_STATES
 
     def send(self, graph: GraphClient, entry: LedgerEntry) -> dict[str, Any]:
         return {"orders": graph.acknowledge_orders(entry.key, entry.params["orders"])}

@@ -100,7 +100,7 @@ class Runner:
         """Send the stored request with the stored key, record what Meta said, then publish it."""
         operation = self.operation(entry)
         with logs.bound(order_id=entry.order_id, idempotency_key=entry.key):
-            log.info("acknowledge: sending %s (attempt %d)", entry.operation, entry.attempts)
+            log.info("sending %s (attempt %d)", entry.operation, entry.attempts)
             self._crash_points("before_call")
             try:
                 response = operation.send(self.graph, entry)
@@ -110,7 +110,7 @@ class Runner:
             else:
                 self._crash_points("after_call")
                 recorded = operation.record_success(self.store, self.ledger, entry, response)
-            log.info("acknowledge: %s%s", recorded.state, " (retryable)" if recorded.retryable else "")
+            log.info("%s: %s%s", entry.operation, recorded.state, " (retryable)" if recorded.retryable else "")
             self.finish(recorded, request)
         return recorded
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote
 
+from bot.actions.status import ACKNOWLEDGEABLE_STATES
 from bot.actions.status import ACKNOWLEDGED_STATES as ACKNOWLEDGED_STATES
 from bot.actions.status import MERCHANT_REF_MAX as MERCHANT_REF_MAX
 from bot.actions.status import MERCHANT_REF_PATTERN as MERCHANT_REF_PATTERN
@@ -350,7 +351,7 @@ def _ack_buttons(order: Mapping[str, Any], ack_key: str | None, status: AckStatu
     if ack_key is None:
         return []
     value = ack_value(order_id, ack_key)
-    if _state(order) == "CREATED" and (status is None or status.state == "failed"):
+    if _state(order) in ACKNOWLEDGEABLE_STATES and (status is None or status.state == "failed"):
         return [
             button("Acknowledge", ids.ACK, value=value, style="primary"),
             button(f"Acknowledge with reference{ELLIPSIS}", ids.ACK_WITH_REF, value=value),
