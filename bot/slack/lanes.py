@@ -7,6 +7,7 @@ job's attempts, then raised to the job as :class:`bot.notify.ports.NotifyError`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -28,6 +29,8 @@ BACKOFF_CAP_SECONDS = 30.0
 Send = Callable[..., Any]
 Job = Callable[[Send], object]
 OnError = Callable[[str], None]
+# A queued job: the job, its future, where its failures go, its attempts per call, and whether it is urgent.
+_Queued = tuple[Job, Future[object], OnError, int, bool]
 
 
 def ignore(_: str) -> None:
@@ -40,23 +43,32 @@ def call(method: str, send: Send, **kwargs: Any) -> object:
 
 
 class Lane:
-    """One channel's outbound queue: jobs run in order on this lane's thread, each Slack call paced and retried."""
+    """One channel's outbound queue: jobs run in order on this lane's thread, each Slack call paced and retried.
+
+    An ``urgent`` job (a card a person is looking at) runs before the queued ones and is not held back by the pace,
+    only by a ``Retry-After`` or a backoff; its calls still count towards the pace of the calls after it.
+    """
 
     def __init__(self, client: WebClient, channel: str, pace: float, sleep: Callable[[float], None]) -> None:
         self._client = client
         self._pace = pace
         self._sleep = sleep
-        self._next_call = 0.0
+        self._next_call = 0.0  # the pace: no paced call before this
+        self._hold_until = 0.0  # Retry-After or backoff: no call at all before this
         self._on_error: OnError = ignore
         self._attempts = MAX_ATTEMPTS
-        self._jobs: queue.Queue[tuple[Job, Future[object], OnError, int] | None] = queue.Queue()
+        self._urgent = False
+        self._order = itertools.count()
+        self._jobs: queue.PriorityQueue[tuple[int, int, _Queued | None]] = queue.PriorityQueue()
         self._thread = threading.Thread(target=self._run, name=f"orderdesk-lane-{channel}", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Job, on_error: OnError = ignore, attempts: int = MAX_ATTEMPTS) -> Future[object]:
+    def submit(
+        self, job: Job, on_error: OnError = ignore, attempts: int = MAX_ATTEMPTS, *, urgent: bool = False
+    ) -> Future[object]:
         """Queue ``job``; each failed call is reported to ``on_error``, and a call fails after ``attempts``."""
         future: Future[object] = Future()
-        self._jobs.put((job, future, on_error, attempts))
+        self._jobs.put((0 if urgent else 1, next(self._order), (job, future, on_error, attempts, urgent)))
         return future
 
     def __len__(self) -> int:
@@ -64,12 +76,12 @@ class Lane:
 
     def close(self) -> None:
         """Finish the queued jobs, then end the thread."""
-        self._jobs.put(None)
+        self._jobs.put((2, next(self._order), None))
         self._thread.join()
 
     def _run(self) -> None:
-        while (item := self._jobs.get()) is not None:
-            job, future, self._on_error, self._attempts = item
+        while (item := self._jobs.get()[2]) is not None:
+            job, future, self._on_error, self._attempts, self._urgent = item
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(job(self.send))
@@ -84,7 +96,9 @@ class Lane:
         """
         attempt = 0
         while True:
-            self._sleep(max(0.0, self._next_call - time.monotonic()))
+            start = self._hold_until if self._urgent else max(self._next_call, self._hold_until)
+            self._sleep(max(0.0, start - time.monotonic()))
+            self._hold_until = 0.0  # waited out
             self._next_call = time.monotonic() + self._pace
             try:
                 return getattr(self._client, method)(**kwargs)
@@ -92,7 +106,7 @@ class Lane:
                 if error.response.status_code == 429:
                     wait = _retry_after(error.response.headers)
                     log.warning("slack %s rate limited; waiting %.0fs as Retry-After says", method, wait)
-                    self._next_call = time.monotonic() + wait
+                    self._next_call = self._hold_until = time.monotonic() + wait
                     continue
                 failure = f"slack {method} failed: {error.response.get('error')}"
             except (SlackClientError, OSError) as error:
@@ -103,7 +117,7 @@ class Lane:
                 raise NotifyError(failure)
             wait = min(BACKOFF_CAP_SECONDS, 2.0 ** (attempt - 1))
             log.warning("%s (attempt %d); retrying in %.0fs", failure, attempt, wait)
-            self._next_call = time.monotonic() + wait
+            self._next_call = self._hold_until = time.monotonic() + wait
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float:
@@ -123,13 +137,13 @@ class Lanes:
         self._lock = threading.Lock()
 
     def submit(
-        self, channel: str, job: Job, on_error: OnError = ignore, attempts: int = MAX_ATTEMPTS
+        self, channel: str, job: Job, on_error: OnError = ignore, attempts: int = MAX_ATTEMPTS, *, urgent: bool = False
     ) -> Future[object]:
         with self._lock:
             lane = self._lanes.get(channel)
             if lane is None:
                 lane = self._lanes[channel] = Lane(self._client, channel, self._pace, self._sleep)
-        return lane.submit(job, on_error, attempts)
+        return lane.submit(job, on_error, attempts, urgent=urgent)
 
     def __len__(self) -> int:
         with self._lock:

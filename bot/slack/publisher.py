@@ -3,7 +3,8 @@
 * **Lanes.** Each channel gets a lane (its own thread, never one of the listeners' work threads) that makes at most
   one call per ``pace`` seconds and waits out 429s for as long as ``Retry-After`` says. Other failures are retried
   with backoff, up to the job's attempts, then raised to the job. The poller's announcements and card updates
-  and the actions engine's card updates share the lanes, so one channel never gets more than Slack allows.
+  and the actions engine's card updates share the lanes, so one channel never gets more than Slack allows; a
+  card someone just acted on is redrawn first, without waiting for the pace.
 * **Card updates** (:meth:`SlackPublisher.order_changed`): every card of an order redrawn with its new status, a
   channel card through its lane, an ephemeral one through its ``response_url``.
 * **Tells** (:meth:`SlackPublisher.tell`): an ephemeral answer to one person that leaves every card as it is.
@@ -127,7 +128,7 @@ class SlackPublisher:
             try:
                 if card.channel and card.ts:
                     update = partial(call, "chat_update", channel=card.channel, ts=card.ts, blocks=blocks, text=text)
-                    self.lanes.submit(card.channel, update, attempts=1).result()
+                    self.lanes.submit(card.channel, update, attempts=1, urgent=True).result()
                 elif card.response_url:
                     WebhookClient(card.response_url).send(blocks=blocks, text=text, replace_original=True)
             except (NotifyError, SlackClientError, OSError):
