@@ -17,8 +17,8 @@ from pathlib import Path
 from slack_sdk import WebClient
 
 from bench.bench_ledger import _claims
-from bot.actions.acknowledge import CARD_NOTIFICATION
 from bot.actions.ledger import new_key
+from bot.actions.status import CARD_NOTIFICATION
 from bot.runtime.serve import EVENTS_PATH, build_server
 from bot.runtime.services import Services
 from bot.sandbox.graph import GraphSandbox

@@ -25,9 +25,10 @@ import httpx
 
 from bot.config import Settings
 from bot.graph.client import GraphClient
-from bot.notify.poller import Notifier, notifier_client
+from bot.notify.poller import Notifier
 from bot.sandbox.graph import SANDBOX_TOKEN
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackSandbox
+from bot.slack.publisher import SlackPublisher
 from bot.storage.sqlite.store import Store
 
 CHANNEL = "C0ORDERS"
@@ -82,12 +83,12 @@ def _notifier(orders: int, new: int) -> Iterator[tuple[Notifier, httpx.Client]]:
                 digest_after=1000,
             )
             with GraphClient.from_settings(settings) as graph, Store(settings.db_path) as store:
-                client = notifier_client(settings)
-                Notifier(settings.with_overrides(digest_after=1), graph, store, client, pace=0).poll(since=0)
+                publisher = SlackPublisher.from_settings(settings, pace=0)
+                Notifier(settings.with_overrides(digest_after=1), graph, store, publisher).poll(since=0)
                 for _ in range(new):
                     control.post("/_sandbox/orders", json={}).raise_for_status()
                 control.delete("/_sandbox/calls").raise_for_status()
-                yield Notifier(settings, graph, store, client, pace=0), control
+                yield Notifier(settings, graph, store, publisher), control
     finally:
         slack_server.stop()
 

@@ -15,7 +15,11 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot.actions.acknowledge import AcknowledgementService, Actor, Click, ack_modal
+from bot.actions.acknowledge import AcknowledgementService
+from bot.actions.operation import Actor
+from bot.slack import payloads
+from bot.slack.payloads import Click, ack_modal
+from bot.slack.publisher import answer_blocks
 from bot.slack import ids
 from bot.slack.access import workspace_of
 from bot.slack.errors import BadRequest
@@ -40,11 +44,9 @@ def register(app: App) -> None:
 # --- the card's buttons -------------------------------------------------------------------------------------
 
 
-def on_ack(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService, later: Later
-) -> None:
+def on_ack(ack: Ack, body: dict[str, Any], context: BoltContext, acks: AcknowledgementService, later: Later) -> None:
     ack()  # first: the claim and Meta's answer may take longer than Slack waits
-    later(lambda: acks.acknowledge(Click.from_action(body, workspace_of(context)), client))
+    later(lambda: acks.acknowledge(Click.from_action(body, workspace_of(context))))
 
 
 def on_ack_with_reference(
@@ -61,10 +63,10 @@ def on_ack_with_reference(
 
 
 def on_ack_retry(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, acks: AcknowledgementService, later: Later
+    ack: Ack, body: dict[str, Any], context: BoltContext, acks: AcknowledgementService, later: Later
 ) -> None:
     ack()
-    later(lambda: acks.retry(Click.from_action(body, workspace_of(context)), client))
+    later(lambda: acks.retry(Click.from_action(body, workspace_of(context))))
 
 
 def trigger_id(body: dict[str, Any]) -> str:
@@ -85,7 +87,6 @@ def on_ack_reference(
     ack: Ack,
     body: dict[str, Any],
     view: dict[str, Any],
-    client: WebClient,
     context: BoltContext,
     acks: AcknowledgementService,
     later: Later,
@@ -102,7 +103,7 @@ def on_ack_reference(
         ack(response_action="errors", errors={ids.ACK_REF_BLOCK: error})
         return
     ack()  # closes the modal; the card and the clicker's answers show the outcome
-    later(acks.acknowledge, click, client, reference)
+    later(acks.acknowledge, click, reference)
 
 
 def typed_reference(view: dict[str, Any]) -> str:
@@ -135,28 +136,23 @@ def on_ack_pending_confirm(
     ack: Ack,
     body: dict[str, Any],
     respond: Respond,
-    client: WebClient,
     context: BoltContext,
     acks: AcknowledgementService,
     later: Later,
 ) -> None:
     """The confirmed "Acknowledge all" of ``/order ack-pending``: the results replace the question."""
     ack()
-    later(ack_pending_confirmed, body, respond, client, context, acks)
+    later(ack_pending_confirmed, body, respond, context, acks)
 
 
 def ack_pending_confirmed(
-    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext, acks: AcknowledgementService
+    body: dict[str, Any], respond: Respond, context: BoltContext, acks: AcknowledgementService
 ) -> None:
     respond(text="Acknowledging every order awaiting acknowledgement…", replace_original=True)
-    blocks = acks.ack_pending(actor(body, context), client)
+    blocks = answer_blocks(acks.ack_pending(actor(body, context)))
     respond(blocks=blocks, text="Acknowledgement results", replace_original=True)
 
 
 def actor(body: dict[str, Any], context: BoltContext) -> Actor:
     """Who clicked a bulk button: their own workspace is in the payload (``user.team_id``)."""
-    user = body.get("user")
-    team_id = user.get("team_id") if isinstance(user, dict) else None
-    if not isinstance(team_id, str) or not context.user_id:
-        raise BadRequest("That click did not say who made it, so nothing was done.")
-    return Actor(user_id=str(context.user_id), user_team_id=team_id, workspace_id=workspace_of(context))
+    return payloads.actor(body, context.user_id, workspace_of(context))

@@ -16,6 +16,7 @@ from bot.actions.acknowledge import AcknowledgementService
 from bot.config import Settings
 from bot.notify.poller import digest_orders
 from bot.slack import ids
+from bot.slack.publisher import answer_blocks
 from bot.slack.later import Later
 from bot.slack.views.digest import digest_list
 from bot.slack.views.help import message_blocks
@@ -60,7 +61,6 @@ def on_digest_ack_all(
     action: dict[str, Any],
     body: dict[str, Any],
     respond: Respond,
-    client: WebClient,
     context: BoltContext,
     store: Store,
     acks: AcknowledgementService,
@@ -68,14 +68,13 @@ def on_digest_ack_all(
 ) -> None:
     """Acknowledge the digest's orders in batches of 100 through the ledger; per-order results to the clicker."""
     ack()
-    later(digest_ack_all, action, body, respond, client, context, store, acks)
+    later(digest_ack_all, action, body, respond, context, store, acks)
 
 
 def digest_ack_all(
     action: dict[str, Any],
     body: dict[str, Any],
     respond: Respond,
-    client: WebClient,
     context: BoltContext,
     store: Store,
     acks: AcknowledgementService,
@@ -83,5 +82,5 @@ def digest_ack_all(
     orders = _digest_or_say_why(store, action, respond)
     if orders is None:
         return
-    blocks = acks.acknowledge_orders([str(o["id"]) for o in orders], actor(body, context), client)
+    blocks = answer_blocks(acks.acknowledge_orders([str(o["id"]) for o in orders], actor(body, context)))
     respond(blocks=blocks, text="Acknowledgement results", response_type="ephemeral", replace_original=False)

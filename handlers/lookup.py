@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.lookup.query import MAX_QUERIES, QueryError, find_in_message, parse_query
 from bot.lookup.service import Answer, OrderService, Problem
 from bot.slack import ids
+from bot.slack.publisher import answer_blocks
 from bot.slack.later import Later
 from bot.slack.views.help import help_blocks, message_blocks
 from bot.slack.views.kit import context as context_block
@@ -61,7 +62,7 @@ def lookup(argument: str, respond: Respond, context: BoltContext) -> None:
 def history(argument: str, respond: Respond, context: BoltContext) -> None:
     """``/order history <id or reference>``: the audit trail, to the asker only (it names agents and keys)."""
     acks: AcknowledgementService = context["acks"]
-    respond(blocks=acks.history(argument), text="Order history", response_type="ephemeral")
+    respond(blocks=answer_blocks(acks.history(argument)), text="Order history", response_type="ephemeral")
 
 
 def answer_each(answers: Sequence[Answer], respond: Respond, settings: Settings, *, note: str | None = None) -> None:

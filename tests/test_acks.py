@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.actions.acknowledge import AcknowledgementService, Click
+from bot.actions.acknowledge import AcknowledgementService
 from bot.actions.ledger import ACKNOWLEDGE_ORDER, Ledger
 from bot.config import Settings
 from bot.graph.client import GraphClient
 from bot.sandbox.graph import GraphSandbox
 from bot.slack.errors import BadRequest
+from bot.slack.payloads import Click
+from bot.slack.publisher import SlackPublisher, answer_blocks
 from bot.slack.views.blocks import ack_value
 from bot.storage.sqlite.store import Store
 
@@ -61,7 +63,7 @@ def acks_fixture(sandbox: GraphSandbox, store: Store, clock: Clock) -> Iterator[
         graph_max_retries=0,
     )
     with GraphClient.from_settings(settings, transport=sandbox.transport()) as graph:
-        yield AcknowledgementService(settings, graph, store, clock=clock)
+        yield AcknowledgementService(settings, graph, store, publisher=SlackPublisher(NOWHERE), clock=clock)
 
 
 def action_body(value: str, **extra: Any) -> dict[str, Any]:
@@ -145,11 +147,11 @@ def test_the_sweeper_resends_an_abandoned_claim_with_its_stored_key_and_params(
 ) -> None:
     order_id = str(sandbox.add_order()["id"])
     claim_and_abandon(store, clock, order_id)
-    assert acks.sweep(NOWHERE) == 1
+    assert acks.sweep() == 1
     [post] = ack_posts(sandbox)
     assert post["params"] == {"idempotency_key": KEY, "merchant_order_reference": f"FB-{order_id}"}
     assert [row.outcome for row in store.audit_for_order(order_id)] == ["succeeded"]
-    assert acks.sweep(NOWHERE) == 0  # nothing left
+    assert acks.sweep() == 0  # nothing left
 
 
 def test_the_sweeper_records_a_commit_it_never_heard_of_without_calling_again(
@@ -158,7 +160,7 @@ def test_the_sweeper_records_a_commit_it_never_heard_of_without_calling_again(
     order_id = str(sandbox.add_order()["id"])
     claim_and_abandon(store, clock, order_id)
     sandbox.advance(order_id, "IN_PROGRESS", merchant_order_reference=f"FB-{order_id}")
-    assert acks.sweep(NOWHERE) == 1
+    assert acks.sweep() == 1
     assert ack_posts(sandbox) == []
     assert [row.outcome for row in store.audit_for_order(order_id)] == ["succeeded"]
 
@@ -169,7 +171,7 @@ def test_the_sweeper_leaves_live_claims_alone(
     order_id = str(sandbox.add_order()["id"])
     claim_and_abandon(store, clock, order_id)
     clock.now -= 61  # back inside the lease: its owner may still be calling Meta
-    assert acks.sweep(NOWHERE) == 0
+    assert acks.sweep() == 0
     assert ack_posts(sandbox) == []
 
 
@@ -179,7 +181,7 @@ def test_an_order_acknowledged_elsewhere_fails_for_good_and_frees_the_order(
     order_id = str(sandbox.add_order()["id"])
     claim_and_abandon(store, clock, order_id)
     sandbox.advance(order_id, "IN_PROGRESS", merchant_order_reference="OTHER-1")
-    acks.sweep(NOWHERE)
+    acks.sweep()
     [row] = store.audit_for_order(order_id)
     assert row.outcome == "failed"
     assert "outside orderdesk (reference OTHER-1)" in (row.detail or "")
@@ -189,7 +191,7 @@ def test_an_order_acknowledged_elsewhere_fails_for_good_and_frees_the_order(
 def test_history_finds_an_order_by_reference_case_insensitively(acks: AcknowledgementService, store: Store) -> None:
     store.set_reference("7001", "SHOP-9")
     store.add_audit(action=ACKNOWLEDGE_ORDER, order_id="7001", user_id="U0AGENT1", key=KEY, outcome="succeeded")
-    text = str(acks.history("shop-9"))
+    text = str(answer_blocks(acks.history("shop-9")))
     assert "History of order 7001" in text
     assert KEY in text
-    assert "No order known" in str(acks.history("nope"))
+    assert "No order known" in str(answer_blocks(acks.history("nope")))

@@ -368,7 +368,7 @@ def test_a_transient_failure_is_retried_by_the_sweeper_and_fresh_cards_offer_a_r
 
     # The sweeper sends the same request again once its delay has passed.
     stack.services.store._db().execute("UPDATE ledger SET next_attempt_at = 0")
-    assert stack.services.acks.sweep(stack.server.app.client) == 1
+    assert stack.services.acks.sweep() == 1
     stack.slack_sandbox.wait_for(lambda: acknowledged(stack, ts))
     first, second = ack_posts(stack)
     assert (first["status"], second["status"]) == (503, 200)
@@ -381,14 +381,13 @@ def test_a_claim_meta_never_answers_is_given_up_its_cards_say_so_and_retry_works
     stack.graph_sandbox.set_faults(status=503, count=100, match={"method": "POST"})
     stack.slack.block_action(ids.ACK, ack_value(order_id, key), message_ts=ts)
     stack.slack_sandbox.wait_for(lambda: buttons(stack, ts).get(ids.ACK_RETRY))
-    client = stack.server.app.client
     for _ in range(stack.services.acks.retry_policy.attempts - 1):
         stack.services.store._db().execute("UPDATE ledger SET next_attempt_at = 0 WHERE gave_up = 0")
-        assert stack.services.acks.sweep(client) == 1
+        assert stack.services.acks.sweep() == 1
     stack.slack_sandbox.wait_for(lambda: "needs a person" in card_text(stack, ts))
     assert stack.services.store.lock_holder(order_id) is None
     stack.services.store._db().execute("UPDATE ledger SET next_attempt_at = 0")
-    assert stack.services.acks.sweep(client) == 0  # given up: no more automatic tries
+    assert stack.services.acks.sweep() == 0  # given up: no more automatic tries
 
     stack.graph_sandbox.set_faults(clear=True)
     retry = buttons(stack, ts)[ids.ACK_RETRY]
@@ -412,7 +411,7 @@ def test_ack_pending_through_a_long_5xx_burst_is_finished_by_the_sweeper(tmp_pat
 
         stack.graph_sandbox.set_faults(clear=True)
         stack.services.store._db().execute("UPDATE ledger SET next_attempt_at = 0")
-        assert stack.services.acks.sweep(stack.server.app.client) == 1
+        assert stack.services.acks.sweep() == 1
         assert stack.graph_sandbox.order_ids("CREATED") == []
         assert all(stack.services.store.lock_holder(o) is not None for o in order_ids)
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from e2e_stack import Stack
 
-from bot.notify.poller import DIGEST_EVENT
 from bot.sandbox.graph import GraphSandbox
 from bot.slack import ids
+from bot.slack.publisher import DIGEST_EVENT
 
 pytestmark = pytest.mark.e2e
 

@@ -18,9 +18,10 @@ from slack_sdk import WebClient
 
 from bot.actions.ledger import Ledger, new_key
 from bot.graph.client import ORDER_CARD_FIELDS
-from bot.notify.poller import Notifier, notifier_client
+from bot.notify.poller import Notifier
 from bot.sandbox.graph import GraphSandbox
 from bot.slack import ids
+from bot.slack.publisher import SlackPublisher
 from bot.slack.views.blocks import ack_value, notification_card, notification_text
 
 pytestmark = pytest.mark.e2e
@@ -153,7 +154,8 @@ def notify_stack_fixture(tmp_path: Path) -> Iterator[Stack]:
 
 
 def notifier(stack: Stack) -> Notifier:
-    return Notifier(stack.settings, stack.services.graph, stack.services.store, notifier_client(stack.settings), pace=0)
+    publisher = SlackPublisher.from_settings(stack.settings, pace=0)
+    return Notifier(stack.settings, stack.services.graph, stack.services.store, publisher)
 
 
 def announced(stack: Stack) -> dict[str, int]:
@@ -191,9 +193,11 @@ def test_a_stopped_slack_leaves_notifications_to_the_next_pass(tmp_path: Path) -
             stack.settings.with_overrides(slack_api_url=dead_url),
             stack.services.graph,
             stack.services.store,
-            notifier_client(stack.settings.with_overrides(slack_api_url=dead_url)),
-            pace=0,
-            sleep=lambda _: None,  # the lanes' backoff between attempts: nothing to wait for in a test
+            SlackPublisher.from_settings(
+                stack.settings.with_overrides(slack_api_url=dead_url),
+                pace=0,
+                sleep=lambda _: None,  # the lanes' backoff between attempts: nothing to wait for in a test
+            ),
         )
         refused.poll()
         assert not announced(stack)

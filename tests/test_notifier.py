@@ -18,21 +18,19 @@ from bot.cli.sync import main as sync_main
 from bot.config import Route, Settings
 from bot.graph.client import GraphClient, GraphError
 from bot.notify.poller import (
-    DIGEST_EVENT,
     NOTIFY_FIELDS,
     WATERMARK,
     Notifier,
     PollerBusy,
     _poll_lock,
-    channel_for,
-    notifier_client,
-    snapshot,
     stored_status,
 )
+from bot.notify.routing import channel_for, snapshot
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.server import ServerThread
 from bot.sandbox.slack import SlackSandbox
 from bot.slack import ids
+from bot.slack.publisher import DIGEST_EVENT, SlackPublisher, publisher_client
 from bot.storage.sqlite.store import Store
 
 CHANNEL = "C0ORDERS"
@@ -49,7 +47,8 @@ class Rig:
 
     def notifier(self, **overrides: Any) -> Notifier:
         settings = self.settings.with_overrides(**overrides)
-        return Notifier(settings, self.graph, self.store, notifier_client(settings), pace=0, sleep=self.slept.append)
+        publisher = SlackPublisher.from_settings(settings, pace=0, sleep=self.slept.append)
+        return Notifier(settings, self.graph, self.store, publisher)
 
     def cards(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
         """Top-level messages carrying an order card's metadata (history with metadata, as the bot reads it)."""
@@ -294,7 +293,7 @@ def test_crash_after_posting_completes_from_history_without_posting_again(rig: R
     notifier = rig.notifier()
     rig.store.upsert_order(order)
     rig.store.claim_notification(order["id"], CHANNEL)
-    posted = notifier_client(rig.settings).chat_postMessage(  # the dead process got this far
+    posted = publisher_client(rig.settings).chat_postMessage(  # the dead process got this far
         channel=CHANNEL,
         text="card",
         metadata={"event_type": ids.ORDER_CARD_EVENT, "event_payload": {"order_id": order["id"]}},

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from bot.notify.poller import DIGEST_EVENT
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.settings import sandbox_settings
 from bot.sandbox.slack import SlackSandbox
 from bot.slack import ids
+from bot.slack.publisher import DIGEST_EVENT
 
 pytestmark = pytest.mark.e2e
 

@@ -23,11 +23,12 @@ import pytest
 from e2e_stack import Stack
 
 from bot import logs
-from bot.notify.poller import Notifier, notifier_client
+from bot.notify.poller import Notifier
 from bot.runtime.serve import EVENTS_PATH
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox
 from bot.slack import ids
+from bot.slack.publisher import SlackPublisher
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +72,8 @@ def scenario(stack: Stack, slack: SlackRequester) -> list[dict[str, Any]]:
     sandbox.wait_for(lambda: sandbox.messages(CHANNEL))
     lookup(slack, sandbox, str(graph.order(referenced)["merchant_order_id"]))
 
-    Notifier(stack.settings, stack.services.graph, stack.services.store, notifier_client(stack.settings), pace=0).poll()
+    publisher = SlackPublisher.from_settings(stack.settings, pace=0)
+    Notifier(stack.settings, stack.services.graph, stack.services.store, publisher).poll()
     posted = [m for m in sandbox.messages(CHANNEL) if ids.ACK in buttons(m.get("blocks", []))]
     assert posted, "the poll announced no order with an Acknowledge button"
     ack = slack.block_action(ids.ACK, buttons(posted[0]["blocks"])[ids.ACK], message_ts=posted[0]["ts"])

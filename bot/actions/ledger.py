@@ -19,159 +19,50 @@ request = an error). The ledger turns that into "an order is acknowledged once":
    are re-sent on a :class:`RetryPolicy`; when it is used up the claim is given up (a person decides, with Retry
    on the cards, still the same key) and its orders are freed.
 
-Typical use by the acknowledgement service::
-
-    claim = ledger.claim(key=key, operation=ACKNOWLEDGE_ORDER, order_id=order_id,
-                         params={"merchant_order_reference": ref}, user_id=user, reference=ref)
-    if not claim.won:
-        return answer(claim)                    # conflict, blocked, in flight, done or failed: words, no call
-    entry = claim.entry                         # send what is stored, not what was just built
-    try:
-        response = graph.acknowledge_order(entry.order_id, entry.key, **entry.params)
-    except GraphError as exc:
-        return ledger.fail(entry.key, {"code": exc.code, "message": str(exc)}, retryable=exc.is_transient)
-    return ledger.succeed(entry.key, response)
+The :class:`bot.actions.runner.Runner` is the typical user: it sends only what a won claim stored, and records
+the outcome with :meth:`Ledger.succeed` or :meth:`Ledger.fail`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any
 
-from bot.storage.sqlite.store import Row, Store
+from bot.actions.entries import (
+    ACKNOWLEDGE_ORDER,
+    ACKNOWLEDGE_ORDERS,
+    KEY_PATTERN,
+    Claim,
+    LedgerEntry,
+    RetryPolicy,
+    canonical_json,
+    entry_from_row,
+    fingerprint,
+    new_key,
+)
+from bot.storage.sqlite.store import Store
+
+# Re-exported: callers name the ledger's values through the ledger.
+__all__ = [
+    "ACKNOWLEDGE_ORDER",
+    "ACKNOWLEDGE_ORDERS",
+    "Claim",
+    "Ledger",
+    "LedgerEntry",
+    "RetryPolicy",
+    "canonical_json",
+    "fingerprint",
+    "new_key",
+]
 
 log = logging.getLogger(__name__)
-
-ACKNOWLEDGE_ORDER = "acknowledge_order"
-ACKNOWLEDGE_ORDERS = "acknowledge_orders"
-
-# Meta accepts "any alphanumeric string up to 100 characters" and its own samples use hyphenated UUIDs.
-_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
-
-LedgerState = Literal["pending", "succeeded", "failed"]
-
-
-def new_key() -> str:
-    """A fresh idempotency key for one intent: 32 alphanumeric characters, valid for Meta however it reads."""
-    return uuid.uuid4().hex
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 kept: the same value always gives the same text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def fingerprint(operation: str, params: Mapping[str, Any]) -> str:
-    """sha256 (hex) of the canonical JSON of an operation and its parameters."""
-    return hashlib.sha256(canonical_json([operation, params]).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One intent to change an order at Meta, and what became of it."""
-
-    key: str
-    operation: str
-    order_id: str
-    params: dict[str, Any]
-    fingerprint: str
-    state: LedgerState
-    retryable: bool
-    user_id: str
-    team_id: str | None
-    channel_id: str | None
-    message_ts: str | None
-    created_at: float
-    updated_at: float
-    lease_expires_at: float
-    attempts: int
-    response: dict[str, Any] | None
-    error: dict[str, Any] | None
-    reference: str | None
-    next_attempt_at: float | None = None
-    gave_up: bool = False
-
-    @property
-    def order_ids(self) -> list[str]:
-        """The orders this entry acts on (and holds while it lives): one, or a batch's."""
-        if self.operation == ACKNOWLEDGE_ORDERS:
-            return [str(order["id"]) for order in self.params.get("orders", [])]
-        return [self.order_id]
-
-    def reference_for(self, order_id: str) -> str | None:
-        """The merchant reference this entry sends for ``order_id``."""
-        if self.operation == ACKNOWLEDGE_ORDERS:
-            sent = {str(o["id"]): o.get("merchant_order_reference") for o in self.params.get("orders", [])}
-            return sent.get(order_id)
-        return self.reference
-
-
-Blocked = Literal["order", "reference"]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The result of :meth:`Ledger.claim`: only ``won`` may call Meta; otherwise ``entry`` is what to answer from.
-
-    * ``conflict``: the key is already used for a *different* request: refuse, never call Meta with it.
-    * ``blocked``: another key's live claim holds the order (``"order"``) or the merchant reference
-      (``"reference"``); ``entry`` is that claim. Nothing was written.
-    * neither: the same intent again; ``entry`` is the earlier claim of this key.
-    """
-
-    won: bool
-    entry: LedgerEntry
-    conflict: bool = False
-    blocked: Blocked | None = None
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How the sweeper re-drives a claim that failed transiently: the same key and parameters, after each delay
-    in turn; when they are used up the claim is given up (it needs a person) and its orders are freed."""
-
-    delays: tuple[float, ...] = (60.0, 300.0, 900.0, 1800.0)
-
-    @property
-    def attempts(self) -> int:
-        """Sends in all, the first one included."""
-        return len(self.delays) + 1
-
-    def next_attempt(self, attempts: int, now: float) -> float | None:
-        """When to send again after ``attempts`` sends failed transiently; None when there are no tries left."""
-        return now + self.delays[attempts - 1] if attempts <= len(self.delays) else None
-
-    @property
-    def span_seconds(self) -> float:
-        return sum(self.delays)
 
 
 class _Rollback(Exception):
     """Undoes a claim's transaction when one of its locks is held elsewhere."""
-
-
-def _json_or_none(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else cast(dict[str, Any], json.loads(text))
-
-
-def _entry(row: Row) -> LedgerEntry:
-    return LedgerEntry(
-        **{
-            **row,
-            "params": json.loads(row["params"]),
-            "retryable": bool(row["retryable"]),
-            "gave_up": bool(row["gave_up"]),
-            "response": _json_or_none(row["response"]),
-            "error": _json_or_none(row["error"]),
-        }
-    )
 
 
 def _acknowledged(entry: LedgerEntry, response: Mapping[str, Any]) -> list[tuple[str, str | None]]:
@@ -309,7 +200,7 @@ class Ledger:
                 row = self._store.ledger_take_over(key, now=now, lease_expires_at=now + self._lease_seconds)
                 if row is None:
                     return None
-                entry = _entry(row)
+                entry = entry_from_row(row)
                 for order_id in entry.order_ids:
                     if not self._store.lock_order(order_id, key, entry.reference_for(order_id)):
                         raise _Rollback
@@ -328,7 +219,7 @@ class Ledger:
             row = self._store.ledger_mark_succeeded(key, response=canonical_json(response), now=now)
             if row is None:
                 return self._existing(key)
-            entry = _entry(row)
+            entry = entry_from_row(row)
             self._audit(entry, "succeeded", f"reference {entry.reference}" if entry.reference else None, now)
             acknowledged = _acknowledged(entry, response)
             for order_id, reference in acknowledged:
@@ -363,7 +254,7 @@ class Ledger:
             )
             if row is None:
                 return current
-            entry = _entry(row)
+            entry = entry_from_row(row)
             outcome = "failed, gave up retrying" if gave_up else "failed, retryable" if retryable else "failed"
             self._audit(entry, outcome, canonical_json(error), now)
             if gave_up or not retryable:
@@ -385,11 +276,11 @@ class Ledger:
 
     def get(self, key: str) -> LedgerEntry | None:
         row = self._store.ledger_get(key)
-        return _entry(row) if row else None
+        return entry_from_row(row) if row else None
 
     def for_order(self, order_id: str, operation: str = ACKNOWLEDGE_ORDER) -> list[LedgerEntry]:
         """Every entry of the order for ``operation``, newest first."""
-        return [_entry(row) for row in self._store.ledger_for_order(order_id, operation)]
+        return [entry_from_row(row) for row in self._store.ledger_for_order(order_id, operation)]
 
     def holding(self, order_id: str) -> LedgerEntry | None:
         """The live claim that holds the order (pending, retrying or succeeded), if any.
@@ -398,7 +289,7 @@ class Ledger:
         card shows it ("already acknowledged by @X", "being acknowledged", Retry with this entry's key).
         """
         row = self._store.ledger_holding(order_id)
-        return _entry(row) if row else None
+        return entry_from_row(row) if row else None
 
     def current(self, order_id: str) -> LedgerEntry | None:
         """What a freshly drawn card shows: the claim holding the order, else its newest claim if that one was
@@ -411,7 +302,7 @@ class Ledger:
 
     def due(self) -> list[LedgerEntry]:
         """The sweeper's work list: pending entries whose owner's lease ran out, and retries that are due."""
-        return [_entry(row) for row in self._store.ledger_due(now=self._clock())]
+        return [entry_from_row(row) for row in self._store.ledger_due(now=self._clock())]
 
     def add_waiter(
         self, key: str, *, order_id: str, user_id: str, channel: str | None, response_url: str | None
@@ -435,7 +326,7 @@ class Ledger:
         message_ts: str | None,
         reference: str | None,
     ) -> LedgerEntry:
-        if not _KEY.fullmatch(key):
+        if not KEY_PATTERN.fullmatch(key):
             raise ValueError("an idempotency key is 1-100 characters of A-Z, a-z, 0-9, _ or -")
         now = self._clock()
         stored_params = json.loads(canonical_json(dict(params)))  # exactly what get() will return later

@@ -17,7 +17,8 @@ from typing import TextIO
 from bot.config import ConfigError, Settings
 from bot.graph.client import GraphClient
 from bot.graph.errors import GraphError
-from bot.notify.poller import Notifier, PollResult, _iso, notifier_client
+from bot.notify.poller import Notifier, PollResult, _iso
+from bot.slack.publisher import SlackPublisher
 from bot.storage.sqlite.store import Store
 
 
@@ -72,7 +73,7 @@ def main(argv: Sequence[str]) -> int:
         print("orderdesk sync: set ORDERDESK_NOTIFY_CHANNEL (a channel id such as C0123456789)", file=sys.stderr)
         return 2
     with GraphClient.from_settings(settings) as graph, Store(settings.db_path) as store:
-        notifier = Notifier(settings, graph, store, notifier_client(settings), pace=args.pace)
+        notifier = Notifier(settings, graph, store, SlackPublisher.from_settings(settings, pace=args.pace))
         try:
             result = notifier.poll(since=args.since, progress=_progress(sys.stderr))
         except GraphError as exc:

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-# Meta's order states in which an order counts as acknowledged.
+# Meta's order states in which an order counts as acknowledged by the shop, and in which it can be acknowledged.
 ACKNOWLEDGED_STATES = frozenset({"IN_PROGRESS", "COMPLETED"})
+ACKNOWLEDGEABLE_STATES = frozenset({"CREATED"})
 
 # A merchant order reference (the shop's own order number, shown on the buyer's receipt): starts with a letter or
 # digit, then letters, digits and ``. _ / # -``, 64 characters at most. Strict on purpose: it is typed by agents,

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions.acknowledge import CARD_SHARED, status_of
 from bot.actions.ledger import Ledger, new_key
+from bot.actions.status import CARD_SHARED, status_of
 from bot.config import Settings
 from bot.domain import problems
 from bot.domain.acknowledgement import AckStatus

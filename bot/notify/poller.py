@@ -1,4 +1,4 @@
-"""New-order notifications: the poller, its per-channel outbound lanes, digests, ``orderdesk sync`` and ``status``.
+"""New-order notifications: the poller, its digests, ``orderdesk sync`` and ``status``.
 
 Meta has no webhook for new orders, so the bot polls ``commerce_orders`` for orders changed since a stored
 watermark (minus an overlap: Meta's clocks and pages are not exact), indexes them, and
@@ -27,10 +27,9 @@ pass started, or to just before the oldest order it could not finish (a Slack fa
 **Memory** does not grow with the orders scanned: orders stream from the Graph client's generator and are indexed
 a batch at a time; a pass keeps only the ids of new orders and the changed orders whose cards it is updating.
 
-**Slack's limits.** Each channel gets a lane (its own thread, never one of the listeners' work threads) that makes at
-most one call per ``pace`` seconds and waits out 429s for as long as ``Retry-After`` says. Other failures are
-logged and retried with backoff; what still fails stays unfinished for the next pass. A Slack failure is never
-announced into Slack.
+**Slack's limits.** Every Slack call goes through the publisher's per-channel lanes (:class:`Outbox`): paced,
+429s waited out, other failures retried with backoff; what still fails stays unfinished for the next pass. A
+Slack failure is never announced into Slack.
 """
 
 from __future__ import annotations
@@ -38,45 +37,25 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import queue
-import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-
-from bot.actions.acknowledge import CARD_NOTIFICATION, status_of
-from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, new_key
-from bot.config import Route, Settings
+from bot.actions.ledger import Ledger
+from bot.config import Settings
 from bot.graph.client import GraphClient, GraphError
-from bot.slack import ids
-from bot.slack.views.blocks import (
-    ACKNOWLEDGED_STATES,
-    AckStatus,
-    card_metadata,
-    change_summary,
-    digest_changes_text,
-    digest_message,
-    digest_text,
-    notification_card,
-    notification_text,
-)
-from bot.slack.views.kit import Block
+from bot.notify.announce import Announcer
+from bot.notify.ports import Job, NotifyError, Outbox
+from bot.notify.routing import channel_for, last_updated, order_state, snapshot
 from bot.storage.ports import RunLock, RunLockBusy
-from bot.storage.sqlite.store import AuditRow, DigestRow, NotificationRow, Store
-
-if TYPE_CHECKING:
-    from bot.runtime.serve import Running
+from bot.storage.sqlite.store import DigestRow, NotificationRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +80,7 @@ NOTIFY_FIELDS = ",".join(
 
 POLL_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
 FIRST_POLL_STATES = ("FB_PROCESSING", "CREATED")
-DIGEST_EVENT = "orderdesk_digest"  # message metadata of a digest (cards use ids.ORDER_CARD_EVENT)
 INDEX_BATCH = 100  # orders indexed per transaction
-HISTORY_MARGIN_SECONDS = 300.0  # Slack's clock against ours when looking for a message posted after a claim
-HISTORY_MAX_PAGES = 20
-MAX_ATTEMPTS = 5  # per Slack call, 429s not counted: those are waited out
-BACKOFF_CAP_SECONDS = 30.0
 
 WATERMARK = "notifier.watermark"
 LAST_POLL = "notifier.last_poll"
@@ -114,177 +88,12 @@ LAST_ERROR = "notifier.last_error"
 LAST_RESULT = "notifier.last_result"
 
 
-# --- what a card shows, and where it goes ---------------------------------------------------------------------
-
-
-def snapshot(order: Mapping[str, Any]) -> str:
-    """The parts of an order whose change a card must follow, as canonical JSON (``state_summary``).
-
-    Shaped like an order, so :func:`bot.slack.views.blocks.change_summary` can compare it with the order's next version.
-    """
-    kept = {name: order.get(name) for name in ("order_status", "merchant_order_id")}
-    for edge in ("shipments", "cancellations", "refunds"):
-        value = order.get(edge)
-        kept[edge] = value.get("data") if isinstance(value, Mapping) else value
-    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _total(order: Mapping[str, Any]) -> Decimal | None:
-    amount = (order.get("estimated_payment_details") or {}).get("total_amount") or {}
-    try:
-        return Decimal(str(amount.get("amount")))
-    except (InvalidOperation, AttributeError):
-        return None
-
-
-def _matches(route: Route, order: Mapping[str, Any]) -> bool:
-    if route.sales_channel is not None and str(order.get("channel") or "").lower() != route.sales_channel:
-        return False
-    if route.min_total is not None:
-        total = _total(order)
-        return total is not None and total >= Decimal(str(route.min_total))
-    return True
-
-
-def channel_for(settings: Settings, order: Mapping[str, Any]) -> str | None:
-    """The first route the order matches (``ORDERDESK_ROUTES``, in the order written), else the notify channel."""
-    return next((route.channel for route in settings.routes if _matches(route, order)), settings.notify_channel)
-
-
-def _state(order: Mapping[str, Any]) -> str | None:
-    status = order.get("order_status")
-    return status.get("state") if isinstance(status, Mapping) else None
-
-
-def _updated(order: Mapping[str, Any]) -> float | None:
-    try:
-        return datetime.fromisoformat(str(order.get("last_updated"))).timestamp()
-    except ValueError:
-        return None
-
-
 def _iso(unix: float | None) -> str | None:
     return None if unix is None else datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds")
 
 
-# --- Slack lanes: one thread per channel, paced, waiting out 429s ------------------------------------------------
-
-Send = Callable[..., Any]
-Job = Callable[[Send], object]
 # A digest whose orders changed in this pass: the digest, and each changed order's notification row and version.
 DigestChanges = dict[str, tuple[DigestRow, list[tuple[NotificationRow, dict[str, Any]]]]]
-
-
-class Lane:
-    """One channel's outbound queue: jobs run in order on this lane's thread, each Slack call paced and retried."""
-
-    def __init__(
-        self,
-        client: WebClient,
-        channel: str,
-        pace: float,
-        on_error: Callable[[str], None],
-        sleep: Callable[[float], None],
-    ) -> None:
-        self._client = client
-        self._pace = pace
-        self._on_error = on_error
-        self._sleep = sleep
-        self._next_call = 0.0
-        self._jobs: queue.Queue[tuple[Job, Future[object]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name=f"orderdesk-lane-{channel}", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Job) -> Future[object]:
-        future: Future[object] = Future()
-        self._jobs.put((job, future))
-        return future
-
-    def __len__(self) -> int:
-        return self._jobs.qsize()
-
-    def close(self) -> None:
-        """Finish the queued jobs, then end the thread."""
-        self._jobs.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        while (item := self._jobs.get()) is not None:
-            job, future = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(job(self.send))
-                except Exception as exc:
-                    future.set_exception(exc)
-
-    def send(self, method: str, **kwargs: Any) -> Any:
-        """One Web API call (``chat_postMessage``, ...), at most one per ``pace`` seconds on this lane.
-
-        A 429 waits ``Retry-After`` and tries again, without counting as an attempt; other failures back off
-        exponentially, up to :data:`MAX_ATTEMPTS`, then raise to the job.
-        """
-        attempt = 0
-        while True:
-            self._sleep(max(0.0, self._next_call - time.monotonic()))
-            self._next_call = time.monotonic() + self._pace
-            try:
-                return getattr(self._client, method)(**kwargs)
-            except SlackApiError as error:
-                if error.response.status_code == 429:
-                    wait = _retry_after(error.response.headers)
-                    log.warning("slack %s rate limited; waiting %.0fs as Retry-After says", method, wait)
-                    self._next_call = time.monotonic() + wait
-                    continue
-                failure = f"slack {method} failed: {error.response.get('error')}"
-            except (SlackClientError, OSError) as error:
-                failure = f"slack {method} failed: {type(error).__name__}: {error}"
-            attempt += 1
-            self._on_error(failure)
-            if attempt >= MAX_ATTEMPTS:
-                raise NotifyError(failure)
-            wait = min(BACKOFF_CAP_SECONDS, 2.0 ** (attempt - 1))
-            log.warning("%s (attempt %d); retrying in %.0fs", failure, attempt, wait)
-            self._next_call = time.monotonic() + wait
-
-
-def _retry_after(headers: Mapping[str, Any]) -> float:
-    values = [v for k, v in headers.items() if k.lower() == "retry-after"]
-    try:
-        return max(0.0, float(values[0] if values else 1))
-    except ValueError:
-        return 1.0
-
-
-class NotifyError(Exception):
-    """A Slack call that kept failing; what it was for stays unfinished and the next pass tries again."""
-
-
-class Lanes:
-    """The lanes of one pass, created on first use; closing waits for every queued job."""
-
-    def __init__(
-        self, client: WebClient, pace: float, on_error: Callable[[str], None], sleep: Callable[[float], None]
-    ) -> None:
-        self._client, self._pace, self._on_error, self._sleep = client, pace, on_error, sleep
-        self._lanes: dict[str, Lane] = {}
-        self._lock = threading.Lock()
-
-    def submit(self, channel: str, job: Job) -> Future[object]:
-        with self._lock:
-            lane = self._lanes.get(channel)
-            if lane is None:
-                lane = self._lanes[channel] = Lane(self._client, channel, self._pace, self._on_error, self._sleep)
-        return lane.submit(job)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(len(lane) for lane in self._lanes.values())
-
-    def close(self) -> None:
-        with self._lock:
-            lanes, self._lanes = list(self._lanes.values()), {}
-        for lane in lanes:
-            lane.close()
 
 
 # --- the poller --------------------------------------------------------------------------------------------------
@@ -325,31 +134,26 @@ class Notifier:
         settings: Settings,
         graph: GraphClient,
         store: Store,
-        client: WebClient,
+        outbox: Outbox,
         *,
-        pace: float = 1.0,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
         self._graph = graph
         self._store = store
-        self._client = client
-        self._pace = pace
+        self._outbox = outbox
         self._clock = clock
-        self._sleep = sleep
-        self._ledger = Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock)
-        self._lanes: Lanes | None = None
+        self._jobs = Announcer(store, Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock))
 
     # --- status ----------------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """For ``/healthz`` and ``orderdesk status``: last successful poll, watermark, queue, last error."""
-        lanes = self._lanes
-        return {
-            **stored_status(self._store),
-            "queue": len(lanes) if lanes is not None else 0,
-        }
+        return {**stored_status(self._store), "queue": len(self._outbox)}
+
+    def _submit(self, channel: str, job: Job) -> Future[object]:
+        """Queue a Slack job on the channel's lane; its failed calls are this poller's last error."""
+        return self._outbox.submit(channel, job, self._record_error)
 
     def _record_error(self, message: str) -> None:
         self._store.set_state(LAST_ERROR, json.dumps({"at": _iso(self._clock()), "error": message}))
@@ -377,17 +181,12 @@ class Notifier:
         when Meta cannot be read (the watermark then stays where it was).
         """
         with _poll_lock(self._store, wait=wait_for_lock):
-            lanes = self._lanes = Lanes(self._client, self._pace, self._record_error, self._sleep)
-            try:
-                return self._pass(lanes, since, progress or (lambda _: None))
-            finally:
-                lanes.close()
-                self._lanes = None
+            return self._pass(since, progress or (lambda _: None))
 
-    def _pass(self, lanes: Lanes, since: float | None, progress: Callable[[PollResult], None]) -> PollResult:
+    def _pass(self, since: float | None, progress: Callable[[PollResult], None]) -> PollResult:
         started = self._clock()
         result = PollResult()
-        result.recovered = self._recover(lanes)
+        result.recovered = self._recover()
         held: list[float] = []  # last_updated of changed orders whose cards this pass could not update
         pending: list[tuple[Future[object], float | None]] = []
         new: dict[str, list[str]] = defaultdict(list)
@@ -397,7 +196,7 @@ class Notifier:
                 self._store.upsert_orders(batch)
                 for order in batch:
                     result.scanned += 1
-                    self._consider(order, lanes, new, digests, pending, result)
+                    self._consider(order, new, digests, pending, result)
                 progress(result)
         except GraphError as error:
             self._record_error(f"graph: {error}")
@@ -405,12 +204,12 @@ class Notifier:
             raise
         # Once per digest and pass, after the scan: every order of the digest is indexed as Meta has it now.
         for digest, changes in digests.values():
-            job = partial(self._refresh_digest, digest=digest, changes=changes)
-            updated = [_updated(order) for _, order in changes]
+            job = partial(self._jobs.refresh_digest, digest=digest, changes=changes)
+            updated = [last_updated(order) for _, order in changes]
             oldest = min((u for u in updated if u is not None), default=self._clock())
-            pending.append((lanes.submit(digest.channel, job), oldest))
+            pending.append((self._submit(digest.channel, job), oldest))
         for channel, order_ids in new.items():
-            self._announce_new(channel, order_ids, lanes, pending, result)
+            self._announce_new(channel, order_ids, pending, result)
         self._finish(pending, held, result)
         # Announcements need no hold: an unfinished claim is finished by the next pass's recovery, wherever the
         # watermark is. A card update that failed is found again only if its order is listed again.
@@ -450,7 +249,6 @@ class Notifier:
     def _consider(
         self,
         order: dict[str, Any],
-        lanes: Lanes,
         new: dict[str, list[str]],
         digests: DigestChanges,
         pending: list[tuple[Future[object], float | None]],
@@ -464,21 +262,21 @@ class Notifier:
         order_id = str(order["id"])
         row = self._store.get_notification(order_id, channel)
         if row is None:
-            if _state(order) == "CREATED":
+            if order_state(order) == "CREATED":
                 new[channel].append(order_id)
             return
         ts = row.ts
         if ts is None:  # claimed, and this pass's recovery could not finish it: the next pass's will
             return
-        current = self._order(order_id)
+        current = self._jobs.order(order_id)
         if snapshot(current) != row.state_summary:
             result.updated += 1
             digest = self._store.digest_at(channel, ts)
             if digest is not None:
                 digests.setdefault(digest.id, (digest, []))[1].append((row, current))
                 return
-            job = partial(self._refresh, row=row, ts=ts, order=current)
-            pending.append((lanes.submit(channel, job), _updated(order) or self._clock()))
+            job = partial(self._jobs.refresh, row=row, ts=ts, order=current)
+            pending.append((self._submit(channel, job), last_updated(order) or self._clock()))
 
     # --- announcing ------------------------------------------------------------------------------------------
 
@@ -486,7 +284,6 @@ class Notifier:
         self,
         channel: str,
         order_ids: list[str],
-        lanes: Lanes,
         pending: list[tuple[Future[object], float | None]],
         result: PollResult,
     ) -> None:
@@ -496,123 +293,18 @@ class Notifier:
             if claimed:
                 result.digests += 1
                 result.announced += len(claimed)
-                pending.append((lanes.submit(channel, partial(self._post_digest, digest_id=digest_id)), None))
+                pending.append((self._submit(channel, partial(self._jobs.post_digest, digest_id=digest_id)), None))
             return
         for order_id in order_ids:
             if self._store.claim_notification(order_id, channel):
                 result.announced += 1
-                job = partial(self._post_card, order_id=order_id, channel=channel)
-                pending.append((lanes.submit(channel, job), None))
-
-    def _post_card(self, send: Send, order_id: str, channel: str) -> None:
-        """Post the card with metadata naming the order, then complete the claim (and make acks update it)."""
-        order = self._order(order_id)
-        posted = send(
-            "chat_postMessage",
-            channel=channel,
-            blocks=self._card(order),
-            text=notification_text(order),
-            metadata=card_metadata(order_id),
-            unfurl_links=False,
-        )
-        self._complete(order_id, channel, str(posted["ts"]), order)
-
-    def _complete(self, order_id: str, channel: str, ts: str, order: Mapping[str, Any]) -> None:
-        with self._store.transaction():
-            self._store.complete_notification(order_id, channel, ts)
-            self._store.set_notified_state(order_id, channel, snapshot(order))
-            self._store.remember_card(order_id, channel=channel, ts=ts, response_url=None, kind=CARD_NOTIFICATION)
-
-    def _post_digest(self, send: Send, digest_id: str) -> None:
-        digest = self._store.get_digest(digest_id)
-        if digest is None:
-            raise KeyError(digest_id)
-        orders = [self._order(order_id) for order_id in digest.order_ids]
-        posted = send(
-            "chat_postMessage",
-            channel=digest.channel,
-            blocks=digest_message(orders, digest_id=digest_id),
-            text=digest_text(orders),
-            metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": digest_id}},
-        )
-        self._complete_digest(digest_id, str(posted["ts"]), orders)
-
-    def _complete_digest(self, digest_id: str, ts: str, orders: Sequence[Mapping[str, Any]]) -> None:
-        self._store.complete_digest(digest_id, ts, {str(order["id"]): snapshot(order) for order in orders})
-
-    def _order(self, order_id: str) -> dict[str, Any]:
-        """The order as last indexed (PII already stripped): what was listed, so the card needs no Graph call."""
-        indexed = self._store.get_order(order_id)
-        return indexed.data if indexed is not None else {"id": order_id}
-
-    def _card(self, order: Mapping[str, Any]) -> list[Block]:
-        """The notification card, with the acknowledgement's state and a fresh key.
-
-        The state is the ledger's entry for the order; an order acknowledged in bulk (one ledger entry for the
-        whole batch) shows who did it from the audit.
-        """
-        order_id = str(order["id"])
-        entry = self._ledger.current(order_id)
-        status = status_of(entry, order_id) if entry is not None else None
-        if status is None and (order.get("order_status") or {}).get("state") in ACKNOWLEDGED_STATES:
-            row = self._acknowledgement(order_id)
-            if row is not None:
-                status = AckStatus("succeeded", row.user_id, row.at, order.get("merchant_order_id"))
-        return notification_card(
-            order, ack_key=new_key(), commerce_manager_url=self._settings.commerce_manager_url, ack_status=status
-        )
-
-    def _acknowledgement(self, order_id: str) -> AuditRow | None:
-        """The audit's successful acknowledgement of the order through orderdesk (one or in bulk), if any."""
-        for row in self._store.audit_for_order(order_id, limit=50):
-            if row.action in (ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS) and row.outcome == "succeeded":
-                return row
-        return None
-
-    def _summary(self, row: NotificationRow, order: Mapping[str, Any]) -> str | None:
-        """What changed since the card last showed the order, naming who acknowledged it through orderdesk."""
-        before = json.loads(row.state_summary) if row.state_summary else None
-        acknowledged = self._acknowledgement(row.order_id)
-        return change_summary(before, order, acknowledged_by=acknowledged.user_id if acknowledged else None)
-
-    # --- keeping cards current -------------------------------------------------------------------------------
-
-    def _refresh(self, send: Send, row: NotificationRow, ts: str, order: Mapping[str, Any]) -> None:
-        """Redraw the order's card and say in its thread what changed."""
-        summary = self._summary(row, order)
-        send("chat_update", channel=row.channel, ts=ts, blocks=self._card(order), text=notification_text(order))
-        if summary:
-            send("chat_postMessage", channel=row.channel, thread_ts=ts, text=summary)
-        self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
-
-    def _refresh_digest(
-        self, send: Send, digest: DigestRow, changes: list[tuple[NotificationRow, dict[str, Any]]]
-    ) -> None:
-        """Redraw a digest from its orders as indexed now, and say in one threaded reply what changed."""
-        if digest.ts is None:  # found by its ts, so it has one; a digest still being posted is drawn current
-            return
-        orders = [self._order(order_id) for order_id in digest.order_ids]
-        send(
-            "chat_update",
-            channel=digest.channel,
-            ts=digest.ts,
-            blocks=digest_message(orders, digest_id=digest.id),
-            text=digest_text(orders),
-        )
-        place = {order_id: n for n, order_id in enumerate(digest.order_ids)}  # lines in the digest's order
-        ordered = sorted(changes, key=lambda change: place.get(change[0].order_id, len(place)))
-        summaries = [(row.order_id, self._summary(row, order)) for row, order in ordered]
-        lines = [(order_id, summary) for order_id, summary in summaries if summary]
-        if lines:
-            send("chat_postMessage", channel=digest.channel, thread_ts=digest.ts, text=digest_changes_text(lines))
-        with self._store.transaction():
-            for row, order in changes:
-                self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
+                job = partial(self._jobs.post_card, order_id=order_id, channel=channel)
+                pending.append((self._submit(channel, job), None))
 
     # --- crash recovery ----------------------------------------------------------------------------------------
 
-    def _recover(self, lanes: Lanes) -> int:
-        """Finish claims a crash left: complete those Slack has (found by metadata), post the others once."""
+    def _recover(self) -> int:
+        """Finish claims a crash left: complete those the channel has (found by metadata), post the others once."""
         unfinished = self._store.unfinished_notifications()
         if not unfinished:
             return 0
@@ -624,56 +316,16 @@ class Notifier:
             if (row.order_id, row.channel) not in in_digest:
                 cards[row.channel].append(row)
         jobs = [
-            lanes.submit(channel, partial(self._recover_cards, channel=channel, rows=rows))
+            self._submit(channel, partial(self._jobs.recover_cards, channel=channel, rows=rows))
             for channel, rows in cards.items()
         ]
         for digest in digests:
             since = min(claimed.get((order_id, digest.channel), self._clock()) for order_id in digest.order_ids)
-            jobs.append(lanes.submit(digest.channel, partial(self._recover_digest, digest=digest, since=since)))
+            jobs.append(self._submit(digest.channel, partial(self._jobs.recover_digest, digest=digest, since=since)))
         for job in jobs:
             job.exception()  # what failed stays unfinished, for the next pass
         log.warning("recovering %d notifications a crash left unfinished", len(unfinished))
         return len(unfinished)
-
-    def _recover_cards(self, send: Send, channel: str, rows: list[NotificationRow]) -> None:
-        since = min(row.claimed_at for row in rows)
-        found = self._posted(send, channel, since, ids.ORDER_CARD_EVENT, "order_id")
-        for row in rows:
-            ts = found.get(row.order_id)
-            if ts is not None:
-                self._complete(row.order_id, channel, ts, self._order(row.order_id))
-            else:
-                self._post_card(send, row.order_id, channel)
-
-    def _recover_digest(self, send: Send, digest: DigestRow, since: float) -> None:
-        ts = self._posted(send, digest.channel, since, DIGEST_EVENT, "digest_id").get(digest.id)
-        if ts is None:
-            self._post_digest(send, digest.id)
-        else:
-            self._complete_digest(digest.id, ts, [self._order(order_id) for order_id in digest.order_ids])
-
-    def _posted(self, send: Send, channel: str, since: float, event_type: str, field: str) -> dict[str, str]:
-        """Our messages of ``event_type`` in the channel since ``since``, by the metadata's ``field`` → ts."""
-        found: dict[str, str] = {}
-        cursor = None
-        for _ in range(HISTORY_MAX_PAGES):
-            page = send(
-                "conversations_history",
-                channel=channel,
-                oldest=f"{since - HISTORY_MARGIN_SECONDS:.6f}",
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
-            )
-            for message in page.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                value = (metadata.get("event_payload") or {}).get(field)
-                if metadata.get("event_type") == event_type and value is not None:
-                    found.setdefault(str(value), str(message["ts"]))
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
-        return found
 
 
 def _batches(orders: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -701,23 +353,3 @@ def digest_orders(store: Store, digest_id: str) -> list[dict[str, Any]] | None:
         return None
     indexed = (store.get_order(order_id) for order_id in digest.order_ids)
     return [order.data for order in indexed if order is not None]
-
-
-# --- wiring --------------------------------------------------------------------------------------------------
-
-
-def notifier_client(settings: Settings) -> WebClient:
-    """A Web API client without slack_sdk's retry handlers: the lanes wait out 429s themselves, on their thread."""
-    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-
-
-def attach_notifier(running: Running) -> Notifier | None:
-    """Run the poller in ``orderdesk serve`` (when ``ORDERDESK_NOTIFY_CHANNEL`` is set) and report it in /healthz."""
-    services = running.services
-    settings = services.settings
-    if not settings.notify_channel:
-        return None
-    notifier = Notifier(settings, services.graph, services.store, notifier_client(settings))
-    running.add_status("poller", notifier.status)
-    running.add_worker("poller", notifier.poll_in_service, settings.poll_seconds)
-    return notifier

@@ -27,7 +27,7 @@ from slack_sdk import WebClient
 from waitress import wasyncore
 
 from bot import logs
-from bot.actions.acknowledge import CrashPoints
+from bot.actions.runner import CrashPoints
 from bot.config import ConfigError, Settings
 from bot.runtime.app import create_app
 from bot.runtime.health import GraphProbe, health

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from types import TracebackType
 
-from bot.actions.acknowledge import AcknowledgementService, CrashPoints
+from bot.actions.acknowledge import AcknowledgementService
+from bot.actions.runner import CrashPoints
 from bot.config import Settings
 from bot.graph.client import GraphClient
 from bot.lookup.service import OrderService
 from bot.slack.access import Access, Members
+from bot.slack.publisher import SlackPublisher
 from bot.storage.sqlite.store import Store
 
 
@@ -31,6 +33,7 @@ class Services:
     acks: AcknowledgementService | None = None
     notifier: object | None = None
     access: Access | None = None
+    publisher: SlackPublisher | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, crash_points: CrashPoints | None = None) -> Services:
@@ -43,17 +46,24 @@ class Services:
         except BaseException:
             graph.close()
             raise
-        members = Members()
-        acks = AcknowledgementService(settings, graph, store, crash_points=crash_points, members=members)
+        publisher = SlackPublisher.from_settings(settings)
+        members = Members(client=publisher.client)
+        acks = AcknowledgementService(
+            settings, graph, store, publisher=publisher, groups=members, crash_points=crash_points
+        )
         orders = OrderService(settings, graph, store)
         access = Access(store, members)
-        return cls(settings=settings, graph=graph, store=store, orders=orders, acks=acks, access=access)
+        return cls(
+            settings=settings, graph=graph, store=store, orders=orders, acks=acks, access=access, publisher=publisher
+        )
 
     def context(self) -> dict[str, object]:
         """What the middleware adds to each request's context: one entry per field, by field name."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def close(self) -> None:
+        if self.publisher is not None:
+            self.publisher.close()
         self.graph.close()
         self.store.close()
 

@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from slack_bolt import App
 
-from bot.notify.poller import attach_notifier
+from bot.notify.poller import Notifier
 from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
@@ -110,13 +110,26 @@ class Running:
         self.stop()
 
 
+def attach_notifier(running: Running) -> Notifier | None:
+    """Run the poller (when ``ORDERDESK_NOTIFY_CHANNEL`` is set) and report it in /healthz."""
+    services = running.services
+    settings = services.settings
+    if not settings.notify_channel:
+        return None
+    if services.publisher is None:
+        raise ValueError("the poller needs the services' publisher to announce into Slack")
+    notifier = Notifier(settings, services.graph, services.store, services.publisher)
+    running.add_status("poller", notifier.status)
+    running.add_worker("poller", notifier.poll_in_service, settings.poll_seconds)
+    return notifier
+
+
 def attach_sweeper(running: Running) -> None:
     """Finishes acknowledgements a crash left pending, and retries those Meta did not answer: now, then every
     ``sweep_seconds``."""
     acks = running.services.acks
     if acks is not None:
-        client = running.app.client
-        running.add_worker("ack-sweeper", lambda: acks.sweep(client), running.services.settings.sweep_seconds)
+        running.add_worker("ack-sweeper", acks.sweep, running.services.settings.sweep_seconds)
 
 
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (

@@ -47,10 +47,18 @@ def workspace_of(context: BoltContext) -> str | None:
 class Members:
     """What Slack says about people, cached for a few minutes: a user's own workspace, a user group's members.
 
-    Thread-safe. A Slack failure is never cached, so the next request asks again.
+    Thread-safe. A Slack failure is never cached, so the next request asks again. ``client`` is the Web API client
+    used when a call is given none: bound so, it is the actions engine's :class:`bot.actions.permissions.Groups`.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = CACHE_SECONDS,
+        client: WebClient | None = None,
+    ) -> None:
+        self._client = client
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._teams: dict[str, tuple[float, str]] = {}
@@ -79,14 +87,20 @@ class Members:
             self._teams[user_id] = (self._clock(), team)
         return team
 
-    def group_members(self, group: str, client: WebClient) -> frozenset[str]:
+    def _web(self, client: WebClient | None) -> WebClient:
+        web = client if client is not None else self._client
+        if web is None:
+            raise ValueError("Members has no Web API client to ask Slack with")
+        return web
+
+    def group_members(self, group: str, client: WebClient | None = None) -> frozenset[str]:
         """Members of a user group; on a Slack failure, nobody (fail closed)."""
         with self._lock:
             cached = self._groups.get(group)
         if cached is not None and self._clock() - cached[0] < self._cache_seconds:
             return cached[1]
         try:
-            members = frozenset(client.usergroups_users_list(usergroup=group).get("users") or [])
+            members = frozenset(self._web(client).usergroups_users_list(usergroup=group).get("users") or [])
         except SlackClientError:
             log.exception("could not list user group %s; its members may not act until it answers", group)
             return frozenset()
@@ -94,7 +108,7 @@ class Members:
             self._groups[group] = (self._clock(), members)
         return members
 
-    def group_names(self, client: WebClient) -> dict[str, str]:
+    def group_names(self, client: WebClient | None = None) -> dict[str, str]:
         """Each user group's handle by id (``{"S0ONCALL": "oncall"}``), so answers name groups people know; on a
         Slack failure, none (answers then show the group as Slack renders its id)."""
         with self._lock:
@@ -102,7 +116,7 @@ class Members:
         if cached is not None and self._clock() - cached[0] < self._cache_seconds:
             return cached[1]
         try:
-            groups = client.usergroups_list().get("usergroups") or []
+            groups = self._web(client).usergroups_list().get("usergroups") or []
         except SlackClientError:
             log.warning("could not list user groups; answers name them by id until Slack answers")
             return {}

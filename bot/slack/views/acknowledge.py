@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from bot.domain.acknowledgement import MERCHANT_REF_MAX, AckStatus
+from bot.domain.acknowledgement import ACKNOWLEDGEABLE_STATES, MERCHANT_REF_MAX, AckStatus
 from bot.slack import ids
 from bot.slack.views import reading as read
 from bot.slack.views.help import message_blocks
@@ -111,7 +111,7 @@ def ack_buttons(order: Mapping[str, Any], ack_key: str | None, status: AckStatus
     if ack_key is None:
         return []
     value = ack_value(order_id, ack_key)
-    if read.state(order) == "CREATED" and (status is None or status.state == "failed"):
+    if read.state(order) in ACKNOWLEDGEABLE_STATES and (status is None or status.state == "failed"):
         return [
             button("Acknowledge", ids.ACK, value=value, style="primary"),
             button(f"Acknowledge with reference{ELLIPSIS}", ids.ACK_WITH_REF, value=value),

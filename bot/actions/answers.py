@@ -1,0 +1,113 @@
+"""What the actions engine answers the people who asked: domain values, drawn into messages by the Slack edge.
+
+Every answer names facts (orders, references, statuses, results), never markup, so the same answer could be shown
+by any surface. :func:`bot.slack.publisher.answer_blocks` draws them for Slack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.actions.status import AckStatus
+from bot.storage.sqlite.store import AuditRow
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Whom to answer, and how: the request's ``response_url``, else an ephemeral message in ``channel_id``."""
+
+    user_id: str
+    channel_id: str | None
+    response_url: str | None
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where an order's write stands (``waiting``: it is in flight and the requester is told the end later)."""
+
+    order_id: str
+    status: AckStatus
+    waiting: bool = False
+
+
+@dataclass(frozen=True)
+class KeyConflict:
+    """The card's idempotency key was already used for another order: nothing was sent."""
+
+    order_id: str
+
+
+@dataclass(frozen=True)
+class ReferenceTaken:
+    """Another order's live claim has reserved the merchant reference: nothing was sent."""
+
+    reference: str
+    holder_order_id: str
+
+
+@dataclass(frozen=True)
+class NothingToRetry:
+    """A Retry whose key the ledger does not know."""
+
+    order_id: str
+
+
+@dataclass(frozen=True)
+class NotShown:
+    """A button naming an order orderdesk never showed: nothing built from it may reach Meta."""
+
+    order_id: str
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    """The requester may not write to Meta: not in the allowed list, or from another workspace."""
+
+    allowed: tuple[str, ...]
+    other_workspace: bool
+    group_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchResults:
+    """Per-order results of a bulk acknowledgement (Meta's results, with ``already`` for orders done before)."""
+
+    results: Sequence[Mapping[str, Any]]
+    user_id: str
+
+
+@dataclass(frozen=True)
+class History:
+    """An order's audit trail, newest first."""
+
+    order_id: str
+    rows: Sequence[AuditRow]
+
+
+@dataclass(frozen=True)
+class HistoryUsage:
+    """``history`` without an order to show."""
+
+
+@dataclass(frozen=True)
+class UnknownOrder:
+    """No order is known by the id or reference asked for."""
+
+    query: str
+
+
+Answer = (
+    Outcome
+    | KeyConflict
+    | ReferenceTaken
+    | NothingToRetry
+    | NotShown
+    | NotAllowed
+    | BatchResults
+    | History
+    | HistoryUsage
+    | UnknownOrder
+)

@@ -1,0 +1,137 @@
+"""The values the idempotency ledger stores and answers with: entries, claims, the retry policy, keys.
+
+An entry's ``fingerprint`` is the sha256 of its operation and parameters in canonical JSON, so "the same
+request again" is decided on exactly what would be sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from bot.storage.sqlite.store import Row
+
+ACKNOWLEDGE_ORDER = "acknowledge_order"
+ACKNOWLEDGE_ORDERS = "acknowledge_orders"
+
+# Meta accepts "any alphanumeric string up to 100 characters" and its own samples use hyphenated UUIDs.
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+LedgerState = Literal["pending", "succeeded", "failed"]
+
+
+def new_key() -> str:
+    """A fresh idempotency key for one intent: 32 alphanumeric characters, valid for Meta however it reads."""
+    return uuid.uuid4().hex
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 kept: the same value always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def fingerprint(operation: str, params: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of an operation and its parameters."""
+    return hashlib.sha256(canonical_json([operation, params]).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One intent to change an order at Meta, and what became of it."""
+
+    key: str
+    operation: str
+    order_id: str
+    params: dict[str, Any]
+    fingerprint: str
+    state: LedgerState
+    retryable: bool
+    user_id: str
+    team_id: str | None
+    channel_id: str | None
+    message_ts: str | None
+    created_at: float
+    updated_at: float
+    lease_expires_at: float
+    attempts: int
+    response: dict[str, Any] | None
+    error: dict[str, Any] | None
+    reference: str | None
+    next_attempt_at: float | None = None
+    gave_up: bool = False
+
+    @property
+    def order_ids(self) -> list[str]:
+        """The orders this entry acts on (and holds while it lives): one, or a batch's."""
+        if self.operation == ACKNOWLEDGE_ORDERS:
+            return [str(order["id"]) for order in self.params.get("orders", [])]
+        return [self.order_id]
+
+    def reference_for(self, order_id: str) -> str | None:
+        """The merchant reference this entry sends for ``order_id``."""
+        if self.operation == ACKNOWLEDGE_ORDERS:
+            sent = {str(o["id"]): o.get("merchant_order_reference") for o in self.params.get("orders", [])}
+            return sent.get(order_id)
+        return self.reference
+
+
+Blocked = Literal["order", "reference"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The result of :meth:`Ledger.claim`: only ``won`` may call Meta; otherwise ``entry`` is what to answer from.
+
+    * ``conflict``: the key is already used for a *different* request: refuse, never call Meta with it.
+    * ``blocked``: another key's live claim holds the order (``"order"``) or the merchant reference
+      (``"reference"``); ``entry`` is that claim. Nothing was written.
+    * neither: the same intent again; ``entry`` is the earlier claim of this key.
+    """
+
+    won: bool
+    entry: LedgerEntry
+    conflict: bool = False
+    blocked: Blocked | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the sweeper re-drives a claim that failed transiently: the same key and parameters, after each delay
+    in turn; when they are used up the claim is given up (it needs a person) and its orders are freed."""
+
+    delays: tuple[float, ...] = (60.0, 300.0, 900.0, 1800.0)
+
+    @property
+    def attempts(self) -> int:
+        """Sends in all, the first one included."""
+        return len(self.delays) + 1
+
+    def next_attempt(self, attempts: int, now: float) -> float | None:
+        """When to send again after ``attempts`` sends failed transiently; None when there are no tries left."""
+        return now + self.delays[attempts - 1] if attempts <= len(self.delays) else None
+
+    @property
+    def span_seconds(self) -> float:
+        return sum(self.delays)
+
+
+def _json_or_none(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else cast(dict[str, Any], json.loads(text))
+
+
+def entry_from_row(row: Row) -> LedgerEntry:
+    return LedgerEntry(
+        **{
+            **row,
+            "params": json.loads(row["params"]),
+            "retryable": bool(row["retryable"]),
+            "gave_up": bool(row["gave_up"]),
+            "response": _json_or_none(row["response"]),
+            "error": _json_or_none(row["error"]),
+        }
+    )

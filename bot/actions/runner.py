@@ -1,0 +1,223 @@
+"""The actions engine: every write to Meta goes claim → send → record → publish, the same for every operation.
+
+* The claim is the lock (:mod:`bot.actions.ledger`): only the claimant sends, with the stored key and the stored
+  parameters, so a re-send is byte-identical and Meta dedupes it.
+* The outcome is recorded before anyone hears of it; then every card of the order is redrawn and whoever waited
+  on the claim is told, through the :class:`Publisher` port (the Slack edge implements it).
+* A refusal by state is confirmed by reading the order back: the intent done with our parameters means an earlier
+  send got through, and it is recorded as a success.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot import logs
+from bot.actions.answers import Answer, Outcome, Requester
+from bot.actions.ledger import Ledger, LedgerEntry, new_key
+from bot.actions.operation import Operation, Request
+from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION, AckStatus, status_of
+from bot.graph.client import ORDER_CARD_FIELDS, GraphClient, GraphError, OrderStateError
+from bot.storage.sqlite.store import Card, Store
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """Where the engine's news goes: every card of an order, and the people who asked."""
+
+    def order_changed(
+        self, order: Mapping[str, Any], cards: Sequence[Card], status: AckStatus, key: str | None
+    ) -> list[Card]:
+        """Redraw ``cards`` of ``order`` with ``status`` (``key``: the fresh key a card offers when the order is
+        free again); the cards that were updated."""
+        ...
+
+    def tell(self, requester: Requester, answer: Answer) -> None:
+        """Answer one person, leaving every card as it is."""
+        ...
+
+
+class CrashPoints:
+    """Test-only: stop dead at a named point of a write, so a crash test can SIGKILL the process there.
+
+    Off unless ``orderdesk serve --crash-points DIR`` names a directory. When ``DIR/<point>`` exists, reaching
+    the point creates ``DIR/<point>.reached`` and blocks forever. Points: ``before_call`` (claim committed, Meta
+    not called) and ``after_call`` (Meta answered or failed, outcome not recorded).
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._directory = directory
+
+    def __call__(self, point: str) -> None:
+        if self._directory is None or not (self._directory / point).exists():
+            return
+        (self._directory / f"{point}.reached").touch()
+        threading.Event().wait()
+
+
+def error_record(exc: GraphError, message: str | None = None) -> dict[str, Any]:
+    """What the ledger keeps of a failure: the Graph numbers for support, and words for the card."""
+    words = message or exc.user_message or exc.message
+    return {"type": type(exc).__name__, "code": exc.code, "subcode": exc.subcode, "message": words}
+
+
+def requester_of(request: Request) -> Requester:
+    return Requester(request.user_id, request.channel_id, request.response_url, request.order_id)
+
+
+class Runner:
+    """Drives claimed ledger entries of any registered operation, and tells people how they ended. Thread-safe:
+    the ledger and the store serialise writes."""
+
+    def __init__(
+        self,
+        graph: GraphClient,
+        store: Store,
+        ledger: Ledger,
+        publisher: Publisher,
+        operations: Sequence[Operation],
+        *,
+        crash_points: CrashPoints | None = None,
+    ) -> None:
+        self.graph = graph
+        self.store = store
+        self.ledger = ledger
+        self._publisher = publisher
+        self._operations = {operation.name: operation for operation in operations}
+        self._crash_points = crash_points or CrashPoints()
+
+    def operation(self, entry: LedgerEntry) -> Operation:
+        return self._operations[entry.operation]
+
+    # --- claim → send → record → publish ----------------------------------------------------------------------
+
+    def drive(self, entry: LedgerEntry, request: Request | None) -> LedgerEntry:
+        """Send the stored request with the stored key, record what Meta said, then publish it."""
+        operation = self.operation(entry)
+        with logs.bound(order_id=entry.order_id, idempotency_key=entry.key):
+            log.info("sending %s (attempt %d)", entry.operation, entry.attempts)
+            self._crash_points("before_call")
+            try:
+                response = operation.send(self.graph, entry)
+            except GraphError as exc:
+                self._crash_points("after_call")
+                recorded = self._record_failure(operation, entry, exc)
+            else:
+                self._crash_points("after_call")
+                recorded = operation.record_success(self.store, self.ledger, entry, response)
+            log.info("%s: %s%s", entry.operation, recorded.state, " (retryable)" if recorded.retryable else "")
+            self.finish(recorded, request)
+        return recorded
+
+    def _record_failure(self, operation: Operation, entry: LedgerEntry, exc: GraphError) -> LedgerEntry:
+        """Transient: retryable with the same key. Refused by state: read the order, since a refusal with the
+        order showing this intent done means an earlier send of it (or another card's) got through."""
+        if exc.is_transient:
+            return self.ledger.fail(entry.key, error_record(exc), retryable=True)
+        message = None
+        if isinstance(exc, OrderStateError):
+            try:
+                order = operation.read_back(self.graph, entry)
+            except GraphError:
+                order = {}
+            if order is not None:
+                if operation.took_effect(entry, order):
+                    return self.ledger.succeed(entry.key, operation.recovered(order))
+                message = operation.refused_words(order)
+        return self.fail_for_good(entry, error_record(exc, message))
+
+    def fail_for_good(self, entry: LedgerEntry, error: Mapping[str, Any]) -> LedgerEntry:
+        """Record a permanent failure: the ledger frees the order(s) for a corrected request with a new key."""
+        return self.ledger.fail(entry.key, error, retryable=False)
+
+    def finish(self, entry: LedgerEntry, request: Request | None) -> None:
+        """Show the recorded outcome on every card of the order(s) and to whoever waited for it; a requester
+        whose card cannot show it is told."""
+        if entry.state != "pending":
+            self._tell_waiters(entry)
+        for order_id in self.operation(entry).shown_on(entry):
+            status = status_of(entry, order_id)
+            # A permanent failure leaves the order to a fresh, corrected request; Retry carries the claim's own key.
+            key = new_key() if status.state == "failed" else None
+            mine = request if order_id == entry.order_id else None
+            updated = self._update_cards(order_id, status, key, mine)
+            if mine is not None and not updated:
+                self.tell(mine, Outcome(order_id, status))
+
+    # --- answers ----------------------------------------------------------------------------------------------
+
+    def tell(self, request: Request, answer: Answer) -> None:
+        self._publisher.tell(requester_of(request), answer)
+
+    def answer_status(self, request: Request, entry: LedgerEntry) -> None:
+        """Answer a request from the claim that has the order: its outcome, or, while it is in flight, that it is
+        under way, and its outcome later (the requester waits on it in the database, so a crash loses no answer)."""
+        status = status_of(entry, request.order_id)
+        if status.state != "pending":
+            self.tell(request, Outcome(request.order_id, status))
+            return
+        self.ledger.add_waiter(
+            entry.key,
+            order_id=request.order_id,
+            user_id=request.user_id,
+            channel=request.channel_id,
+            response_url=request.response_url,
+        )
+        self.tell(request, Outcome(request.order_id, status, waiting=True))
+        settled = self.ledger.get(entry.key)
+        if settled is not None and settled.state != "pending":  # it ended before the waiter was written
+            self._tell_waiters(settled)
+
+    def _tell_waiters(self, entry: LedgerEntry) -> None:
+        """Tell everyone who asked while ``entry`` was in flight how it ended (each once)."""
+        for waiter in self.ledger.take_waiters(entry.key):
+            order_id = str(waiter["order_id"])
+            requester = Requester(str(waiter["user_id"]), waiter["channel"], waiter["response_url"], order_id)
+            self._publisher.tell(requester, Outcome(order_id, status_of(entry, order_id)))
+
+    # --- cards ------------------------------------------------------------------------------------------------
+
+    def _update_cards(self, order_id: str, status: AckStatus, key: str | None, request: Request | None) -> bool:
+        """Redraw every known card of the order; True if the requester's card was among them."""
+        cards = self.store.cards_for_order(order_id)
+        if not cards:
+            return False
+        updated = self._publisher.order_changed(self._card_order(order_id), cards, status, key)
+        return request is not None and any(_same_message(card, request) for card in updated)
+
+    def _card_order(self, order_id: str) -> dict[str, Any]:
+        """The order to draw cards from: fresh from Meta, else as last indexed (cards must update either way)."""
+        try:
+            return self.graph.get_order(order_id, ORDER_CARD_FIELDS)
+        except GraphError:
+            log.warning("could not read order %s for its cards; drawing them from the index", order_id)
+            indexed = self.store.get_order(order_id)
+            return indexed.data if indexed else {"id": order_id}
+
+    def remember(self, request: Request) -> None:
+        """Make the requester's card one the bot knows, so the sweeper can update it after a crash."""
+        if request.channel_id and request.message_ts and not request.ephemeral:
+            known = any(c.ts == request.message_ts for c in self.store.cards_for_order(request.order_id))
+            if not known:
+                self.store.remember_card(
+                    request.order_id,
+                    channel=request.channel_id,
+                    ts=request.message_ts,
+                    response_url=None,
+                    kind=CARD_NOTIFICATION,
+                )
+        elif request.response_url:
+            self.store.remember_card(
+                request.order_id, channel=None, ts=None, response_url=request.response_url, kind=CARD_LOOKUP
+            )
+
+
+def _same_message(card: Card, request: Request) -> bool:
+    if request.ephemeral:
+        return card.response_url == request.response_url
+    return card.channel == request.channel_id and card.ts == request.message_ts

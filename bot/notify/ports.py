@@ -1,0 +1,78 @@
+"""What the poller needs from the chat it announces into, as ports: paced per-channel queues of writes.
+
+The poller decides (what to announce, refresh or recover); an :class:`Outbox` (the Slack publisher) carries it
+out one channel at a time, giving each job a :class:`ChannelWriter` whose calls are paced and retried. A call that
+keeps failing raises :class:`NotifyError` to the job, whose work then stays unfinished for the next pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.actions.status import AckStatus
+
+
+class NotifyError(Exception):
+    """A chat call that kept failing; what it was for stays unfinished and is tried again later."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """An order as a card last showed it (``before``, shaped like an order) and as it is now, and who
+    acknowledged it through orderdesk, if anyone: what a threaded reply says changed."""
+
+    order_id: str
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any]
+    acknowledged_by: str | None
+
+
+class ChannelWriter(Protocol):
+    """One channel's writes and reads, each paced and retried. Posts return the message's timestamp."""
+
+    def post_card(self, channel: str, order: Mapping[str, Any], status: AckStatus | None, key: str) -> str:
+        """Post an order's card, marked (message metadata) as that order's, so recovery can find it."""
+        ...
+
+    def update_card(
+        self, channel: str, ts: str, order: Mapping[str, Any], status: AckStatus | None, key: str
+    ) -> None: ...
+
+    def post_digest(self, channel: str, digest_id: str, orders: Sequence[Mapping[str, Any]]) -> str:
+        """Post one message for a burst of new orders, marked as that digest's."""
+        ...
+
+    def update_digest(self, channel: str, ts: str, digest_id: str, orders: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def reply_change(self, channel: str, ts: str, change: Change) -> None:
+        """Say in the card's thread what changed; nothing when nothing worth saying did."""
+        ...
+
+    def reply_changes(self, channel: str, ts: str, changes: Sequence[Change]) -> None:
+        """Say in a digest's thread, in one reply, what changed, one line per order; nothing when nothing did."""
+        ...
+
+    def posted_cards(self, channel: str, since: float) -> dict[str, str]:
+        """Our cards in the channel posted since ``since``: order id → ts."""
+        ...
+
+    def posted_digests(self, channel: str, since: float) -> dict[str, str]:
+        """Our digests in the channel posted since ``since``: digest id → ts."""
+        ...
+
+
+Job = Callable[[ChannelWriter], object]
+OnError = Callable[[str], None]
+
+
+class Outbox(Protocol):
+    """Paced queues of jobs, one per channel; each failed call is reported to ``on_error``."""
+
+    def submit(self, channel: str, job: Job, on_error: OnError) -> Future[object]: ...
+
+    def __len__(self) -> int:
+        """Jobs queued and not yet done."""
+        ...
