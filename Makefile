@@ -7,9 +7,8 @@ STAMP := $(VENV)/.installed
 # pytest starts through tests/needs.py, which first finds (or installs, where the machine allows) what the suite
 # needs from outside pip, such as Chromium, and stops with one line saying how to install it if that fails.
 PYTEST_WORKERS ?= auto
-# `make lint` checks the import contracts of pyproject.toml ([tool.importlinter]) too when IMPORT_CONTRACTS=1;
-# `make imports` checks them alone.
-IMPORT_CONTRACTS ?= 0
+# `make lint` checks the import contracts of pyproject.toml ([tool.importlinter]) too; `make imports` checks them
+# alone.
 
 .PHONY: all venv test lint imports typecheck pytest demo bench clean format
 
@@ -26,7 +25,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	@if [ "$(IMPORT_CONTRACTS)" = 1 ]; then $(MAKE) --no-print-directory imports; fi
+	$(BIN)/lint-imports --no-cache
 
 imports: $(STAMP)
 	$(BIN)/lint-imports --no-cache

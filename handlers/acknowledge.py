@@ -17,13 +17,12 @@ from slack_sdk import WebClient
 
 from bot.actions.acknowledge import AcknowledgementService
 from bot.actions.operation import Actor
-from bot.slack import payloads
-from bot.slack.payloads import Click, ack_modal
-from bot.slack.publisher import answer_blocks
-from bot.slack import ids
+from bot.slack import ids, payloads
 from bot.slack.access import workspace_of
 from bot.slack.errors import BadRequest
 from bot.slack.later import Later
+from bot.slack.payloads import Click, ack_modal
+from bot.slack.publisher import answer_blocks
 from bot.slack.views.acknowledge import ack_pending_prompt
 from bot.slack.views.help import message_blocks
 

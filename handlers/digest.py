@@ -10,14 +10,13 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
-from slack_sdk import WebClient
 
 from bot.actions.acknowledge import AcknowledgementService
 from bot.config import Settings
 from bot.notify.poller import digest_orders
 from bot.slack import ids
-from bot.slack.publisher import answer_blocks
 from bot.slack.later import Later
+from bot.slack.publisher import answer_blocks
 from bot.slack.views.digest import digest_list
 from bot.slack.views.help import message_blocks
 from bot.storage.sqlite.store import Store

@@ -21,8 +21,8 @@ from bot.config import Settings
 from bot.lookup.query import MAX_QUERIES, QueryError, find_in_message, parse_query
 from bot.lookup.service import Answer, OrderService, Problem
 from bot.slack import ids
-from bot.slack.publisher import answer_blocks
 from bot.slack.later import Later
+from bot.slack.publisher import answer_blocks
 from bot.slack.views.help import help_blocks, message_blocks
 from bot.slack.views.kit import context as context_block
 from bot.slack.views.lookup import render, render_contact, render_shared
