@@ -177,7 +177,7 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=3000,
         help="HTTP mode: port to listen on, 1-65535, or 0 for any free port (default 3000)",
     )
-    # Test-only (tests/test_crash.py): a directory whose flag files stop an acknowledgement at a named point.
+    # Test-only (tests/runtime/test_crash.py): a directory whose flag files stop an acknowledgement at a named point.
     parser.add_argument("--crash-points", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

@@ -45,7 +45,7 @@ BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0ORDERDESK"
 DEFAULT_APP_TOKEN = "xapp-sandbox-app-token"  # noqa: S105 - likewise
-# manifest.yml's oauth_config.scopes.bot, granted by default (tests/test_doctor.py fails when they drift apart).
+# manifest.yml's oauth_config.scopes.bot, granted by default (tests/cli/test_doctor.py fails when they drift apart).
 DEFAULT_SCOPES = (
     "commands",
     "chat:write",

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 ORDERS = 200
 RUNS = 20
 CHANNEL = "C0ORDERS"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _sync(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:

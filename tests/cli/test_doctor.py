@@ -23,7 +23,7 @@ APP_TOKEN = "xapp-canary-app-77aa"
 PAGE_TOKEN = "canary-page-token-9c3d"
 WRONG = {"SLACK_BOT_TOKEN": "xoxb-canary-wrong-b0", "SLACK_APP_TOKEN": "xapp-canary-wrong-a1"}
 WRONG_PAGE_TOKEN = "canary-wrong-page-c2"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECRETS = (BOT_TOKEN, APP_TOKEN, PAGE_TOKEN, WRONG_PAGE_TOKEN, *WRONG.values(), "canary-signing")
 
 
