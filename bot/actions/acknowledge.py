@@ -39,16 +39,11 @@ from bot.actions.permissions import Groups, Permissions
 from bot.actions.runner import CrashPoints, Publisher, Runner
 from bot.actions.status import ACKNOWLEDGEABLE_STATES, ACKNOWLEDGED_STATES, MERCHANT_REF_MAX, MERCHANT_REF_PATTERN
 from bot.config import Settings
+from bot.domain import problems
 from bot.graph.client import MAX_BATCH_ACK, GraphClient
 from bot.storage.sqlite.store import Store
 
 _ORDER_CHECK_FIELDS = "id,order_status,merchant_order_id"
-
-# Why Meta refuses an acknowledgement, by the state the order turned out to be in (read after the refusal).
-_REFUSED_IN_STATE = {
-    "FB_PROCESSING": "The order is still in Meta's processing hold; it cannot be acknowledged yet.",
-    "COMPLETED": "The order is already completed.",
-}
 
 
 def _state(order: Mapping[str, Any]) -> object:
@@ -74,11 +69,7 @@ class AcknowledgeOrder:
         return {"id": order.get("id"), "state": _state(order), "recovered": True}
 
     def refused_words(self, order: Mapping[str, Any]) -> str | None:
-        state = _state(order)
-        if state == "IN_PROGRESS":
-            reference = order.get("merchant_order_id") or "none"
-            return f"It was already acknowledged outside orderdesk (reference {reference})."
-        return _REFUSED_IN_STATE.get(str(state))
+        return problems.refused_words(order)
 
     def record_success(
         self, store: Store, ledger: Ledger, entry: LedgerEntry, response: Mapping[str, Any]

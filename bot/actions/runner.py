@@ -21,6 +21,7 @@ from bot.actions.answers import Answer, Outcome, Requester
 from bot.actions.ledger import Ledger, LedgerEntry, new_key
 from bot.actions.operation import Operation, Request
 from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION, AckStatus, status_of
+from bot.domain import problems
 from bot.graph.client import ORDER_CARD_FIELDS, GraphClient, GraphError, OrderStateError
 from bot.storage.sqlite.store import Card, Store
 
@@ -58,12 +59,6 @@ class CrashPoints:
             return
         (self._directory / f"{point}.reached").touch()
         threading.Event().wait()
-
-
-def error_record(exc: GraphError, message: str | None = None) -> dict[str, Any]:
-    """What the ledger keeps of a failure: the Graph numbers for support, and words for the card."""
-    words = message or exc.user_message or exc.message
-    return {"type": type(exc).__name__, "code": exc.code, "subcode": exc.subcode, "message": words}
 
 
 def requester_of(request: Request) -> Requester:
@@ -118,7 +113,7 @@ class Runner:
         """Transient: retryable with the same key. Refused by state: read the order, since a refusal with the
         order showing this intent done means an earlier send of it (or another card's) got through."""
         if exc.is_transient:
-            return self.ledger.fail(entry.key, error_record(exc), retryable=True)
+            return self.ledger.fail(entry.key, problems.for_ledger(exc), retryable=True)
         message = None
         if isinstance(exc, OrderStateError):
             try:
@@ -129,7 +124,7 @@ class Runner:
                 if operation.took_effect(entry, order):
                     return self.ledger.succeed(entry.key, operation.recovered(order))
                 message = operation.refused_words(order)
-        return self.fail_for_good(entry, error_record(exc, message))
+        return self.fail_for_good(entry, problems.for_ledger(exc, message))
 
     def fail_for_good(self, entry: LedgerEntry, error: Mapping[str, Any]) -> LedgerEntry:
         """Record a permanent failure: the ledger frees the order(s) for a corrected request with a new key."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.actions.runner import Runner, error_record
+from bot.actions.runner import Runner
+from bot.domain import problems
 from bot.graph.client import GraphError
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def sweep(runner: Runner) -> int:
         try:
             order = operation.read_back(runner.graph, entry)
         except GraphError as exc:
-            runner.finish(runner.ledger.fail(entry.key, error_record(exc), retryable=True), None)
+            runner.finish(runner.ledger.fail(entry.key, problems.for_ledger(exc), retryable=True), None)
             continue
         if order is not None and operation.took_effect(entry, order):
             runner.finish(runner.ledger.succeed(entry.key, operation.recovered(order)), None)
