@@ -40,9 +40,6 @@ def register(app: App) -> None:
     app.view(ids.ACK_REF_MODAL)(on_ack_reference)
 
 
-# --- the card's buttons -------------------------------------------------------------------------------------
-
-
 def on_ack(ack: Ack, body: dict[str, Any], context: BoltContext, acks: AcknowledgementService, later: Later) -> None:
     ack()  # first: the claim and Meta's answer may take longer than Slack waits
     later(lambda: acks.acknowledge(Click.from_action(body, workspace_of(context))))
@@ -76,7 +73,6 @@ def trigger_id(body: dict[str, Any]) -> str:
     return trigger
 
 
-# --- the "Acknowledge with reference…" modal ----------------------------------------------------------------
 # The modal carries the click it was opened from (order, idempotency key, card, response URL) in
 # ``private_metadata``, so a submission is the same intent as the button and answers the same way. A reference the
 # bot cannot send is refused inline (``response_action="errors"``) and the modal stays open.
@@ -115,9 +111,6 @@ def typed_reference(view: dict[str, Any]) -> str:
     if not isinstance(value, str):
         raise BadRequest("orderdesk could not read that form, so nothing was done. Open it again.")
     return value.strip()
-
-
-# --- /order ack-pending and its confirmed "Acknowledge all" ------------------------------------------------------
 
 
 def ack_pending(argument: str, respond: Respond, context: BoltContext) -> None:

@@ -40,9 +40,6 @@ def register(app: App) -> None:
     app.action(ids.SHARE_IN_CHANNEL)(on_share_in_channel)
 
 
-# --- /order subcommands --------------------------------------------------------------------------------------
-
-
 def show_help(argument: str, respond: Respond, context: BoltContext) -> None:
     respond(blocks=help_blocks(), text="How to use /order", response_type="ephemeral")
 
@@ -78,9 +75,6 @@ def answer_each(answers: Sequence[Answer], respond: Respond, settings: Settings,
         respond(blocks=blocks, text=text, response_type="ephemeral", replace_original=False)
 
 
-# --- the "Look up order" message shortcut ------------------------------------------------------------------------
-
-
 def on_lookup_shortcut(
     ack: Ack, shortcut: dict[str, Any], respond: Respond, orders: OrderService, settings: Settings, later: Later
 ) -> None:
@@ -100,9 +94,6 @@ def look_up_message(shortcut: dict[str, Any], respond: Respond, orders: OrderSer
         skipped = ", ".join(f"`{query}`" for query in queries[MAX_QUERIES:])
         note = f"That message names {len(queries)} order numbers; I looked up the first {MAX_QUERIES}, not {skipped}."
     answer_each(orders.lookup(shown), respond, settings, note=note)
-
-
-# --- the lookup card's buttons: Show contact and address, Share in channel ---------------------------------------
 
 
 def on_show_contact(

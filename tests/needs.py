@@ -127,9 +127,6 @@ CHROMIUM = Need(
 NEEDS: tuple[Need, ...] = (CHROMIUM,)
 
 
-# ---------------------------------------------------------------------- decisions (pure, given a Machine)
-
-
 def find(need: Need, machine: Machine) -> str | None:
     """The path of ``need`` on this machine, looked for the way users have it; None when it is not there."""
     for command in need.commands:
@@ -202,9 +199,6 @@ def path_for_tests(need: Need, environ: Mapping[str, str], machine: Machine) -> 
     if found is None:
         raise Missing(missing_line(need, machine))
     return found
-
-
-# ---------------------------------------------------------------------- the command
 
 
 def _run(command: Command) -> bool:

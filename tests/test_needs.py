@@ -76,9 +76,6 @@ def chromium(playwright_path: str | None = PLAYWRIGHTS) -> Need:
     )
 
 
-# ---------------------------------------------------------------------- finding it the way users have it
-
-
 @pytest.mark.parametrize("command", ["chromium", "chromium-browser", "google-chrome"])
 def test_a_browser_on_path_is_used_and_nothing_is_installed(command: str) -> None:
     fake = FakeMachine(path={command: f"/opt/bin/{command}"}, root=True)
@@ -101,9 +98,6 @@ def test_playwrights_downloaded_browser_counts_only_if_the_file_is_there() -> No
 def test_path_wins_over_debians_path_and_playwrights() -> None:
     fake = FakeMachine(path={"google-chrome": "/opt/google/chrome"}, files=["/usr/bin/chromium", PLAYWRIGHTS])
     assert needs.find(chromium(), fake.machine()) == "/opt/google/chrome"
-
-
-# ---------------------------------------------------------------------- installing where the machine allows
 
 
 def test_root_on_debian_installs_the_debian_package() -> None:
@@ -139,9 +133,6 @@ def test_an_install_that_succeeds_but_leaves_nothing_behind_is_not_trusted() -> 
     with pytest.raises(Missing):
         fake.ensure(chromium())
     assert fake.ran == [*APT, PLAYWRIGHT_INSTALL]
-
-
-# ---------------------------------------------------------------------- the one line when nothing works
 
 
 @pytest.mark.parametrize(
@@ -201,9 +192,6 @@ def test_a_test_started_without_the_make_target_fails_with_the_same_line() -> No
     with pytest.raises(Missing) as stopped:
         needs.path_for_tests(chromium(), {"TEST_CHROMIUM": "/gone/chromium"}, empty)
     assert str(stopped.value) == needs.missing_line(chromium(), empty)
-
-
-# ---------------------------------------------------------------------- more needs, same policy
 
 
 def test_another_need_is_one_entry() -> None:

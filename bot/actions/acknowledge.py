@@ -162,8 +162,6 @@ class AcknowledgementService:
         """How transient failures are re-sent before a person is asked to decide."""
         return self._ledger.retry
 
-    # --- one order ----------------------------------------------------------------------------------------------
-
     def acknowledge(self, request: Request, reference: str | None = None) -> None:
         """An Acknowledge press (``reference`` None: the configured template, if any) or a modal submission."""
         if self._refused(request):
@@ -240,8 +238,6 @@ class AcknowledgementService:
             return UnknownOrder(query)
         return History(order_ids[0], self._store.audit_for_order(order_ids[0]))
 
-    # --- many orders --------------------------------------------------------------------------------------------
-
     def pending_count(self) -> int:
         """How many orders await acknowledgement at Meta now (what ``/order ack-pending`` asks about)."""
         return sum(1 for _ in self._graph.iter_orders(state=["CREATED"], fields="id"))
@@ -310,8 +306,6 @@ class AcknowledgementService:
         return [
             {**r, "merchant_order_reference": entry.reference_for(str(r.get("id")))} for r in entry.response["orders"]
         ] + skipped
-
-    # --- who may acknowledge ----------------------------------------------------------------------------------
 
     def _refused(self, request: Request) -> bool:
         refusal: NotAllowed | NotShown | None = self._permissions.refusal(

@@ -89,8 +89,6 @@ class Runner:
     def operation(self, entry: LedgerEntry) -> Operation:
         return self._operations[entry.operation]
 
-    # --- claim → send → record → publish ----------------------------------------------------------------------
-
     def drive(self, entry: LedgerEntry, request: Request | None) -> LedgerEntry:
         """Send the stored request with the stored key, record what Meta said, then publish it."""
         operation = self.operation(entry)
@@ -144,8 +142,6 @@ class Runner:
             if mine is not None and not updated:
                 self.tell(mine, Outcome(order_id, status))
 
-    # --- answers ----------------------------------------------------------------------------------------------
-
     def tell(self, request: Request, answer: Answer) -> None:
         self._publisher.tell(requester_of(request), answer)
 
@@ -174,8 +170,6 @@ class Runner:
             order_id = str(waiter["order_id"])
             requester = Requester(str(waiter["user_id"]), waiter["channel"], waiter["response_url"], order_id)
             self._publisher.tell(requester, Outcome(order_id, status_of(entry, order_id)))
-
-    # --- cards ------------------------------------------------------------------------------------------------
 
     def _update_cards(self, order_id: str, status: AckStatus, key: str | None, request: Request | None) -> bool:
         """Redraw every known card of the order; True if the requester's card was among them."""

@@ -41,9 +41,6 @@ CONTACT_FIELDS = "id,order_status,buyer_details{name,email,email_remarketing_opt
 DAY_SECONDS = 86_400
 
 
-# --- answers ------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class OrderFound:
     """An order to show as a card, as Meta returned it, with what the ledger knows of its acknowledgement."""
@@ -76,9 +73,6 @@ class Contact:
 
 
 Answer = OrderFound | Ambiguous | Problem
-
-
-# --- the service -----------------------------------------------------------------------------------------------
 
 
 class OrderService:
@@ -137,8 +131,6 @@ class OrderService:
         )
         return answer
 
-    # --- lookups ------------------------------------------------------------------------------------------------
-
     def _by_id(self, order_id: str) -> OrderFound:
         order = self._graph.get_order(order_id, ORDER_CARD_FIELDS)
         self._store.upsert_order(order)  # so its reference becomes findable
@@ -187,8 +179,6 @@ class OrderService:
             f"{searched} {when_searched}. Check the reference, or look the order up by its Facebook order ID, "
             f"e.g. `/order 7001234567890`."
         )
-
-    # --- errors as answers ----------------------------------------------------------------------------------
 
     def _explain(self, error: GraphError, query: Query) -> str:
         """Plain words for a Graph failure; the ones only an admin can fix are logged for them."""

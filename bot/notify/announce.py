@@ -27,8 +27,6 @@ class Announcer:
         self._store = store
         self._ledger = ledger
 
-    # --- announcing ------------------------------------------------------------------------------------------
-
     def post_card(self, out: ChannelWriter, order_id: str, channel: str) -> None:
         """Post the card, then complete the claim (and make acknowledgements update it)."""
         order = self.order(order_id)
@@ -81,8 +79,6 @@ class Announcer:
         acknowledged = self._acknowledgement(row.order_id)
         return Change(row.order_id, before, order, acknowledged.user_id if acknowledged else None)
 
-    # --- keeping cards current -------------------------------------------------------------------------------
-
     def refresh(self, out: ChannelWriter, row: NotificationRow, ts: str, order: Mapping[str, Any]) -> None:
         """Redraw the order's card and say in its thread what changed."""
         change = self._change(row, order)
@@ -104,8 +100,6 @@ class Announcer:
         with self._store.transaction():
             for row, order in changes:
                 self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
-
-    # --- crash recovery ----------------------------------------------------------------------------------------
 
     def recover_cards(self, out: ChannelWriter, channel: str, rows: list[NotificationRow]) -> None:
         found = out.posted_cards(channel, min(row.claimed_at for row in rows))

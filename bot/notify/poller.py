@@ -96,9 +96,6 @@ def _iso(unix: float | None) -> str | None:
 DigestChanges = dict[str, tuple[DigestRow, list[tuple[NotificationRow, dict[str, Any]]]]]
 
 
-# --- the poller --------------------------------------------------------------------------------------------------
-
-
 @dataclass
 class PollResult:
     scanned: int = 0
@@ -145,8 +142,6 @@ class Notifier:
         self._clock = clock
         self._jobs = Announcer(store, Ledger(store, lease_seconds=settings.ack_lease_seconds, clock=clock))
 
-    # --- status ----------------------------------------------------------------------------------------------
-
     def status(self) -> dict[str, Any]:
         """For ``/healthz`` and ``orderdesk status``: last successful poll, watermark, queue, last error."""
         return {**stored_status(self._store), "queue": len(self._outbox)}
@@ -157,8 +152,6 @@ class Notifier:
 
     def _record_error(self, message: str) -> None:
         self._store.set_state(LAST_ERROR, json.dumps({"at": _iso(self._clock()), "error": message}))
-
-    # --- one pass ----------------------------------------------------------------------------------------------
 
     def poll_in_service(self) -> PollResult | None:
         """``orderdesk serve``'s worker: skip this turn if ``orderdesk sync`` is polling the same database."""
@@ -278,8 +271,6 @@ class Notifier:
             job = partial(self._jobs.refresh, row=row, ts=ts, order=current)
             pending.append((self._submit(channel, job), last_updated(order) or self._clock()))
 
-    # --- announcing ------------------------------------------------------------------------------------------
-
     def _announce_new(
         self,
         channel: str,
@@ -300,8 +291,6 @@ class Notifier:
                 result.announced += 1
                 job = partial(self._jobs.post_card, order_id=order_id, channel=channel)
                 pending.append((self._submit(channel, job), None))
-
-    # --- crash recovery ----------------------------------------------------------------------------------------
 
     def _recover(self) -> int:
         """Finish claims a crash left: complete those the channel has (found by metadata), post the others once."""

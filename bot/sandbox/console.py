@@ -123,8 +123,6 @@ class Console:
         """Serve the console at ``/console`` on the Slack sandbox's own port."""
         self.slack.mount(PREFIX, self)
 
-    # ------------------------------------------------------------------ WSGI
-
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "").removeprefix(PREFIX).strip("/")
@@ -142,8 +140,6 @@ class Console:
         except httpx.HTTPError as exc:
             # The bot is down or hung up: what Slack shows an agent when an app does not answer.
             return _json(start_response, 200, {"ok": False, "status": 0, "error": f"dispatch_failed ({exc})"})
-
-    # ------------------------------------------------------------------ what the page shows
 
     def state(self, user: str, *, since: str | None = None) -> JSON:
         """The channel as ``user`` sees it: messages (threads folded in), their ephemerals, their open modals,
@@ -221,8 +217,6 @@ class Console:
             raise BadRequest(f"unknown user {user!r}")
         return str(user)
 
-    # ------------------------------------------------------------------ what the page does
-
     def _send(self, body: JSON) -> JSON:
         """The composer: a slash command goes to the bot signed, like Slack; anything else is a message."""
         user, text = self._agent(body.get("user")), str(body.get("text") or "").strip()
@@ -270,9 +264,6 @@ class Console:
             return _answer(self.requester.view_submission(view, values, user=user))
         except SlackApiFailure as failure:  # the bot acked with a view Slack would refuse
             return {"ok": False, "status": 200, "error": f"the app answered with an invalid view ({failure.error})"}
-
-
-# ---------------------------------------------------------------------- helpers
 
 
 def _modal(view: JSON) -> JSON:

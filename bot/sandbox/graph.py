@@ -287,8 +287,6 @@ class GraphSandbox:
     def _clock(self) -> int:
         return int(time.time() + self._offset)
 
-    # --- python-level controls (the same as /_sandbox/) -----------------------------------------------------
-
     def transport(self) -> httpx.BaseTransport:
         """In-process transport; a dropped connection surfaces as ``httpx.RemoteProtocolError``."""
         return DroppingWSGITransport(app=self)
@@ -366,8 +364,6 @@ class GraphSandbox:
                 if (state is None or e.state == state)
                 and (with_reference is None or ("merchant_order_id" in e.data) == with_reference)
             ]
-
-    # --- WSGI ---------------------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -459,8 +455,6 @@ class GraphSandbox:
             raise not_found(node, request.method)
         with self._lock:
             return 200, _dumps(self._get(request, node, edge))
-
-    # --- reads --------------------------------------------------------------------------------------------------
 
     def _is_page(self, node: str) -> bool:
         return node in (self.page_id, self.cms_id, "me")
@@ -584,8 +578,6 @@ class GraphSandbox:
             query = {**query, "access_token": request.token}  # as Graph does; never recorded by the sandbox
         return f"{request.base}{path}?{urlencode(query)}"
 
-    # --- writes -------------------------------------------------------------------------------------------------
-
     def _post(self, request: _Request, node: str, edge: str | None, trace: str) -> tuple[int, bytes]:
         key = request.params.get("idempotency_key")
         if key in (None, ""):
@@ -630,8 +622,6 @@ class GraphSandbox:
         if edge not in actions:
             raise not_found(node, "POST")
         return actions[edge]
-
-    # --- /_sandbox/ -----------------------------------------------------------------------------------------------
 
     def _control(self, method: str, path: str, environ: dict[str, Any]) -> tuple[int, Any]:
         route = path.removeprefix("/_sandbox").strip("/").split("/")

@@ -193,8 +193,6 @@ class OrderBook:
                 found.append(entry)
         return found, False
 
-    # --- writes -------------------------------------------------------------------------------------------------
-
     def acknowledge(self, order_id: str, merchant_reference: str | None, now: int) -> dict[str, Any]:
         entry = self.get(order_id, "POST")
         if entry.state != "CREATED":
@@ -382,8 +380,6 @@ class OrderBook:
         if key == "retailer_id" and unknown_retailer:
             raise commerce(unknown_retailer, "Invalid retailer_id", f"{line[key]!r} is not an item of this order")
         raise invalid(f"{key} {line[key]!r} is not an item of order {entry.id}")
-
-    # --- sandbox controls ---------------------------------------------------------------------------------------
 
     def advance(self, order_id: str, to: str | None, merchant_reference: str | None, now: int) -> Entry:
         """Move an order forward as Meta or another tool would (finalize, acknowledge elsewhere, ship all)."""

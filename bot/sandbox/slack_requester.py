@@ -73,8 +73,6 @@ class SlackRequester:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ request kinds
-
     def slash_command(
         self, text: str, *, user: str = "U0AGENT1", channel: str = "C0ORDERS", command: str = "/order"
     ) -> Sent:
@@ -235,8 +233,6 @@ class SlackRequester:
             headers["X-Slack-Retry-Reason"] = retry_reason
         return self._deliver(json.dumps(envelope).encode(), "application/json", envelope, headers)
 
-    # ------------------------------------------------------------------ signing and sending
-
     def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
         """Slack's v0 signature headers for ``body`` (timestamp defaults to now by the requester's clock)."""
         ts = str(int(self._clock()) if timestamp is None else timestamp)
@@ -259,8 +255,6 @@ class SlackRequester:
         response = self.send_raw(body, headers)
         elapsed = time.perf_counter() - started
         return Sent(response, payload.get("response_url"), payload.get("trigger_id"), payload, elapsed)
-
-    # ------------------------------------------------------------------ payload parts
 
     def _actor(self, user: str, team_id: str | None) -> JSON:
         """``user`` and ``team`` as Slack sends them; a Slack Connect guest keeps their own ``user.team_id``."""

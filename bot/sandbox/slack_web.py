@@ -214,8 +214,6 @@ class SlackSandbox:
             self._last_ts = 0
             self._changed()
 
-    # ------------------------------------------------------------------ serving
-
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> ServerThread:
         """Serve over real HTTP in a background thread; the caller stops the returned (started) server."""
         self._server = ServerThread(self, host, port).start()
@@ -253,8 +251,6 @@ class SlackSandbox:
         headers = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)), **headers}
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [data]
-
-    # ------------------------------------------------------------------ test controls and inspection
 
     def calls(self, method: str | None = None) -> list[JSON]:
         """Every request received, oldest first: ``{method, args, ts, status, error}``; args never hold the token.
@@ -393,8 +389,6 @@ class SlackSandbox:
                 message["blocks"] = blocks
             return self._store(channel, message, thread_ts=None)
 
-    # ------------------------------------------------------------------ HTTP plumbing
-
     def _web_api(self, method: str, environ: dict[str, Any], body: bytes) -> tuple[int, dict[str, str], JSON]:
         args = _parse_args(environ, body)
         header_token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
@@ -444,8 +438,6 @@ class SlackSandbox:
         """Slack-style ``seconds.micros`` timestamps, strictly increasing even within one microsecond."""
         self._last_ts = max(int(self._clock() * 1_000_000), self._last_ts + 1)
         return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
-
-    # ------------------------------------------------------------------ directory methods
 
     def _auth_test(self, args: JSON) -> JSON:
         return {
@@ -544,8 +536,6 @@ class SlackSandbox:
         if BOT_USER_ID not in channel.members:
             raise SlackApiFailure("not_in_channel")
         return channel
-
-    # ------------------------------------------------------------------ messages
 
     def _chat_post_message(self, args: JSON) -> JSON:
         channel = self._writable_channel(args)
@@ -699,8 +689,6 @@ class SlackSandbox:
     def _ephemeral(self, message_ts: str | None) -> JSON | None:
         return self._ephemerals.get(message_ts) if message_ts else None
 
-    # ------------------------------------------------------------------ response URLs
-
     @staticmethod
     def _hook_key(response_url: str) -> str:
         return HOOKS_PATH + response_url.split(HOOKS_PATH, 1)[-1]
@@ -754,8 +742,6 @@ class SlackSandbox:
             entry["response_url"] = hook.url
             hook.message_ts = hook.message_ts or entry["message_ts"]  # a later replace_original replaces it
         return 200, {}, {"ok": True}
-
-    # ------------------------------------------------------------------ views
 
     def _views_open(self, args: JSON) -> JSON:
         trigger = self._use_trigger(args)
@@ -853,9 +839,6 @@ class SlackSandbox:
                     if other is view or (action == "clear" and other["root_view_id"] == view["root_view_id"]):
                         other["open"] = False
             self._changed()
-
-
-# ---------------------------------------------------------------------- argument helpers
 
 
 def _parse_args(environ: dict[str, Any], body: bytes) -> JSON:

@@ -116,8 +116,6 @@ class SlackPublisher:
     def __bool__(self) -> bool:
         return True  # a publisher with nothing queued is still there
 
-    # --- the actions engine's port ------------------------------------------------------------------------
-
     def order_changed(
         self, order: Mapping[str, Any], cards: Sequence[Card], status: AckStatus, key: str | None
     ) -> list[Card]:

@@ -116,9 +116,6 @@ def test_serve_refuses_a_port_that_is_not_one(tmp_path: Path, port: str, words: 
     assert not (tmp_path / "orderdesk.db").exists()  # refused before anything started
 
 
-# --- an unusable ORDERDESK_DB ----------------------------------------------------------------------------------
-
-
 def _garbage(tmp_path: Path) -> tuple[Path, str]:
     path = tmp_path / "orderdesk.db"
     path.write_bytes(bytes(range(256)) * 16)  # no sqlite header: what a damaged or wrong file looks like

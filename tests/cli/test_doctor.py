@@ -181,9 +181,6 @@ def test_unreachable_slack_says_where_it_looked(stack: Stack) -> None:
     assert f"  fix: check SLACK_API_URL ({url})" in out
 
 
-# --- the database: checked, never created -----------------------------------------------------------------------
-
-
 def test_a_missing_database_is_not_created(stack: Stack) -> None:
     path = stack.tmp_path / "fresh.db"
     code, out = stack.doctor(ORDERDESK_DB=str(path))
@@ -201,9 +198,6 @@ def test_database_problems_use_the_start_up_words(stack: Stack) -> None:
     folder = stack.tmp_path / "no-such-dir"
     assert f"✗ database: ORDERDESK_DB={path}: the folder {folder} does not exist: create it, or correct the path" in out
     assert not folder.exists()
-
-
-# --- placeholders from .env.example -----------------------------------------------------------------------------
 
 
 def test_the_placeholders_of_env_example_are_refused(stack: Stack) -> None:
@@ -224,9 +218,6 @@ def test_the_placeholders_of_env_example_are_refused(stack: Stack) -> None:
         "FB_PAGE_ID (a system user's token: Business Settings → System users)",
     ]
     assert not stack.slack.calls()
-
-
-# --- serving mode against manifest.yml --------------------------------------------------------------------------
 
 
 def http_manifest(folder: Path, **changes: Any) -> Path:

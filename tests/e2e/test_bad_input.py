@@ -112,9 +112,6 @@ def answers(stack: Stack, response_url: str | None) -> list[JSON]:
     return stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(response_url))
 
 
-# --- /order texts ------------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("text", ORDER_TEXTS.values(), ids=ORDER_TEXTS.keys())
 def test_any_order_text_gets_an_ephemeral_answer_in_words(stack: Stack, text: str) -> None:
     since = last_seq(stack)
@@ -141,9 +138,6 @@ def test_a_form_body_with_odd_fields_is_refused_or_answered_never_a_500(stack: S
         response = send_signed(stack.slack, body)
         assert response.status_code < 500, (body[:60], response.status_code, response.text)
         assert "Traceback" not in response.text
-
-
-# --- malformed and tampered interactivity payloads ---------------------------------------------------------
 
 
 def send_signed(requester: SlackRequester, body: bytes) -> httpx.Response:
@@ -341,9 +335,6 @@ def test_a_forged_value_for_an_order_the_bot_never_showed_makes_no_graph_call(ow
     for answer in answers(stack, sent.response_url):
         assert_fit_for_a_user(answer)
     assert not graph_posts(stack)
-
-
-# --- property tests ----------------------------------------------------------------------------------------
 
 
 @given(st.text(max_size=300))

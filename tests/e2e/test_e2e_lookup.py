@@ -72,9 +72,6 @@ def valid(answer: JSON) -> None:
         Block.parse(block).validate_json()  # type: ignore[union-attr]
 
 
-# --- lookups -------------------------------------------------------------------------------------------------
-
-
 def test_order_by_id_answers_with_its_card_from_one_graph_request(stack: Stack) -> None:
     order = stack.graph_sandbox.add_order()
     stack.graph_sandbox.clear_calls()
@@ -144,9 +141,6 @@ def test_usage(stack: Stack, text: str) -> None:
     assert stack.graph_sandbox.calls() == []
 
 
-# --- the message shortcut ----------------------------------------------------------------------------------
-
-
 def test_the_shortcut_looks_up_the_ids_in_a_message(stack: Stack) -> None:
     a, b = (str(stack.graph_sandbox.add_order()["id"]) for _ in range(2))
     message = stack.slack_sandbox.post_as_user(CHANNEL, f"Buyer asks about {a} and <@U0AGENT2> about {b}.", "U0AGENT2")
@@ -179,9 +173,6 @@ def test_the_shortcut_looks_up_five_and_names_the_rest(stack: Stack) -> None:
     assert "names 7 order numbers; I looked up the first 5" in text_of(found[-1])
     assert all(order_id in text_of(found[-1]) for order_id in order_ids[5:])
     assert len(card_requests(stack)) == 5
-
-
-# --- errors are answers --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -224,9 +215,6 @@ def test_invalid_input_says_what_is_wrong_with_an_example(stack: Stack) -> None:
     assert stack.graph_sandbox.calls() == []
 
 
-# --- hostile and huge orders -------------------------------------------------------------------------------------
-
-
 def test_markup_from_meta_is_escaped_and_long_texts_cut(stack: Stack) -> None:
     hostile = "<!channel> <@U123> & " + "x" * 3000
     order = stack.graph_sandbox.add_order(
@@ -257,9 +245,6 @@ def test_a_120_item_card_does_not_understate_the_item_count(stack: Stack) -> Non
     [answer] = ask(stack, str(order["id"]))
     assert "*Items* (25)" not in text_of(answer)
     assert "*Items* (100+)" in text_of(answer)
-
-
-# --- the card's buttons --------------------------------------------------------------------------------------------
 
 
 def test_show_contact_reveals_pii_to_the_clicker_only_and_audits_it(stack: Stack) -> None:

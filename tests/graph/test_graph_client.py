@@ -101,9 +101,6 @@ def rig() -> Iterator[Callable[..., tuple[GraphClient, Rig]]]:
         client.close()
 
 
-# --- requests ------------------------------------------------------------------------------------------------
-
-
 def test_token_travels_only_in_the_authorization_header(rig: Callable[..., tuple[GraphClient, Rig]]) -> None:
     client, script = rig(ok(), ok({"success": True}))
     client.get_order(ORDER, ORDER_CARD_FIELDS)
@@ -296,9 +293,6 @@ def test_get_page_reads_the_page(rig: Callable[..., tuple[GraphClient, Rig]]) ->
     assert script.requests[0].url.params["fields"] == "id,name"
 
 
-# --- paging --------------------------------------------------------------------------------------------------
-
-
 def pages(*sizes: int) -> list[Answer]:
     """Graph pages of the given sizes (short and empty ones included); only the last has no ``next``."""
     answers: list[Answer] = []
@@ -343,8 +337,6 @@ def test_order_edges_are_listed_across_pages(rig: Callable[..., tuple[GraphClien
     assert [row["id"] for row in listed] == ["0", "1", "2"]
     assert [r.url.path for r in script.requests] == [f"/v25.0/{ORDER}/{edge}"] * 2
 
-
-# --- errors --------------------------------------------------------------------------------------------------
 
 BUC = {"X-Business-Use-Case-Usage": json.dumps({PAGE: [{"type": "pages", "estimated_time_to_regain_access": 0}]})}
 
@@ -477,9 +469,6 @@ def test_one_log_line_per_failed_attempt_with_the_trace_id(
     assert "giving up" in record.getMessage()
 
 
-# --- retries -------------------------------------------------------------------------------------------------
-
-
 def test_retries_resend_the_identical_request(rig: Callable[..., tuple[GraphClient, Rig]]) -> None:
     client, script = rig(fail(503, envelope(2)), httpx.RemoteProtocolError("dropped"), ok({"success": True}))
     client.create_shipment(ORDER, "k", tracking_info={"carrier": "ups", "tracking_number": "1"})
@@ -539,9 +528,6 @@ def test_permanent_errors_are_not_retried(rig: Callable[..., tuple[GraphClient, 
     with pytest.raises(GraphError):
         client.acknowledge_order(ORDER, "k")
     assert (len(script.requests), script.sleeps) == (1, [])
-
-
-# --- construction --------------------------------------------------------------------------------------------
 
 
 def test_from_settings_builds_clients_with_explicit_timeouts() -> None:

@@ -99,9 +99,6 @@ def unix(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp())
 
 
-# --- reads ---------------------------------------------------------------------------------------------------
-
-
 def test_default_fields(graph: GraphClient, sandbox: GraphSandbox) -> None:
     order_id = created_order(sandbox)
     order = graph.get_order(order_id)
@@ -196,9 +193,6 @@ def test_get_page(graph: GraphClient) -> None:
     assert graph.get_page() == {"id": PAGE, "name": "Sandbox Shop"}
 
 
-# --- writes --------------------------------------------------------------------------------------------------
-
-
 def test_acknowledge_with_a_merchant_reference(graph: GraphClient, sandbox: GraphSandbox) -> None:
     order_id = created_order(sandbox)
     assert graph.acknowledge_order(order_id, "key-1", "SO-1") == {"id": order_id, "state": "IN_PROGRESS"}
@@ -240,9 +234,6 @@ def test_refund_of_a_shipped_order(graph: GraphClient, sandbox: GraphSandbox) ->
     graph.create_shipment(order_id, "ship-1", tracking_info={"carrier": "usps", "tracking_number": "94001"})
     assert graph.refund_order(order_id, "refund-1", reason_code="DAMAGED_GOODS") == {"success": True}
     assert len(graph.list_refunds(order_id)) == 1
-
-
-# --- errors from the sandbox's envelopes ---------------------------------------------------------------------
 
 
 def test_unknown_order_is_not_found(graph: GraphClient) -> None:
@@ -304,9 +295,6 @@ def test_throttle_without_an_estimate_backs_off_and_retries(
     graph.get_order(created_order(sandbox))
     assert [c["status"] for c in sandbox.calls()] == [400, 200]
     assert sleeps == [0.25]
-
-
-# --- retries -------------------------------------------------------------------------------------------------
 
 
 def _bearer() -> dict[str, str]:

@@ -94,9 +94,6 @@ def valid(blocks: list[dict[str, Any]]) -> None:
         Block.parse(block).validate_json()  # type: ignore[union-attr]
 
 
-# --- by id ---------------------------------------------------------------------------------------------------
-
-
 def test_lookup_by_id_is_one_request_and_indexes_the_order(
     service: OrderService, sandbox: GraphSandbox, store: Store
 ) -> None:
@@ -138,9 +135,6 @@ def test_the_card_shows_what_the_ledger_knows(service: OrderService, sandbox: Gr
     assert (answer.ack_status.state, answer.ack_status.user_id) == ("pending", "U0AGENT2")
     blocks, _ = render(answer, commerce_manager_url=CM_URL)
     assert "order_ack" not in json.dumps(blocks)  # no second Acknowledge while one is in flight
-
-
-# --- by reference --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("typed", ["SO-1042", "so-1042", "So-1042"])
@@ -234,9 +228,6 @@ def test_a_shared_reference_lists_every_order_without_fetching_cards(
     assert "3 orders" in text
 
 
-# --- errors are answers ----------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
@@ -278,9 +269,6 @@ def test_token_problems_are_logged_for_the_admin_with_code_and_trace_but_no_toke
     assert int(logged[1]) == code
     assert f"Graph error {code}, trace {logged[2]}" in answer.text  # the agent can quote what the admin finds
     assert SANDBOX_TOKEN not in caplog.text
-
-
-# --- buttons -------------------------------------------------------------------------------------------------------
 
 
 def test_contact_reveals_pii_once_and_audits_who_saw_it(

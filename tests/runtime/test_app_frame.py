@@ -235,9 +235,6 @@ def test_the_lookup_shortcut_is_acked_and_answered(
     assert answer["response_type"] == "ephemeral"
 
 
-# --- structured logging ------------------------------------------------------------------------------------
-
-
 @pytest.fixture
 def log_stream() -> Iterator[io.StringIO]:
     stream = io.StringIO()

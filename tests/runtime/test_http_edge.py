@@ -60,9 +60,6 @@ def request_head(stack: Stack, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-# --- bodies over the cap ----------------------------------------------------------------------------------
-
-
 def test_a_body_declared_over_the_cap_is_refused_before_the_client_sends_it(stack: Stack) -> None:
     """The client sends the headers of a 10 MiB body and 4 KiB of it, then holds the rest: the 413 comes anyway,
     so the bot answered without waiting for (or reading) what was never sent; no listener ran.
@@ -142,9 +139,6 @@ def test_the_router_reads_no_further_than_the_cap_under_any_wsgi_server(declared
     assert bolt_calls == []
 
 
-# --- unsigned requests: one warning line, never the body ------------------------------------------------
-
-
 def canary_command(stack: Stack) -> bytes:
     """A slash command as Slack sends it, with a buyer's email in its text and a response URL."""
     fields = {
@@ -198,9 +192,6 @@ def test_bolts_own_verification_never_logs_the_body(stack: Stack, caplog: pytest
     assert "response_url" not in record_texts(caplog)
 
 
-# --- HEAD -------------------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(("path", "status"), [("/healthz", None), ("/slack/events", 405), ("/nowhere", 404)])
 def test_head_gets_headers_only_and_the_kept_alive_connection_stays_usable(
     stack: Stack, path: str, status: int | None
@@ -220,9 +211,6 @@ def test_head_gets_headers_only_and_the_kept_alive_connection_stays_usable(
         assert json.loads(after.read())["ok"] is True
     finally:
         connection.close()
-
-
-# --- malformed input: 4xx or words, a warning line, never a traceback ---------------------------------------
 
 
 def warnings_and_worse(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

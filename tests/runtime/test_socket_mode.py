@@ -112,8 +112,6 @@ def test_a_retried_envelope_is_acked_once_and_carries_the_retry_to_listeners(
     assert seen == [("1", "timeout")]
 
 
-# --- start-up: `orderdesk serve` when Socket Mode cannot connect --------------------------------------------
-
 ORDERDESK = Path(sys.executable).with_name("orderdesk")
 APP_TOKEN = "xapp-socket-right-4d1e"
 WRONG_APP_TOKEN = "xapp-socket-wrong-8b2c"

@@ -84,9 +84,6 @@ def ephemeral_card(page: Page, order_id: str) -> Locator:
     return card
 
 
-# ---------------------------------------------------------------------- the console itself (frame only)
-
-
 def test_help_comes_back_only_visible_to_the_asker(page: Page) -> None:
     send(page, "/order help")
 
@@ -132,9 +129,6 @@ def test_the_message_menu_sends_the_look_up_order_shortcut(page: Page, demo: Dem
     assert demo.slack.calls("response_url")  # the bot answered through the shortcut's response URL
 
 
-# ---------------------------------------------------------------------- the whole bot through the console
-
-
 def test_lookup_double_click_modal_and_notification(page: Page, demo: Demo) -> None:
     awaiting, _, _ = demo.examples
     send(page, f"/order {awaiting}")
@@ -168,9 +162,6 @@ def test_lookup_double_click_modal_and_notification(page: Page, demo: Demo) -> N
     new = demo.graph.add_order(items=1)
     notification = page.locator("[data-kind=message]", has_text=new["id"])
     expect(notification.locator(f"[data-action-id={ids.ACK}]")).to_be_visible(timeout=WAIT_MS)
-
-
-# ---------------------------------------------------------------------- reading the channel and the Graph panel
 
 
 def test_sending_a_command_scrolls_to_its_answer_as_slack_does(page: Page, demo: Demo) -> None:

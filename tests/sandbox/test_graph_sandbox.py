@@ -84,9 +84,6 @@ def ack(client: httpx.Client, order_id: str, key: str, **params: Any) -> httpx.R
     return client.post(f"/v25.0/{order_id}/acknowledge_order", data={"idempotency_key": key, **params})
 
 
-# --- seeded data --------------------------------------------------------------------------------------------------
-
-
 def test_same_seed_same_orders_and_different_seed_differs() -> None:
     a, b, c = (
         GraphSandbox(orders=30, now=NOW),
@@ -119,9 +116,6 @@ def test_seeded_timestamps_lie_in_the_last_sixty_days(sandbox: GraphSandbox, cli
         f"/v25.0/{PAGE}/commerce_orders", params={"state": ALL_STATES, "updated_before": NOW - 61 * 86_400}
     ).json()
     assert earliest == {"data": []}
-
-
-# --- reads and fields -----------------------------------------------------------------------------------------
 
 
 def test_default_fields(graph: httpx.Client, sandbox: GraphSandbox) -> None:
@@ -229,9 +223,6 @@ def test_fb_processing_orders_hide_buyer_details(client: httpx.Client, sandbox: 
     assert body["items"]["data"]
 
 
-# --- listing and paging ---------------------------------------------------------------------------------------
-
-
 def test_paging_a_thousand_orders_yields_each_once_in_order(graph: httpx.Client) -> None:
     big = GraphSandbox(orders=1000, now=NOW)
     with httpx.Client(transport=big.transport(), base_url="http://graph.test", headers=AUTH) as client:
@@ -332,9 +323,6 @@ def test_time_window_filters_on_last_updated(client: httpx.Client, sandbox: Grap
     assert ids == expected
 
 
-# --- tokens and encodings --------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("how", ["header", "query", "form", "json"])
 def test_token_as_header_or_parameter(sandbox: GraphSandbox, how: str) -> None:
     order_id = sandbox.order_ids("CREATED")[0]
@@ -372,9 +360,6 @@ def test_call_record_never_holds_the_token(sandbox: GraphSandbox) -> None:
     assert len(calls) == 3
     assert TOKEN not in json.dumps(calls)
     assert all("access_token" not in c["params"] for c in calls)
-
-
-# --- acknowledgement and idempotency ---------------------------------------------------------------------------
 
 
 def test_acknowledge_then_read_back_the_reference(graph: httpx.Client, sandbox: GraphSandbox) -> None:
@@ -487,9 +472,6 @@ def test_batch_acknowledgement_validates_orders(client: httpx.Client, orders: An
     assert error(response)["code"] == 100
 
 
-# --- shipments, cancellations, refunds ------------------------------------------------------------------------
-
-
 def post(client: httpx.Client, order_id: str, edge: str, key: str, **params: Any) -> httpx.Response:
     return client.post(f"/v25.0/{order_id}/{edge}", json={"idempotency_key": key, **params})
 
@@ -553,9 +535,6 @@ def test_writes_respect_the_state_machine(client: httpx.Client, sandbox: GraphSa
     order_id = sandbox.order_ids(state)[0]
     assert error(post(client, order_id, edge, "k"))["code"] == 100
     assert sandbox.order(order_id)["order_status"]["state"] == state
-
-
-# --- faults ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("status", "code"), [(500, 1), (503, 2)])
@@ -633,9 +612,6 @@ def test_unknown_fault_settings_are_refused(client: httpx.Client) -> None:
     assert "latency" in response.json()["error"]["message"]
 
 
-# --- /_sandbox/ controls ---------------------------------------------------------------------------------------
-
-
 def test_sandbox_controls_over_http(sandbox: GraphSandbox) -> None:
     name = "<!channel> Zoë & <@U123> " + "x" * 3000
     with served(sandbox) as url, httpx.Client(base_url=url, timeout=10) as c:
@@ -681,9 +657,6 @@ def test_reset_returns_to_the_seeded_state(sandbox: GraphSandbox, client: httpx.
     assert sandbox.calls() == []
     assert sandbox.faults() == []
     assert ack(client, sandbox.order_ids("CREATED")[0], "k").status_code == 200  # keys were forgotten too
-
-
-# --- orderdesk sandbox ------------------------------------------------------------------------------------------
 
 
 def test_orderdesk_sandbox_serves_and_prints_what_to_configure() -> None:

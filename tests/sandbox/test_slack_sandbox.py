@@ -130,9 +130,6 @@ def requester(sandbox: SlackSandbox, receiver: Receiver) -> Iterator[SlackReques
         slack.close()
 
 
-# ---------------------------------------------------------------------- Web API through slack_sdk
-
-
 def test_auth_test_answers_what_bolt_needs(client: WebClient) -> None:
     answer = client.auth_test()
     assert (answer["user_id"], answer["bot_id"], answer["team_id"]) == (BOT_USER_ID, "B0BOT", DEFAULT_TEAM_ID)
@@ -281,9 +278,6 @@ def test_directory_methods(client: WebClient) -> None:
         assert raised.value.response["error"] == error
 
 
-# ---------------------------------------------------------------------- rate limits and faults
-
-
 def test_429_with_retry_after_is_waited_out_by_slack_sdk(sandbox: SlackSandbox) -> None:
     sandbox.fail_next("chat.postMessage", 2, retry_after=0)
     client = WebClient(
@@ -305,9 +299,6 @@ def test_fail_next_sends_retry_after_and_has_no_effect(sandbox: SlackSandbox) ->
         WebClient(base_url=sandbox.api_url, token=DEFAULT_BOT_TOKEN).chat_update(channel="C0ORDERS", ts="1.0", text="x")
     assert sandbox.calls("chat.update")[-1]["status"] == 500
     assert sandbox.messages("C0ORDERS") == []
-
-
-# ---------------------------------------------------------------------- response URLs
 
 
 def test_response_url_ephemeral_by_default(sandbox: SlackSandbox) -> None:
@@ -359,9 +350,6 @@ def test_wait_responses_returns_once_enough_posts_arrived_and_none_on_timeout(sa
     assert [a["text"] for a in answers or []] == ["first", "second"]
 
 
-# ---------------------------------------------------------------------- views
-
-
 def test_views_open_needs_a_fresh_issued_trigger(sandbox: SlackSandbox, client: WebClient, clock: FakeClock) -> None:
     fresh = sandbox.new_trigger_id(user="U0AGENT1")
     view = client.views_open(trigger_id=fresh, view=MODAL)["view"]
@@ -392,9 +380,6 @@ def test_views_update_push_publish(sandbox: SlackSandbox, client: WebClient) -> 
     home = {"type": "home", "blocks": CARD[:1]}
     published = client.views_publish(user_id="U0AGENT2", view=home)["view"]
     assert sandbox.view(published["id"])["blocks"] == CARD[:1]
-
-
-# ---------------------------------------------------------------------- signed requests
 
 
 def test_slash_command_is_a_signed_form(sandbox: SlackSandbox, requester: SlackRequester, receiver: Receiver) -> None:
@@ -503,9 +488,6 @@ def test_event_is_signed_json_with_retry_headers(requester: SlackRequester, rece
     assert headers["x-slack-retry-reason"] == "http_timeout"
     assert first.payload["event_id"] == retry.payload["event_id"]
     assert retry.response.status_code == 200
-
-
-# ---------------------------------------------------------------------- through a real Bolt app
 
 
 @pytest.fixture

@@ -127,8 +127,6 @@ ODDLY_TYPED = {
 }
 
 
-# --- checks shared by the tests --------------------------------------------------------------------------
-
 # The only markup a card may hold: mentions and dates the bot adds, its links, and the three entities.
 _OURS = re.compile(
     r"<(?:@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+|!date\^\d+\^\{[a-z_]+\}(?: \{time\})?\|[^<>|]*|https://[^\s|<>]+\|[^<>]*)>"
@@ -198,9 +196,6 @@ ORDER_BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "contact_blocks": contact_blocks,
 }
 PII_FREE = ("order_card", "order_card_shared", "notification_card", "digest_message", "digest_list")
-
-
-# --- text primitives -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -280,9 +275,6 @@ def test_merchant_ref_pattern(reference: str, valid: bool) -> None:
     assert bool(MERCHANT_REF_PATTERN.match(reference)) is valid
 
 
-# --- the Acknowledge button's value ----------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(("order_id", "key"), [("7001234567890", KEY), ("1", "a"), ("9" * 64, "k-_" + "x" * 97)])
 def test_ack_value_round_trips(order_id: str, key: str) -> None:
     value = ack_value(order_id, key)
@@ -330,9 +322,6 @@ def test_parse_ack_value_raises_only_value_error(value: str) -> None:
     except ValueError:
         return
     assert ack_value(order_id, key) == value
-
-
-# --- the order card --------------------------------------------------------------------------------------
 
 
 def test_order_card_shows_the_order(order: dict[str, Any]) -> None:
@@ -545,9 +534,6 @@ def test_huge_order_edges_stay_within_limits(hostile_order: dict[str, Any]) -> N
     assert_within_limits(order_card(hostile_order, commerce_manager_url=CM, ack_key=KEY, ack_status=RETRYABLE))
 
 
-# --- notifications ---------------------------------------------------------------------------------------
-
-
 def test_notification_card_is_compact(order: dict[str, Any]) -> None:
     blocks = notification_card(order, ack_key=KEY, commerce_manager_url=CM)
     assert_within_limits(blocks)
@@ -644,9 +630,6 @@ def test_digest_list_links_every_order(hostile_order: dict[str, Any]) -> None:
     text = text_of(blocks)
     assert f"<{CM}orders/7001234567099|7001234567099>" in text
     assert "…and 200 more orders" in text
-
-
-# --- acknowledgement flow --------------------------------------------------------------------------------
 
 
 def test_ack_reference_modal() -> None:
@@ -750,9 +733,6 @@ def test_history_of_an_untouched_order() -> None:
     assert "No history for order 1" in text_of(history_blocks("1", []))
 
 
-# --- help and plain answers ------------------------------------------------------------------------------
-
-
 def test_help_blocks() -> None:
     blocks = help_blocks()
     assert_within_limits(blocks)
@@ -768,8 +748,6 @@ def test_message_blocks() -> None:
     assert_within_limits(blocks)
     assert blocks[0]["text"]["text"].startswith("No order &lt;123&gt; on this Page. xxx")
 
-
-# --- property: any text in any field from Meta ----------------------------------------------------------
 
 START, END = "QZSTARTQZ", "QZENDQZ"
 # (path into the order; an int steps into an edge's data list)

@@ -129,9 +129,6 @@ def money(amount: object) -> str | None:
     return f"{currency} {number}".strip()
 
 
-# --- elements -------------------------------------------------------------------------------------------
-
-
 def plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
 
