@@ -7,15 +7,14 @@ so the Web API client points nowhere. The end-to-end behaviour over HTTP is in t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from service_settings import service_settings
 from slack_sdk import WebClient
 
 from bot.actions.acknowledge import AcknowledgementService
 from bot.actions.ledger import ACKNOWLEDGE_ORDER, Ledger
-from bot.config import Settings
 from bot.graph.client import GraphClient
 from bot.sandbox.graph import GraphSandbox
 from bot.slack.errors import BadRequest
@@ -36,17 +35,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(name="sandbox")
-def sandbox_fixture() -> GraphSandbox:
-    return GraphSandbox(orders=0)
-
-
-@pytest.fixture(name="store")
-def store_fixture(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "acks.db") as store:
-        yield store
-
-
 @pytest.fixture(name="clock")
 def clock_fixture() -> Clock:
     return Clock()
@@ -54,14 +42,7 @@ def clock_fixture() -> Clock:
 
 @pytest.fixture(name="acks")
 def acks_fixture(sandbox: GraphSandbox, store: Store, clock: Clock) -> Iterator[AcknowledgementService]:
-    settings = Settings(
-        slack_bot_token="xoxb-test",
-        slack_signing_secret="secret",
-        fb_page_id=sandbox.page_id,
-        fb_page_access_token=sandbox.token,
-        merchant_ref_template="FB-{order_id}",
-        graph_max_retries=0,
-    )
+    settings = service_settings(sandbox)
     with GraphClient.from_settings(settings, transport=sandbox.transport()) as graph:
         yield AcknowledgementService(settings, graph, store, publisher=SlackPublisher(NOWHERE), clock=clock)
 

@@ -7,17 +7,16 @@ Slack at all: they check which cards were redrawn with which status, and who was
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
+from service_settings import service_settings
 
 from bot.actions.acknowledge import AcknowledgementService
 from bot.actions.answers import Answer, KeyConflict, NotAllowed, NotShown, Outcome, Requester
 from bot.actions.operation import Actor, Request
 from bot.actions.permissions import Permissions
 from bot.actions.status import CARD_NOTIFICATION, AckStatus
-from bot.config import Settings
 from bot.graph.client import GraphClient
 from bot.sandbox.graph import GraphSandbox
 from bot.storage.sqlite.store import Card, Store
@@ -51,17 +50,6 @@ class Groups:
         return {"S0ONCALL": "oncall"}
 
 
-@pytest.fixture(name="sandbox")
-def sandbox_fixture() -> GraphSandbox:
-    return GraphSandbox(orders=0)
-
-
-@pytest.fixture(name="store")
-def store_fixture(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "runner.db") as store:
-        yield store
-
-
 @pytest.fixture(name="recorder")
 def recorder_fixture() -> Recorder:
     return Recorder()
@@ -69,14 +57,7 @@ def recorder_fixture() -> Recorder:
 
 @pytest.fixture(name="acks")
 def acks_fixture(sandbox: GraphSandbox, store: Store, recorder: Recorder) -> Iterator[AcknowledgementService]:
-    settings = Settings(
-        slack_bot_token="xoxb-test",
-        slack_signing_secret="secret",
-        fb_page_id=sandbox.page_id,
-        fb_page_access_token=sandbox.token,
-        merchant_ref_template="FB-{order_id}",
-        graph_max_retries=0,
-    )
+    settings = service_settings(sandbox)
     with GraphClient.from_settings(settings, transport=sandbox.transport()) as graph:
         yield AcknowledgementService(settings, graph, store, publisher=recorder)
 
