@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+NAME = "Ada Lovelace-Byron"
 EMAIL = "n8miblde3i@marketplace.facebook.com"
 PHONE = "+1 555 0100 123"
 STREET = "1 Infinite Loop"
@@ -29,9 +30,9 @@ def full_order(order_id: str = "7001", **overrides: Any) -> dict[str, Any]:
         "last_updated": "2026-03-01T10:20:00+00:00",
         "channel": "instagram",
         "merchant_order_id": None,
-        "buyer_details": {"name": "Ada L.", "email": EMAIL, "email_remarketing_option": False, "phone_number": PHONE},
+        "buyer_details": {"name": NAME, "email": EMAIL, "email_remarketing_option": False, "phone_number": PHONE},
         "shipping_address": {
-            "name": "Ada L.",
+            "name": NAME,
             "street1": STREET,
             "street2": "Apt 4",
             "city": "Cupertino",

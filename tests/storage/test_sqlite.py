@@ -3,6 +3,7 @@ the file on disk holding no buyer PII."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
-from storage_samples import EMAIL, PHONE, POSTCODE, STREET, Clock, full_order
+from storage_samples import EMAIL, NAME, PHONE, POSTCODE, STREET, Clock, full_order
 
 from bot.storage.ports import RunLockBusy
 from bot.storage.sqlite.db import CACHE_KIB
@@ -49,21 +50,57 @@ def test_every_connection_keeps_a_small_page_cache(store: Store) -> None:
     assert sizes == [-CACHE_KIB, -CACHE_KIB]
 
 
-def test_order_index_keeps_no_buyer_email_phone_or_street(store: Store, tmp_path: Path) -> None:
+def test_order_index_keeps_no_buyer_name_email_phone_or_street(store: Store, tmp_path: Path) -> None:
     store.upsert_order(full_order("7001"))
     store.upsert_orders([full_order("7002"), full_order("7003")])
 
     cached = store.get_order("7001")
     assert cached is not None
-    assert cached.data["buyer_details"] == {"name": "Ada L.", "email_remarketing_option": False}
-    assert cached.data["shipping_address"] == {"name": "Ada L.", "city": "Cupertino", "state": "CA", "country": "US"}
+    assert cached.data["buyer_details"] == {"email_remarketing_option": False}
+    assert cached.data["shipping_address"] == {"city": "Cupertino", "state": "CA", "country": "US"}
     store.close()
     with sqlite3.connect(tmp_path / "orderdesk.db") as raw:
         dump = "\n".join(raw.iterdump())
     raw.close()
     assert "Cupertino" in dump
-    for secret in (EMAIL, PHONE, STREET, POSTCODE):
+    for secret in (NAME, EMAIL, PHONE, STREET, POSTCODE):
         assert secret not in dump
+    assert NAME.encode() not in file_bytes(tmp_path / "orderdesk.db")
+
+
+def file_bytes(path: Path) -> bytes:
+    """Everything on disk for a database: the file and its WAL, free pages included."""
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def database_before(migration: str, path: Path) -> Database:
+    """A database as the versions before ``migration`` left it: every earlier migration applied, no later one."""
+    older = Migrations("orderdesk")
+    for known in MIGRATIONS._migrations:
+        if known.name == migration:
+            break
+        older(name=known.name)(known.fn)
+    db = Database(path)
+    older.apply(db)
+    return db
+
+
+def test_the_upgrade_scrubs_the_names_earlier_versions_cached_from_every_page(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = database_before("0005_no_buyer_names_in_the_cache", path)
+    earlier = {"buyer_details": {"name": NAME}, "shipping_address": {"name": NAME, "city": "Cupertino"}}
+    db["orders"].insert_all(
+        {"id": str(7000 + n), "data": json.dumps({"id": str(7000 + n), **earlier}), "seen_at": 1} for n in range(300)
+    )
+    db.close()
+    assert NAME.encode() in file_bytes(path)
+
+    with Store(path) as store:
+        cached = store.get_order("7001")
+        assert cached is not None
+        assert cached.data["shipping_address"] == {"city": "Cupertino"}
+    assert NAME.encode() not in file_bytes(path)
 
 
 @pytest.fixture
@@ -135,13 +172,8 @@ def test_a_run_lock_name_is_a_plain_word(store: Store, name: str) -> None:
 
 def test_the_upgrade_frees_orders_that_older_versions_locked_for_good(tmp_path: Path, clock: Clock) -> None:
     """Locks an older version left behind (a refused claim, a forged key's conflict) go; live ones stay."""
-    older = Migrations("orderdesk")
-    for migration in MIGRATIONS._migrations:
-        if migration.name != "0004_claims_hold_the_locks":
-            older(name=migration.name)(migration.fn)
     path = tmp_path / "old.db"
-    db = Database(path)
-    older.apply(db)
+    db = database_before("0004_claims_hold_the_locks", path)
     row = {"operation": "acknowledge_order", "params": "{}", "fingerprint": "f", "user_id": "U1"}
     times = {"created_at": 1, "updated_at": 1, "lease_expires_at": 2}
     db["ledger"].insert_all(

@@ -30,7 +30,7 @@ from sqlite_utils import Database
 
 from bot.per_thread import PerThread
 from bot.storage.rows import Row
-from bot.storage.sqlite.migrations import MIGRATIONS
+from bot.storage.sqlite.migrations import MIGRATIONS, SCRUBBING
 
 HEALTH_TABLES = ("orders", "ledger")  # what every lookup and acknowledgement reads: /healthz checks them
 CACHE_KIB = 256  # sqlite page cache per connection (one connection per thread)
@@ -128,10 +128,19 @@ class SqliteDatabase:
             db = self._db()
             db.enable_wal()
             with self.transaction():
+                scrubbing = SCRUBBING & {migration.name for migration in MIGRATIONS.pending(db)}
                 MIGRATIONS.apply(db)
+            if scrubbing:
+                self._compact()
         except sqlite3.Error as error:
             self.close()
             raise DatabaseUnusable(self.path, _sqlite_problem(error)) from error
+
+    def _compact(self) -> None:
+        """Rewrite the file without its free pages and empty the WAL, so no page keeps data a migration removed."""
+        db = self._db()
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _db(self) -> Database:
         """The calling thread's connection (one per thread, closed with the store: ``bot.per_thread``)."""
@@ -142,6 +151,8 @@ class SqliteDatabase:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Deleted and overwritten rows are zeroed on disk, not left on free pages: rows may have held buyer data.
+        conn.execute("PRAGMA secure_delete = ON")
         # Each of the work pool's threads has its own connection, and sqlite's default cache is 2 MiB per
         # connection: 128 of them would let memory creep up to 256 MiB as caches fill. The OS caches the file for
         # all of them; 256 KiB each keeps the hot pages of a lookup or a claim.

@@ -6,10 +6,17 @@ old, reaches the same schema.
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.domain.order import strip_pii
+
 MIGRATIONS = Migrations("orderdesk")
+
+# Migrations that remove personal data: after them the file is rewritten, so no free page keeps the old text.
+SCRUBBING = frozenset({"0005_no_buyer_names_in_the_cache"})
 
 
 @MIGRATIONS(name="0001_initial")
@@ -188,3 +195,15 @@ def _claims_hold_the_locks(db: Database) -> None:
     """
     for statement in _LOCKS_AND_RETRIES:
         db.execute(statement)
+
+
+@MIGRATIONS(name="0005_no_buyer_names_in_the_cache")
+def _no_buyer_names_in_the_cache(db: Database) -> None:
+    """The order cache keeps what PII-free cards show, and earlier versions also kept the buyer's and the
+    recipient's names: every cached order is rewritten through today's :func:`strip_pii`. The file is then
+    compacted by the store (``SCRUBBING``), since a rewritten row leaves its old text on free pages."""
+    rows = db.execute("SELECT id, data FROM orders").fetchall()
+    for order_id, data in rows:
+        kept = json.dumps(strip_pii(json.loads(data)), separators=(",", ":"))
+        if kept != data:
+            db.execute("UPDATE orders SET data = ? WHERE id = ?", (kept, order_id))
