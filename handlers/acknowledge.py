@@ -16,6 +16,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.actions.acknowledge import AcknowledgementService
+from bot.actions.ledger import new_key
 from bot.actions.operation import Actor
 from bot.slack import ids, payloads
 from bot.slack.access import workspace_of
@@ -121,7 +122,8 @@ def ack_pending(argument: str, respond: Respond, context: BoltContext) -> None:
         respond(blocks=message_blocks(ACK_PENDING_USAGE), text=ACK_PENDING_USAGE, response_type="ephemeral")
         return
     acks: AcknowledgementService = context["acks"]
-    respond(blocks=ack_pending_prompt(acks.pending_count()), text="Acknowledge all?", response_type="ephemeral")
+    prompt = ack_pending_prompt(acks.pending_count(), token=new_key())
+    respond(blocks=prompt, text="Acknowledge all?", response_type="ephemeral")
 
 
 def on_ack_pending_confirm(
@@ -140,6 +142,7 @@ def on_ack_pending_confirm(
 def ack_pending_confirmed(
     body: dict[str, Any], respond: Respond, context: BoltContext, acks: AcknowledgementService
 ) -> None:
+    payloads.ack_pending_confirmed(body)
     respond(text="Acknowledging every order awaiting acknowledgement…", replace_original=True)
     blocks = answer_blocks(acks.ack_pending(actor(body, context)))
     respond(blocks=blocks, text="Acknowledgement results", replace_original=True)

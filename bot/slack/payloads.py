@@ -109,3 +109,19 @@ def ack_modal(click: Click, *, error: str | None = None, initial: str | None = N
         **ack_reference_modal(click.order_id, click.key, error=error, initial=initial),
         "private_metadata": click.to_metadata(),
     }
+
+
+_ACK_PENDING_VALUE = re.compile(r"ack-pending:[0-9a-f]{32}")
+
+
+def ack_pending_confirmed(body: Mapping[str, Any]) -> None:
+    """Check that a click on "Acknowledge all" carries the value of a prompt orderdesk drew
+    (:func:`bot.slack.views.acknowledge.ack_pending_value`); :class:`BadRequest` otherwise."""
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], Mapping) else {}
+    value = action.get("value")
+    if not isinstance(value, str) or not _ACK_PENDING_VALUE.fullmatch(value):
+        raise BadRequest(
+            "orderdesk could not read that button, so nothing was done. Type /order ack-pending again and use "
+            "the new button."
+        )

@@ -265,7 +265,10 @@ def run_ack_pending(stack: Stack, *, expect: str = "awaiting acknowledgement", u
     sent = stack.slack.slash_command("ack-pending", user=user)
     [question] = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url or ""))
     assert expect in json.dumps(question)
-    stack.slack.block_action(ids.ACK_PENDING_CONFIRM, "all", user=user, ephemeral_response_url=sent.response_url)
+    [button] = [e for b in question["blocks"] for e in b.get("elements", []) if e.get("action_id")]
+    stack.slack.block_action(
+        ids.ACK_PENDING_CONFIRM, button["value"], user=user, ephemeral_response_url=sent.response_url
+    )
     url = sent.response_url or ""
     # The question, "Acknowledging…", then the results replacing them.
     results = stack.slack_sandbox.wait_for(
@@ -446,4 +449,15 @@ def test_ack_pending_asks_before_acknowledging_anything(stack: Stack) -> None:
     [question] = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url or ""))
     [button] = [e for b in question["blocks"] for e in b.get("elements", []) if e.get("action_id")]
     assert (button["action_id"], "confirm" in button) == (ids.ACK_PENDING_CONFIRM, True)
+    assert ack_posts(stack) == []
+
+
+@pytest.mark.parametrize("value", ["all", "ack-pending:", "ack-pending:XYZ", ""])
+def test_an_acknowledge_all_click_with_a_value_orderdesk_did_not_draw_acknowledges_nothing(
+    stack: Stack, value: str
+) -> None:
+    created_order(stack)
+    sent = stack.slack.block_action(ids.ACK_PENDING_CONFIRM, value)
+    answer = json.dumps(stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url or "")))
+    assert "could not read that button" in answer
     assert ack_posts(stack) == []

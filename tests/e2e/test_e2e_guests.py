@@ -38,7 +38,7 @@ def surfaces() -> dict[str, Callable[[Stack, str], Sent]]:
             ids.ACK, ack_value(order_id, new_key()), user=GUEST
         ),
         "ack-pending confirmed": lambda stack, order_id: stack.slack.block_action(
-            ids.ACK_PENDING_CONFIRM, "all", user=GUEST
+            ids.ACK_PENDING_CONFIRM, "ack-pending:" + new_key(), user=GUEST
         ),
         "shortcut": lambda stack, order_id: stack.slack.message_shortcut(
             {"type": "message", "text": f"where is order {order_id}?", "ts": "1700000000.000100"}, user=GUEST

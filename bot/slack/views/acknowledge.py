@@ -231,7 +231,13 @@ def batch_result_blocks(results: Sequence[Mapping[str, Any]], *, user_id: str | 
     return line_sections(title, summarised(results, _batch_line, BATCH_SHOWN, "order"))
 
 
-def ack_pending_prompt(count: int) -> list[Block]:
+def ack_pending_value(token: str) -> str:
+    """The value of the prompt's "Acknowledge all" button: a token minted with the prompt, so a click carrying any
+    other value (not one orderdesk rendered) is refused rather than acknowledging everything."""
+    return f"ack-pending:{token}"
+
+
+def ack_pending_prompt(count: int, token: str) -> list[Block]:
     """``/order ack-pending`` asks before acknowledging in bulk, as the digest's button does."""
     if count == 0:
         return message_blocks("No orders are awaiting acknowledgement.")
@@ -244,5 +250,15 @@ def ack_pending_prompt(count: int) -> list[Block]:
     )
     return [
         section(f"{orders} awaiting acknowledgement. Acknowledge them all?"),
-        *actions([button("Acknowledge all", ids.ACK_PENDING_CONFIRM, value="all", style="primary", confirm=confirm)]),
+        *actions(
+            [
+                button(
+                    "Acknowledge all",
+                    ids.ACK_PENDING_CONFIRM,
+                    value=ack_pending_value(token),
+                    style="primary",
+                    confirm=confirm,
+                )
+            ]
+        ),
     ]
