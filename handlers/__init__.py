@@ -1,21 +1,22 @@
 """Thin Slack listeners, one module per feature, each exporting ``register(app)`` with all of that feature's
 listeners (commands, shortcuts, actions, views, options, events).
 
-The bot subscribes to no events (``manifest.yml`` declares none): everything it does starts from a command, a
-shortcut, a button or its own poller. An event listener added to a feature must come with its ``bot_events`` entry
-in the manifest (the manifest test checks both directions).
+The bot subscribes to one event, ``link_shared`` (unfurling order links); everything else it does starts from a
+command, a shortcut, a button or its own poller. An event listener added to a feature must come with its
+``bot_events`` entry in the manifest (the manifest test checks both directions).
 """
 
 from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import acknowledge, commands, digest, lookup
+from handlers import acknowledge, commands, digest, lookup, unfurl
 
-FEATURES = (commands, lookup, acknowledge, digest)
+FEATURES = (commands, lookup, acknowledge, digest, unfurl)
 
 
 def register_all(app: App) -> None:
-    """Register every feature's listeners on ``app``: ``/order`` and its subcommands, lookup, acknowledge, digest."""
+    """Register every feature's listeners on ``app``: ``/order`` and its subcommands, lookup, acknowledge, digest,
+    link unfurling."""
     for feature in FEATURES:
         feature.register(app)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -232,6 +232,29 @@ class SlackRequester:
         if retry_reason is not None:
             headers["X-Slack-Retry-Reason"] = retry_reason
         return self._deliver(json.dumps(envelope).encode(), "application/json", envelope, headers)
+
+    def link_shared(
+        self,
+        urls: list[str],
+        *,
+        channel: str = "C0ORDERS",
+        user: str = "U0AGENT1",
+        message_ts: str = "1700000000.000100",
+        source: str = "conversations_history",
+    ) -> Sent:
+        """Slack's ``link_shared`` event for a message holding ``urls`` (``source="composer"`` for the one Slack
+        sends while the link is being typed). The ``unfurl_id`` is the same for both, as Slack's is."""
+        event = {
+            "type": "link_shared",
+            "channel": channel,
+            "user": user,
+            "message_ts": message_ts,
+            "unfurl_id": f"U{hashlib.sha256((channel + message_ts).encode()).hexdigest()[:16]}",
+            "source": source,
+            "event_ts": f"{self._clock():.6f}",
+            "links": [{"domain": urlsplit(url).hostname or "", "url": url} for url in urls],
+        }
+        return self.event(event)
 
     def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
         """Slack's v0 signature headers for ``body`` (timestamp defaults to now by the requester's clock)."""

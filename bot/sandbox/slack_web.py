@@ -55,6 +55,8 @@ DEFAULT_SCOPES = (
     "groups:read",
     "channels:history",
     "groups:history",
+    "links:read",
+    "links:write",
 )
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})  # the methods Slack accepts only an xapp- token for
 
@@ -67,7 +69,7 @@ TEXT_MAX_CHARS = 40_000  # chat.postMessage truncates at 40k and errors (msg_too
 HISTORY_MAX_LIMIT = 999
 HOOKS_PATH = "/hooks/"
 # Arguments slack_sdk and form-posting clients send as JSON-encoded strings.
-_JSON_ARGS = ("blocks", "view", "metadata", "attachments")
+_JSON_ARGS = ("blocks", "view", "metadata", "attachments", "unfurls")
 SANDBOX_VIEW_FIELDS = ("user", "open", "errors")  # the sandbox's own bookkeeping, never sent to the bot
 _VIEW_SERVER_FIELDS = ("id", "hash", "root_view_id", "previous_view_id", "team_id", "app_id", "bot_id", "state",
                        *SANDBOX_VIEW_FIELDS)  # fmt: skip
@@ -185,6 +187,7 @@ class SlackSandbox:
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
+            "chat.unfurl": self._chat_unfurl,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
@@ -581,6 +584,25 @@ class SlackSandbox:
         if message.get("thread_ts", message["ts"]) != message["ts"]:
             permalink += f"?thread_ts={message['thread_ts']}&cid={channel.id}"
         return {"channel": channel.id, "permalink": permalink}
+
+    def _chat_unfurl(self, args: JSON) -> JSON:
+        """Recorded in ``calls("chat.unfurl")``: names its message by ``unfurl_id`` and ``source`` or by ``channel``
+        and ``ts``; each entry of ``unfurls`` maps a URL to blocks Slack would accept (else ``invalid_unfurls``)."""
+        if not (args.get("unfurl_id") and args.get("source")):
+            self._writable_channel(args)
+            _required(args, "ts")
+        unfurls = args.get("unfurls")
+        if not isinstance(unfurls, dict) or not unfurls:
+            raise SlackApiFailure("invalid_unfurls")
+        for entry in unfurls.values():
+            if not isinstance(entry, dict):
+                raise SlackApiFailure("invalid_unfurls")
+            if "blocks" in entry:
+                try:
+                    _checked_blocks(entry["blocks"], MESSAGE_MAX_BLOCKS)
+                except SlackApiFailure:
+                    raise SlackApiFailure("invalid_unfurls") from None
+        return {}
 
     def _conversations_history(self, args: JSON) -> JSON:
         channel = self._channel(args)

@@ -228,5 +228,16 @@ class RunLock(Protocol):
         ...
 
 
-class Storage(Transaction, OrderIndex, LedgerRows, Notifications, Cards, Audit, KeyValue, RunLock, Protocol):
+class UnfurlReads(Protocol):
+    """When an order was last read from Meta to unfurl a link (Slack sends several events for one posted link)."""
+
+    def claim_unfurl_read(self, order_id: str, *, within_seconds: float) -> bool:
+        """True for the one caller that should read the order now: no claim for it within the last
+        ``within_seconds``. The winner's claim starts a new window; a loser changes nothing."""
+        ...
+
+
+class Storage(
+    Transaction, OrderIndex, LedgerRows, Notifications, Cards, Audit, KeyValue, RunLock, UnfurlReads, Protocol
+):
     """Every port at once: what a backend's store offers."""

@@ -227,6 +227,7 @@ def http_manifest(folder: Path, **changes: Any) -> Path:
     for command in manifest["features"]["slash_commands"]:
         command["url"] = "https://orderdesk.example.com/slack/events"
     manifest["settings"]["interactivity"]["request_url"] = "https://orderdesk.example.com/slack/events"
+    manifest["settings"]["event_subscriptions"]["request_url"] = "https://orderdesk.example.com/slack/events"
     manifest["settings"].update(changes)
     path = folder / "manifest.yml"
     path.write_text(yaml.safe_dump(manifest))

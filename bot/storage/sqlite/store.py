@@ -22,6 +22,7 @@ from bot.storage.sqlite.notifications import SqliteCards, SqliteNotifications
 from bot.storage.sqlite.orders import SqliteOrders
 from bot.storage.sqlite.run_lock import SqliteRunLocks
 from bot.storage.sqlite.state import SqliteState
+from bot.storage.sqlite.unfurls import SqliteUnfurls
 
 __all__ = [
     "MIGRATIONS",
@@ -47,10 +48,11 @@ class Store(
     SqliteAudit,
     SqliteState,
     SqliteRunLocks,
+    SqliteUnfurls,
     SqliteDatabase,
 ):
-    """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state
-    and run locks.
+    """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state,
+    run locks and unfurl reads.
 
     Opening a Store enables WAL and applies pending migrations; a path sqlite cannot use raises
     :class:`DatabaseUnusable` saying why, never sqlite's bare error. Close it (or use it as a context manager): that
