@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import acknowledge, commands, digest, lookup
+from handlers import acknowledge, commands, digest, export, lookup
 
-FEATURES = (commands, lookup, acknowledge, digest)
+FEATURES = (commands, lookup, acknowledge, digest, export)
 
 
 def register_all(app: App) -> None:
-    """Register every feature's listeners on ``app``: ``/order`` and its subcommands, lookup, acknowledge, digest."""
+    """Register every feature's listeners on ``app``: ``/order`` and its subcommands, lookup, acknowledge, digest,
+    export."""
     for feature in FEATURES:
         feature.register(app)
