@@ -18,12 +18,16 @@ import copy
 import itertools
 import json
 import secrets
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -215,7 +219,7 @@ class SlackSandbox:
             self._triggers: dict[str, _Trigger] = {}
             self._response_urls: dict[str, _ResponseUrl] = {}
             self._faults: dict[str, deque[_Fault]] = {}
-            self._files: dict[str, JSON] = {}  # file id → name, length, content (once uploaded), channel (once shared)
+            self._files: dict[str, JSON] = {}  # file id → name, length, spool path and size, channel once shared
             self._last_ts = 0
             self._changed()
 
@@ -245,15 +249,20 @@ class SlackSandbox:
         for prefix, app in self._mounts.items():
             if path.startswith(prefix):
                 return app(environ, start_response)
+        if path.startswith(UPLOADS_PATH):
+            status, headers, answer = self._upload_post(path.removeprefix(UPLOADS_PATH), environ)
+            return self._answer(start_response, status, headers, answer)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         if path.startswith("/api/"):
             status, headers, answer = self._web_api(path.removeprefix("/api/"), environ, body)
         elif path.startswith(HOOKS_PATH):
             status, headers, answer = self._response_url_post(path, body)
-        elif path.startswith(UPLOADS_PATH):
-            status, headers, answer = self._upload_post(path.removeprefix(UPLOADS_PATH), body)
         else:
             status, headers, answer = 404, {}, {"ok": False, "error": "not_found"}
+        return self._answer(start_response, status, headers, answer)
+
+    @staticmethod
+    def _answer(start_response: StartResponse, status: int, headers: dict[str, str], answer: JSON) -> Iterable[bytes]:
         data = json.dumps(answer).encode()
         headers = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)), **headers}
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
@@ -851,7 +860,8 @@ class SlackSandbox:
         """Every file the bot uploaded, oldest first: ``id, name, title, length, content`` (bytes, None until the
         upload URL received it), ``channel`` (None until ``files.completeUploadExternal`` shared it)."""
         with self._cond:
-            return [copy.deepcopy(f) for f in self._files.values()]
+            return [{**{k: v for k, v in f.items() if k != "spool"}, "content": _spooled(f["spool"])}
+                    for f in self._files.values()]  # fmt: skip
 
     def dm_channel(self, user: str) -> str:
         """The id ``conversations.open`` gives the bot's DM with ``user``."""
@@ -875,19 +885,39 @@ class SlackSandbox:
             raise SlackApiFailure("invalid_arguments") from error
         file_id = f"F{next(self._ids):08d}"
         self._files[file_id] = {
-            "id": file_id, "name": name, "title": name, "length": length, "content": None, "channel": None,
+            "id": file_id, "name": name, "title": name, "length": length, "spool": None, "size": None, "channel": None,
         }  # fmt: skip
         return {"upload_url": f"{self.url}{UPLOADS_PATH}{file_id}", "file_id": file_id}
 
-    def _upload_post(self, file_id: str, body: bytes) -> tuple[int, dict[str, str], JSON]:
-        """The upload URL: Slack answers 200 with a plain "OK - <size>"; the sandbox answers JSON saying the same."""
+    def _upload_post(self, file_id: str, environ: dict[str, Any]) -> tuple[int, dict[str, str], JSON]:
+        """The upload URL, read in chunks to a file on disk (so a large export costs the sandbox no memory either).
+        Slack answers 200 with a plain "OK - <size>"; the sandbox answers JSON saying the same."""
         with self._cond:
             entry = self._files.get(file_id)
-            if entry is None or entry["content"] is not None:
+            if entry is None or entry["spool"] is not None:
                 return 404, {}, {"ok": False, "error": "not_found"}
-            entry["content"] = body
-            self._record("upload", {"file_id": file_id, "size": len(body)}, 200, {"ok": True})
-            return 200, {}, {"ok": True, "size": len(body)}
+            entry["spool"] = path = Path(self._upload_folder()) / file_id
+        remaining, stream = int(environ.get("CONTENT_LENGTH") or 0), environ["wsgi.input"]
+        with path.open("wb") as spool:
+            while remaining > 0:
+                chunk = stream.read(min(remaining, 64 * 1024))
+                if not chunk:
+                    break
+                spool.write(chunk)
+                remaining -= len(chunk)
+            size = spool.tell()
+        with self._cond:
+            entry["size"] = size
+            self._record("upload", {"file_id": file_id, "size": size}, 200, {"ok": True})
+            return 200, {}, {"ok": True, "size": size}
+
+    def _upload_folder(self) -> str:
+        """Where uploads are kept: a folder of the sandbox's own, removed when the sandbox is collected."""
+        folder: str | None = getattr(self, "_uploads", None)
+        if folder is None:
+            folder = self._uploads = tempfile.mkdtemp(prefix="orderdesk-slack-sandbox-")
+            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        return folder
 
     def _files_complete_upload_external(self, args: JSON) -> JSON:
         raw = args.get("files")
@@ -903,17 +933,22 @@ class SlackSandbox:
         shared = []
         for item in wanted:
             entry = self._files.get(str(item.get("id")))
-            if entry is None or entry["content"] is None:
+            if entry is None or entry["spool"] is None:
                 raise SlackApiFailure("file_not_found")
             entry["title"] = str(item.get("title") or entry["name"])
             entry["channel"] = channel
             shared.append({"id": entry["id"], "name": entry["name"], "title": entry["title"],
-                           "size": len(entry["content"])})  # fmt: skip
+                           "size": entry["size"]})  # fmt: skip
         if channel is not None:
             message = self._bot_message({"text": str(args.get("initial_comment") or ""), "files": shared})
             message["subtype"] = "file_share"
             self._store(channel, message, thread_ts=None)
         return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+
+def _spooled(path: Path | None) -> bytes | None:
+    """What was uploaded to a file's URL (None before the upload)."""
+    return None if path is None else path.read_bytes()
 
 
 def _parse_args(environ: dict[str, Any], body: bytes) -> JSON:
