@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from slack_sdk import WebClient
 
@@ -28,8 +29,9 @@ def test_a_large_file_arrives_whole_in_the_users_dm(sandbox: SlackSandbox, tmp_p
     path.write_bytes(content)
     client = WebClient(token=DEFAULT_BOT_TOKEN, base_url=sandbox.api_url)
 
-    channel = upload_to_dm(client, "U0AGENT2", path, filename="export.csv", title="Orders")
-    again = upload_to_dm(client, "U0AGENT2", path, filename="again.csv", title="Orders again")
+    with httpx.Client() as http:  # one connection for both: the first body must end where it should
+        channel = upload_to_dm(client, "U0AGENT2", path, filename="export.csv", title="Orders", http=http)
+        again = upload_to_dm(client, "U0AGENT2", path, filename="again.csv", title="Orders again", http=http)
 
     assert channel == again == sandbox.dm_channel("U0AGENT2")
     first, second = sandbox.files()
