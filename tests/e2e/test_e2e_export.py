@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from e2e_stack import Stack, stack_fixture  # noqa: F401
 
 from bot.actions.entries import ACKNOWLEDGE_ORDER
+from bot.sandbox.console import Console
 from bot.slack.access import GUEST_REFUSAL
 
 DAY = 86_400
@@ -62,6 +63,10 @@ def test_export_uploads_the_window_to_the_askers_dm_in_three_calls(stack: Stack)
         buyer, address = order["buyer_details"], order["shipping_address"]
         for value in (buyer["name"], buyer["email"], buyer["phone_number"], address["street1"]):
             assert value.encode() not in shared["content"]
+    (shown,) = Console(sandbox, stack.slack).state("U0AGENT1")["direct"]  # the console shows the file to its reader
+    assert shown["files"] == [{"id": shared["id"], "name": shared["name"], "title": shared["title"],
+                               "size": len(shared["content"])}]  # fmt: skip
+    assert Console(sandbox, stack.slack).state("U0AGENT2")["direct"] == []
     audit = stack.services.store._select("SELECT user_id, detail FROM audit WHERE action = 'export_orders'")
     assert audit == [{"user_id": "U0AGENT1", "detail": "since=30d states=all rows=2"}]
 
