@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,25 @@ from bot.slack.views.help import message_blocks
 from bot.slack.views.words import state_words
 
 WORKING = "Preparing your export: the file will arrive in your direct messages with orderdesk."
+PROGRESS_SECONDS = 5.0  # a long export says how far it got this often
+PROGRESS_UPDATES = 2  # at most: a response URL takes five posts, and the answer needs one
+
+
+class Progress:
+    """Replaces the "Preparing" answer with the count so far, every few seconds of a long export."""
+
+    def __init__(self, respond: Respond, clock: Callable[[], float]) -> None:
+        self._respond = respond
+        self._clock = clock
+        self._last = clock()
+        self._updates = 0
+
+    def __call__(self, rows: int) -> None:
+        if self._updates >= PROGRESS_UPDATES or self._clock() - self._last < PROGRESS_SECONDS:
+            return
+        self._updates += 1
+        self._last = self._clock()
+        self._respond(text=f"{WORKING} {rows:,} orders written so far…", response_type="ephemeral")
 
 
 def register(app: App) -> None:
@@ -42,7 +62,9 @@ def export(argument: str, respond: Respond, context: BoltContext) -> None:
     with tempfile.TemporaryDirectory(prefix="orderdesk-export-") as folder:
         path = Path(folder) / f"orderdesk-orders-{stamp}.csv"
         with path.open("w", newline="", encoding="utf-8") as out:
-            exported = write_export(out, store, request, now=now, state_words=state_words)
+            exported = write_export(
+                out, store, request, now=now, state_words=state_words, progress=Progress(respond, time.monotonic)
+            )
         answer = export_answer(request, exported.rows)
         upload_to_dm(context.client, user_id, path, filename=path.name, title=f"orderdesk orders, {stamp} UTC")
     record_export(store, request, exported, user_id=user_id, team_id=context.team_id)

@@ -23,6 +23,7 @@ from bot.storage.rows import IndexedOrder
 
 EXPORT_ACTION = "export_orders"
 DAY_SECONDS = 86_400
+PROGRESS_EVERY = 1_000  # rows
 COLUMNS = (
     "order_id",
     "merchant_reference",
@@ -67,8 +68,10 @@ def write_export(
     *,
     now: float,
     state_words: Callable[[str], str],
+    progress: Callable[[int], None] | None = None,
 ) -> Exported:
-    """Write the header and one row per order of the window to ``out``; ``state_words`` names a Meta state."""
+    """Write the header and one row per order of the window to ``out``; ``state_words`` names a Meta state.
+    ``progress`` hears the count every :data:`PROGRESS_EVERY` rows, so a long export can say how far it got."""
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     count = 0
@@ -77,6 +80,8 @@ def write_export(
             continue
         writer.writerow(export_row(order, store, state_words))
         count += 1
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(count)
     return Exported(rows=count)
 
 

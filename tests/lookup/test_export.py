@@ -130,3 +130,12 @@ def test_each_export_writes_an_audit_row_with_the_window_filter_and_count(store:
         "outcome": "succeeded",
         "detail": "since=30d states=COMPLETED,CREATED rows=12",
     }
+
+
+def test_a_long_export_reports_its_progress_every_thousand_rows(store: Store) -> None:
+    graph = GraphSandbox(orders=0)
+    template = graph_order(graph, days_ago=1)
+    store.upsert_orders({**template, "id": str(n)} for n in range(2_500))
+    heard: list[int] = []
+    write_export(io.StringIO(), store, ExportRequest(7 * DAY), now=NOW, state_words=state_words, progress=heard.append)
+    assert heard == [1_000, 2_000]

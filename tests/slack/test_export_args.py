@@ -67,3 +67,17 @@ def test_the_answer_says_what_it_covers() -> None:
     assert "3 orders updated in the last 30d (Awaiting acknowledgement)" in answer
     assert "orderdesk has seen" in answer
     assert "direct messages" in answer
+
+
+def test_progress_is_said_every_five_seconds_and_at_most_twice() -> None:
+    from handlers.export import Progress
+
+    now = [0.0]
+    said: list[str] = []
+    progress = Progress(lambda **answer: said.append(answer["text"]), lambda: now[0])  # type: ignore[arg-type]
+    for rows, at in ((1_000, 1.0), (2_000, 5.5), (3_000, 7.0), (4_000, 11.0), (5_000, 30.0)):
+        now[0] = at
+        progress(rows)
+    assert len(said) == 2
+    assert "2,000 orders written so far" in said[0]
+    assert "4,000 orders written so far" in said[1]
