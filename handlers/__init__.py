@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import acknowledge, commands, digest, lookup, unfurl
+from handlers import acknowledge, commands, digest, export, lookup, unfurl
 
-FEATURES = (commands, lookup, acknowledge, digest, unfurl)
+FEATURES = (commands, lookup, acknowledge, digest, export, unfurl)
 
 
 def register_all(app: App) -> None:
     """Register every feature's listeners on ``app``: ``/order`` and its subcommands, lookup, acknowledge, digest,
-    link unfurling."""
+    export, link unfurling."""
     for feature in FEATURES:
         feature.register(app)

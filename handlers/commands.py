@@ -15,18 +15,19 @@ from slack_bolt.context.respond import Respond
 
 from bot.slack import ids
 from bot.slack.later import Later
-from handlers import acknowledge, lookup
+from handlers import acknowledge, export, lookup
 
 Subcommand = Callable[[str, Respond, BoltContext], None]
 
 # First words that name a subcommand rather than start a lookup query.
-KEYWORDS = frozenset({"help", "history", "ack-pending"})
+KEYWORDS = frozenset({"help", "history", "ack-pending", "export"})
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": lookup.show_help,
     "lookup": lookup.lookup,
     "history": lookup.history,
     "ack-pending": acknowledge.ack_pending,
+    "export": export.export,
 }
 
 

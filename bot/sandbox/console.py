@@ -141,6 +141,13 @@ class Console:
             # The bot is down or hung up: what Slack shows an agent when an app does not answer.
             return _json(start_response, 200, {"ok": False, "status": 0, "error": f"dispatch_failed ({exc})"})
 
+    def _direct(self, user: str) -> list[JSON]:
+        """The user's DM with the app (the files it sent there, such as an export), shown beside their ephemerals."""
+        try:
+            return [{**m, "message_ts": m["ts"]} for m in self.slack.messages(self.slack.dm_channel(user))]
+        except KeyError:
+            return []
+
     def state(self, user: str, *, since: str | None = None) -> JSON:
         """The channel as ``user`` sees it: messages (threads folded in), their ephemerals, their open modals,
         and the Graph call record. ``version`` is a digest of all of it, so polling is cheap when nothing moved."""
@@ -161,6 +168,7 @@ class Console:
             "user": user,
             "messages": messages,
             "ephemerals": self.slack.ephemerals(user=user, channel=self.channel),
+            "direct": self._direct(user),
             "modals": [_modal(v) for v in self.slack.views(user=user) if v["type"] == "modal" and v["open"]],
             **self._graph(),
         }

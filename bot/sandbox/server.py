@@ -30,6 +30,9 @@ IDLE_SECONDS = 30.0
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+STREAM_BODIES_ABOVE = 1024 * 1024  # bytes: smaller bodies are read whole before the app runs
+
+
 class DropConnection(Exception):
     """Raised by a sandbox app to close the client's connection without any response."""
 
@@ -110,14 +113,43 @@ class _RequestHandler(WSGIRequestHandler):
         stdin: Any = self.rfile
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True  # a chunked body: the app reads it from the socket, then we hang up
+        elif int(self.headers.get("Content-Length") or 0) > STREAM_BODIES_ABOVE:
+            stdin = _LimitedBody(self.rfile, int(self.headers.get("Content-Length") or 0))
         else:
             stdin = io.BytesIO(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         handler = _Handler(stdin, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)  # type: ignore[arg-type]
         handler.http_version = "1.1" if self.request_version == "HTTP/1.1" else "1.0"
         handler.request_handler = self  # type: ignore[attr-defined]
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        if isinstance(stdin, _LimitedBody):
+            stdin.drain()  # what the app left unread, so the next request on the connection starts where it should
         if not handler.reusable:
             self.close_connection = True  # dropped, or no length: the end of the body is the end of the connection
+
+
+class _LimitedBody:
+    """A large request body read from the socket as the app reads it, never past its length: an upload of any
+    size costs the sandbox no more memory than the app's chunks."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self._stream = stream
+        self._remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self._remaining if size is None or size < 0 else min(size, self._remaining)
+        data: bytes = self._stream.read(wanted) if wanted else b""
+        self._remaining -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        wanted = self._remaining if size is None or size < 0 else min(size, self._remaining)
+        data: bytes = self._stream.readline(wanted) if wanted else b""
+        self._remaining -= len(data)
+        return data
+
+    def drain(self) -> None:
+        while self._remaining > 0 and self.read(64 * 1024):
+            pass
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

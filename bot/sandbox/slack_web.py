@@ -18,12 +18,16 @@ import copy
 import itertools
 import json
 import secrets
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -68,6 +72,7 @@ VIEW_MAX_BLOCKS = 100
 TEXT_MAX_CHARS = 40_000  # chat.postMessage truncates at 40k and errors (msg_too_long) above
 HISTORY_MAX_LIMIT = 999
 HOOKS_PATH = "/hooks/"
+UPLOADS_PATH = "/uploads/"  # files.getUploadURLExternal's upload URLs live under the sandbox's own server
 # Arguments slack_sdk and form-posting clients send as JSON-encoded strings.
 _JSON_ARGS = ("blocks", "view", "metadata", "attachments", "unfurls")
 SANDBOX_VIEW_FIELDS = ("user", "open", "errors")  # the sandbox's own bookkeeping, never sent to the bot
@@ -198,6 +203,9 @@ class SlackSandbox:
             "views.update": self._views_update,
             "views.push": self._views_push,
             "views.publish": self._views_publish,
+            "conversations.open": self._conversations_open,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
         self.reset()
 
@@ -214,6 +222,7 @@ class SlackSandbox:
             self._triggers: dict[str, _Trigger] = {}
             self._response_urls: dict[str, _ResponseUrl] = {}
             self._faults: dict[str, deque[_Fault]] = {}
+            self._files: dict[str, JSON] = {}  # file id → name, length, spool path and size, channel once shared
             self._last_ts = 0
             self._changed()
 
@@ -243,6 +252,9 @@ class SlackSandbox:
         for prefix, app in self._mounts.items():
             if path.startswith(prefix):
                 return app(environ, start_response)
+        if path.startswith(UPLOADS_PATH):
+            status, headers, answer = self._upload_post(path.removeprefix(UPLOADS_PATH), environ)
+            return self._answer(start_response, status, headers, answer)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         if path.startswith("/api/"):
             status, headers, answer = self._web_api(path.removeprefix("/api/"), environ, body)
@@ -250,6 +262,10 @@ class SlackSandbox:
             status, headers, answer = self._response_url_post(path, body)
         else:
             status, headers, answer = 404, {}, {"ok": False, "error": "not_found"}
+        return self._answer(start_response, status, headers, answer)
+
+    @staticmethod
+    def _answer(start_response: StartResponse, status: int, headers: dict[str, str], answer: JSON) -> Iterable[bytes]:
         data = json.dumps(answer).encode()
         headers = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)), **headers}
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
@@ -861,6 +877,100 @@ class SlackSandbox:
                     if other is view or (action == "clear" and other["root_view_id"] == view["root_view_id"]):
                         other["open"] = False
             self._changed()
+
+    def files(self) -> list[JSON]:
+        """Every file the bot uploaded, oldest first: ``id, name, title, length, content`` (bytes, None until the
+        upload URL received it), ``channel`` (None until ``files.completeUploadExternal`` shared it)."""
+        with self._cond:
+            return [{**{k: v for k, v in f.items() if k != "spool"}, "content": _spooled(f["spool"])}
+                    for f in self._files.values()]  # fmt: skip
+
+    def dm_channel(self, user: str) -> str:
+        """The id ``conversations.open`` gives the bot's DM with ``user``."""
+        return f"D{user}"
+
+    def _conversations_open(self, args: JSON) -> JSON:
+        user = _required(args, "users")
+        if "," in user:
+            raise SlackApiFailure("not_supported")  # group DMs: the sandbox knows one-to-one DMs only
+        if user not in self._users:
+            raise SlackApiFailure("user_not_found")
+        channel = self.dm_channel(user)
+        self._history.setdefault(channel, {})
+        return {"channel": {"id": channel, "is_im": True, "user": user}}
+
+    def _files_get_upload_url_external(self, args: JSON) -> JSON:
+        name = _required(args, "filename")
+        try:
+            length = int(_required(args, "length"))
+        except ValueError as error:
+            raise SlackApiFailure("invalid_arguments") from error
+        file_id = f"F{next(self._ids):08d}"
+        self._files[file_id] = {
+            "id": file_id, "name": name, "title": name, "length": length, "spool": None, "size": None, "channel": None,
+        }  # fmt: skip
+        return {"upload_url": f"{self.url}{UPLOADS_PATH}{file_id}", "file_id": file_id}
+
+    def _upload_post(self, file_id: str, environ: dict[str, Any]) -> tuple[int, dict[str, str], JSON]:
+        """The upload URL, read in chunks to a file on disk (so a large export costs the sandbox no memory either).
+        Slack answers 200 with a plain "OK - <size>"; the sandbox answers JSON saying the same."""
+        with self._cond:
+            entry = self._files.get(file_id)
+            if entry is None or entry["spool"] is not None:
+                return 404, {}, {"ok": False, "error": "not_found"}
+            entry["spool"] = path = Path(self._upload_folder()) / file_id
+        remaining, stream = int(environ.get("CONTENT_LENGTH") or 0), environ["wsgi.input"]
+        with path.open("wb") as spool:
+            while remaining > 0:
+                chunk = stream.read(min(remaining, 64 * 1024))
+                if not chunk:
+                    break
+                spool.write(chunk)
+                remaining -= len(chunk)
+            size = spool.tell()
+        with self._cond:
+            entry["size"] = size
+            self._record("upload", {"file_id": file_id, "size": size}, 200, {"ok": True})
+            return 200, {}, {"ok": True, "size": size}
+
+    def _upload_folder(self) -> str:
+        """Where uploads are kept: a folder of the sandbox's own, removed when the sandbox is collected."""
+        folder: str | None = getattr(self, "_uploads", None)
+        if folder is None:
+            folder = self._uploads = tempfile.mkdtemp(prefix="orderdesk-slack-sandbox-")
+            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        return folder
+
+    def _files_complete_upload_external(self, args: JSON) -> JSON:
+        raw = args.get("files")
+        try:
+            wanted = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError as error:
+            raise SlackApiFailure("invalid_arguments") from error
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(f, dict) for f in wanted):
+            raise SlackApiFailure("invalid_arguments")
+        channel = args.get("channel_id") or None
+        if channel is not None and channel not in self._history:
+            raise SlackApiFailure("channel_not_found")
+        shared = []
+        for item in wanted:
+            entry = self._files.get(str(item.get("id")))
+            if entry is None or entry["spool"] is None:
+                raise SlackApiFailure("file_not_found")
+            entry["title"] = str(item.get("title") or entry["name"])
+            entry["channel"] = channel
+            shared.append({"id": entry["id"], "name": entry["name"], "title": entry["title"],
+                           "size": entry["size"]})  # fmt: skip
+        if channel is not None:
+            message = self._bot_message({"text": str(args.get("initial_comment") or ""), "files": shared})
+            message["subtype"] = "file_share"
+            self._store(channel, message, thread_ts=None)
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+
+def _spooled(path: Path | None) -> bytes | None:
+    """What was uploaded to a file's URL (None before the upload)."""
+    return None if path is None else path.read_bytes()
 
 
 def _parse_args(environ: dict[str, Any], body: bytes) -> JSON:

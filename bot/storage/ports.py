@@ -11,7 +11,7 @@ one backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -41,6 +41,11 @@ class OrderIndex(Protocol):
 
     def orders_in_state(self, state: str) -> list[IndexedOrder]:
         """Orders last seen in ``state``, oldest (``created``) first."""
+        ...
+
+    def orders_updated_since(self, since: float) -> Iterator[IndexedOrder]:
+        """Orders whose last update (Meta's ``last_updated``) is at or after ``since`` (unix time), oldest update
+        first, read as the caller iterates: an export of any size holds one order at a time."""
         ...
 
     def find_by_reference(self, reference: str) -> list[str]:

@@ -384,6 +384,10 @@
     } else {
       body.appendChild(el("div", "b-text")).append(mrkdwn(message.text || "", ctx));
     }
+    // A file the app shared in the user's DM (an export): its name and size.
+    for (const file of Array.isArray(message.files) ? message.files : []) {
+      body.append(el("div", "b-file", `📎 ${file.name} (${Math.max(1, Math.round((file.size || 0) / 1024))} KiB)`));
+    }
     return body;
   }
 
@@ -587,6 +591,7 @@
     const items = [
       ...state.messages.map((m) => ({ ts: m.ts, message: m, ephemeral: false })),
       ...state.ephemerals.filter((e) => !app.dismissed.has(e.message_ts)).map((e) => ({ ts: e.message_ts, message: e, ephemeral: true })),
+      ...(state.direct || []).filter((d) => !app.dismissed.has(d.ts)).map((d) => ({ ts: d.ts, message: d, ephemeral: true })),
     ].sort((a, b) => Number(a.ts) - Number(b.ts));
     const nodes = [intro(state)];
     let previous = null;

@@ -15,6 +15,8 @@ def help_blocks() -> list[Block]:
             "*`/order &lt;id&gt; &lt;id&gt; …`*: several at once (space or comma separated, at most 5)\n"
             "*`/order history &lt;id or reference&gt;`*: who did what to an order, and when\n"
             "*`/order ack-pending`*: acknowledge every order awaiting acknowledgement (on-call)\n"
+            "*`/order export [since:7d] [state:…]`*: a spreadsheet (CSV) of the orders orderdesk has seen, sent to "
+            "your direct messages\n"
             "*`/order help`*: this message"
         ),
         section(

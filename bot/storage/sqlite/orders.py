@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -92,6 +92,19 @@ class SqliteOrders(SqliteDatabase):
             (state,),
         )
         return [_indexed_order(row) for row in rows]
+
+    def orders_updated_since(self, since: float) -> Iterator[IndexedOrder]:
+        """Indexed orders updated at or after ``since``, oldest update first, fetched from the cursor as iterated."""
+        cursor = self._db().execute(
+            """
+            SELECT id, merchant_ref, state, channel, created, last_updated, data, seen_at FROM orders
+            WHERE updated_ts >= ? ORDER BY updated_ts, id
+            """,
+            (since,),
+        )
+        names = [column[0] for column in cursor.description]
+        for row in cursor:
+            yield _indexed_order(dict(zip(names, row, strict=True)))
 
     def find_by_reference(self, reference: str) -> list[str]:
         """Order ids using a merchant reference: exact matches if any, else case-insensitive ones."""

@@ -1,0 +1,71 @@
+"""``/order export [since:7d] [state:…]``: a CSV of the window's orders, uploaded to the asker's DM.
+
+Dispatched by :mod:`handlers.commands`, which has acked and handed the work to ``later`` (whose admission check
+refuses Slack Connect guests before anything here runs). The CSV is written to a temporary file by
+:mod:`bot.lookup.export`, streamed to Slack by :mod:`bot.slack.upload`, and deleted.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from slack_bolt import App, BoltContext
+from slack_bolt.context.respond import Respond
+
+from bot.lookup.export import ExportStore, record_export, write_export
+from bot.slack.export import ExportUsage, export_answer, parse_export
+from bot.slack.upload import upload_to_dm
+from bot.slack.views.help import message_blocks
+from bot.slack.views.words import state_words
+
+WORKING = "Preparing your export: the file will arrive in your direct messages with orderdesk."
+PROGRESS_SECONDS = 5.0  # a long export says how far it got this often
+PROGRESS_UPDATES = 2  # at most: a response URL takes five posts, and the answer needs one
+
+
+class Progress:
+    """Replaces the "Preparing" answer with the count so far, every few seconds of a long export."""
+
+    def __init__(self, respond: Respond, clock: Callable[[], float]) -> None:
+        self._respond = respond
+        self._clock = clock
+        self._last = clock()
+        self._updates = 0
+
+    def __call__(self, rows: int) -> None:
+        if self._updates >= PROGRESS_UPDATES or self._clock() - self._last < PROGRESS_SECONDS:
+            return
+        self._updates += 1
+        self._last = self._clock()
+        self._respond(text=f"{WORKING} {rows:,} orders written so far…", response_type="ephemeral")
+
+
+def register(app: App) -> None:
+    """Nothing of its own to register: the subcommand is an entry of :mod:`handlers.commands`."""
+
+
+def export(argument: str, respond: Respond, context: BoltContext) -> None:
+    try:
+        request = parse_export(argument)
+    except ExportUsage as error:
+        respond(blocks=message_blocks(str(error)), text=str(error), response_type="ephemeral")
+        return
+    user_id = context.user_id or ""
+    respond(text=WORKING, response_type="ephemeral")
+    store: ExportStore = context["store"]
+    now = time.time()
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d-%H%M")
+    with tempfile.TemporaryDirectory(prefix="orderdesk-export-") as folder:
+        path = Path(folder) / f"orderdesk-orders-{stamp}.csv"
+        with path.open("w", newline="", encoding="utf-8") as out:
+            exported = write_export(
+                out, store, request, now=now, state_words=state_words, progress=Progress(respond, time.monotonic)
+            )
+        answer = export_answer(request, exported.rows)
+        upload_to_dm(context.client, user_id, path, filename=path.name, title=f"orderdesk orders, {stamp} UTC")
+    record_export(store, request, exported, user_id=user_id, team_id=context.team_id)
+    respond(blocks=message_blocks(answer), text=answer, response_type="ephemeral")

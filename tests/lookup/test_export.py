@@ -1,0 +1,141 @@
+"""The export's CSV: its columns, its rows (window, states, amounts, acknowledgements) and no buyer data."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.actions.entries import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS
+from bot.lookup.export import COLUMNS, EXPORT_ACTION, Exported, ExportRequest, record_export, write_export
+from bot.sandbox.graph import GraphSandbox
+from bot.slack.views.words import state_words
+from bot.storage.sqlite.store import Store
+
+NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC).timestamp()
+DAY = 86_400
+
+
+def iso(days_ago: float) -> str:
+    return datetime.fromtimestamp(NOW - days_ago * DAY, UTC).isoformat(timespec="seconds")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "orderdesk.db")
+
+
+def graph_order(graph: GraphSandbox, *, days_ago: float, **fields: Any) -> dict[str, Any]:
+    order = graph.add_order(items=[{"quantity": 2, "price_per_unit": {"amount": "10.00", "currency": "USD"}}])
+    return {**order, "last_updated": iso(days_ago), "created": iso(days_ago + 1), **fields}
+
+
+def export(store: Store, request: ExportRequest) -> tuple[bytes, list[dict[str, str]]]:
+    out = io.StringIO(newline="")
+    exported = write_export(out, store, request, now=NOW, state_words=state_words)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    assert exported.rows == len(rows)
+    return out.getvalue().encode(), rows
+
+
+def test_the_csv_has_the_columns_and_the_window_rows_with_amounts_and_who_acknowledged(store: Store) -> None:
+    graph = GraphSandbox(orders=0)
+    shipped = graph_order(graph, days_ago=2)
+    item = shipped["items"]["data"][0]
+    line = {"id": item["id"], "quantity": 1}
+    shipped |= {
+        "order_status": {"state": "COMPLETED"},
+        "merchant_order_id": "=HYPERLINK(1)",
+        "shipments": {"data": [{"id": "s1", "items": [line]}]},
+        "cancellations": {"data": [{"id": "c1", "items": [line]}]},
+        "refunds": {"data": [{"id": "r1", "refund_amount": {"amount": "4.50", "currency": "USD"}}]},
+    }
+    fresh = graph_order(graph, days_ago=1)
+    for connection in ("shipments", "cancellations", "refunds"):
+        fresh.pop(connection)  # not cached: the amounts are left empty, not zero
+    old = graph_order(graph, days_ago=40)
+    for order in (shipped, fresh, old):
+        store.upsert_order(order)
+    store.add_audit(action=ACKNOWLEDGE_ORDERS, order_id=shipped["id"], user_id="U0AGENT2", outcome="failed", at=NOW)
+    store.add_audit(
+        action=ACKNOWLEDGE_ORDER, order_id=shipped["id"], user_id="U0AGENT1", outcome="succeeded", at=NOW - DAY
+    )
+
+    data, rows = export(store, ExportRequest(since_seconds=30 * DAY))
+
+    assert data.splitlines()[0].decode() == ",".join(COLUMNS)
+    assert [row["order_id"] for row in rows] == [shipped["id"], fresh["id"]]  # oldest update first; 40 days: out
+    first, second = rows
+    total = shipped["estimated_payment_details"]["total_amount"]
+    assert first | {"order_id": ""} == {
+        "order_id": "",
+        "merchant_reference": "'=HYPERLINK(1)",  # a spreadsheet shows it, never runs it
+        "channel": shipped["channel"],
+        "state": "Completed",
+        "created": iso(3),
+        "updated": iso(2),
+        "total": total["amount"],
+        "currency": total["currency"],
+        "item_count": "2",
+        "ship_by": shipped["ship_by_date"],
+        "shipped_amount": "10.00",
+        "cancelled_amount": "10.00",
+        "refunded_amount": "4.50",
+        "acknowledged_by": "U0AGENT1",
+        "acknowledged_at": iso(1),
+    }
+    assert (second["state"], second["shipped_amount"], second["refunded_amount"]) == (
+        "Awaiting acknowledgement",
+        "",
+        "",
+    )
+    assert (second["acknowledged_by"], second["acknowledged_at"]) == ("", "")
+
+
+def test_the_state_filter_keeps_only_those_states(store: Store) -> None:
+    graph = GraphSandbox(orders=0)
+    created = graph_order(graph, days_ago=1)
+    done = graph_order(graph, days_ago=1, order_status={"state": "COMPLETED"})
+    store.upsert_orders([created, done])
+    _, rows = export(store, ExportRequest(7 * DAY, frozenset({"COMPLETED"})))
+    assert [row["order_id"] for row in rows] == [done["id"]]
+
+
+def test_no_buyer_name_email_phone_or_street_in_the_file(store: Store) -> None:
+    graph = GraphSandbox(orders=0)
+    orders = [graph_order(graph, days_ago=n / 10) for n in range(20)]
+    store.upsert_orders(orders)
+    data, rows = export(store, ExportRequest(7 * DAY))
+    assert len(rows) == 20
+    for order in orders:
+        buyer, address = order["buyer_details"], order["shipping_address"]
+        for value in (buyer["name"], buyer["email"], buyer["phone_number"], address["name"], address["street1"],
+                      address["postal_code"]):  # fmt: skip
+            assert value
+            assert value.encode() not in data, f"buyer data {value!r} in the export"
+
+
+def test_each_export_writes_an_audit_row_with_the_window_filter_and_count(store: Store) -> None:
+    record_export(store, ExportRequest(30 * DAY, frozenset({"CREATED", "COMPLETED"})), Exported(rows=12),
+                  user_id="U0AGENT1", team_id="T0SANDBOX")  # fmt: skip
+    row = store._select_one("SELECT action, user_id, team_id, outcome, detail FROM audit")
+    assert row == {
+        "action": EXPORT_ACTION,
+        "user_id": "U0AGENT1",
+        "team_id": "T0SANDBOX",
+        "outcome": "succeeded",
+        "detail": "since=30d states=COMPLETED,CREATED rows=12",
+    }
+
+
+def test_a_long_export_reports_its_progress_every_thousand_rows(store: Store) -> None:
+    graph = GraphSandbox(orders=0)
+    template = graph_order(graph, days_ago=1)
+    store.upsert_orders({**template, "id": str(n)} for n in range(2_500))
+    heard: list[int] = []
+    write_export(io.StringIO(), store, ExportRequest(7 * DAY), now=NOW, state_words=state_words, progress=heard.append)
+    assert heard == [1_000, 2_000]
