@@ -70,5 +70,8 @@ def find_summary(request: FindRequest, matches: int, shown: int) -> str:
         orders = "order" if matches == 1 else "orders"
         found = f"{matches} {orders} updated in the last {window} matched that {request.kind}"
         found += "." if shown == matches else f"; the {shown} most recently updated are shown."
-    covered = "I searched the orders orderdesk has seen (every poll and lookup adds them), not the rest of Meta's list."
+    covered = (
+        "I searched the buyers of the orders orderdesk has looked up (each `/order` lookup indexes its order's "
+        "buyer), not the rest of Meta's list."
+    )
     return f"{found} {covered} {RELAY_NOTE}"
