@@ -69,6 +69,7 @@ class Settings:
     commerce_manager_url: str = "https://www.facebook.com/commerce_manager/"
     log_level: str = "INFO"
     http_workers: int = 16
+    search_key: str | None = field(default=None, repr=False)
 
     @property
     def graph_base_url(self) -> str:
@@ -152,6 +153,7 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_COMMERCE_MANAGER_URL": ("commerce_manager_url", False, "an http(s) URL"),
     "ORDERDESK_LOG_LEVEL": ("log_level", False, "one of DEBUG, INFO, WARNING, ERROR"),
     "ORDERDESK_HTTP_WORKERS": ("http_workers", False, "a whole number of server threads >= 1, e.g. 16"),
+    "ORDERDESK_SEARCH_KEY": ("search_key", False, "a random secret of at least 16 characters (openssl rand -hex 32)"),
 }
 
 # The example values of `.env.example`, which pass the format checks below: a copied `.env` that was never filled
@@ -276,6 +278,13 @@ def _route_text(route: Route) -> str:
     return f"{route.sales_channel}={route.channel}"
 
 
+def _search_key(raw: str) -> str:
+    # A short key would let anyone holding the database guess it and then test emails against the index.
+    if len(raw) < 16:
+        raise ValueError
+    return raw
+
+
 def _log_level(raw: str) -> str:
     value = raw.upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -311,6 +320,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ORDERDESK_COMMERCE_MANAGER_URL": _url,
     "ORDERDESK_LOG_LEVEL": _log_level,
     "ORDERDESK_HTTP_WORKERS": _int(1),
+    "ORDERDESK_SEARCH_KEY": _search_key,
 }
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import acknowledge, commands, digest, export, lookup, unfurl
+from handlers import acknowledge, commands, digest, export, find, lookup, unfurl
 
-FEATURES = (commands, lookup, acknowledge, digest, export, unfurl)
+FEATURES = (commands, lookup, acknowledge, digest, export, unfurl, find)
 
 
 def register_all(app: App) -> None:

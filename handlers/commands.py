@@ -15,12 +15,12 @@ from slack_bolt.context.respond import Respond
 
 from bot.slack import ids
 from bot.slack.later import Later
-from handlers import acknowledge, export, lookup
+from handlers import acknowledge, export, find, lookup
 
 Subcommand = Callable[[str, Respond, BoltContext], None]
 
 # First words that name a subcommand rather than start a lookup query.
-KEYWORDS = frozenset({"help", "history", "ack-pending", "export"})
+KEYWORDS = frozenset({"help", "history", "ack-pending", "export", "find"})
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": lookup.show_help,
@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "history": lookup.history,
     "ack-pending": acknowledge.ack_pending,
     "export": export.export,
+    "find": find.find,
 }
 
 

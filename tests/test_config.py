@@ -101,6 +101,7 @@ def test_to_env_reads_back_into_the_same_settings() -> None:
         commerce_manager_url="https://cm.example/",
         log_level="DEBUG",
         http_workers=3,
+        search_key="s" * 32,
     )
     defaults = Settings.from_env(GOOD, dotenv_path=None)
     assert all(getattr(changed, f) != getattr(defaults, f) for f in vars(defaults)), "a field kept its default"
@@ -170,3 +171,15 @@ def test_a_copied_but_unfilled_env_example_is_refused_in_words() -> None:
 def test_setting_variable_names_the_variable_of_a_field() -> None:
     assert setting_variable("db_path") == "ORDERDESK_DB"
     assert setting_variable("slack_app_token") == "SLACK_APP_TOKEN"
+
+
+def test_the_search_key_is_optional_long_and_never_shown() -> None:
+    assert Settings.from_env(GOOD, dotenv_path=None).search_key is None
+    key = "a-long-secret-search-key-0123456789"
+    settings = Settings.from_env({**GOOD, "ORDERDESK_SEARCH_KEY": key}, dotenv_path=None)
+    assert settings.search_key == key
+    assert key not in repr(settings)
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**GOOD, "ORDERDESK_SEARCH_KEY": "short"}, dotenv_path=None)
+    assert "ORDERDESK_SEARCH_KEY is malformed" in str(raised.value)
+    assert "short" not in str(raised.value)

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from slack_sdk import WebClient
 
-from bot.cli.checks import Check, Status, failed, ok
+from bot.cli.checks import Check, Status, failed, ok, warning
 from bot.cli.doctor_backends import database_check, graph_checks
 from bot.cli.doctor_slack import channel_check, serving_mode, slack_app_token, slack_bot_token
 from bot.config import ConfigError, Settings
@@ -57,10 +57,22 @@ def diagnose(settings: Settings, manifest: dict[str, Any], mode: str) -> Iterato
     yield slack_app_token(slack, settings, mode)
     yield from graph_checks(settings)
     yield database_check(settings)
+    yield search_key_check(settings)
     # The notification channel and every routed channel: the poller posts to all of them.
     for channel in dict.fromkeys([settings.notify_channel, *(route.channel for route in settings.routes)]):
         if channel:
             yield channel_check(slack, settings, channel, auth)
+
+
+def search_key_check(settings: Settings) -> Check:
+    """A warning, not a failure: without the key the bot runs, and only ``/order find`` says it is not set up."""
+    if settings.search_key:
+        return ok("search key", "set: /order find can match buyers")
+    return warning(
+        "search key",
+        "ORDERDESK_SEARCH_KEY is not set: /order find answers that it is not configured",
+        "set ORDERDESK_SEARCH_KEY to a random secret of at least 16 characters (openssl rand -hex 32), then restart",
+    )
 
 
 def _print(check: Check) -> None:

@@ -72,7 +72,7 @@ def main(argv: Sequence[str]) -> int:
     if not settings.notify_channel:
         print("orderdesk sync: set ORDERDESK_NOTIFY_CHANNEL (a channel id such as C0123456789)", file=sys.stderr)
         return 2
-    with GraphClient.from_settings(settings) as graph, Store(settings.db_path) as store:
+    with GraphClient.from_settings(settings) as graph, Store(settings.db_path, search_key=settings.search_key) as store:
         notifier = Notifier(settings, graph, store, SlackPublisher.from_settings(settings, pace=args.pace))
         try:
             result = notifier.poll(since=args.since, progress=_progress(sys.stderr))

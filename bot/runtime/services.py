@@ -42,7 +42,7 @@ class Services:
         ``crash_points`` arms the acknowledgement crash test's stopping points (``serve --crash-points``)."""
         graph = GraphClient.from_settings(settings)
         try:
-            store = Store(settings.db_path)
+            store = Store(settings.db_path, search_key=settings.search_key)
         except BaseException:
             graph.close()
             raise

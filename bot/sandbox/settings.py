@@ -10,6 +10,9 @@ from bot.config import Settings
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import DEFAULT_SIGNING_SECRET, SlackSandbox
 
+# Not a secret: the sandboxes' orders are made up, and the demo and the tests need find to work out of the box.
+SANDBOX_SEARCH_KEY = "orderdesk-sandbox-search-key"
+
 
 def sandbox_settings(
     graph: GraphSandbox, graph_url: str, slack: SlackSandbox, db_path: str | Path, **overrides: Any
@@ -24,4 +27,5 @@ def sandbox_settings(
         fb_page_access_token=graph.token,
         fb_graph_url=graph_url,
         db_path=str(db_path),
+        search_key=SANDBOX_SEARCH_KEY,
     ).with_overrides(**overrides)

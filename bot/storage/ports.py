@@ -11,7 +11,7 @@ one backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -30,7 +30,8 @@ class OrderIndex(Protocol):
 
     def upsert_order(self, order: Mapping[str, Any]) -> None:
         """Index a Graph order (any field selection with ``id``): a partial read fills gaps and erases nothing; a
-        read older (``last_updated``) than the stored one changes nothing."""
+        read older (``last_updated``) than the stored one changes nothing. A read with buyer fields also replaces
+        the order's entries in the :class:`BuyerIndex`, in the same transaction, when the store has a search key."""
         ...
 
     def upsert_orders(self, orders: Iterable[Mapping[str, Any]]) -> None:
@@ -242,7 +243,27 @@ class UnfurlReads(Protocol):
         ...
 
 
+class BuyerIndex(Protocol):
+    """Keyed hashes of each order's buyer email, phone and name tokens (``bot.domain.buyer_search``), written by
+    :meth:`OrderIndex.upsert_order`; never the values."""
+
+    def buyers_matching(self, kind: str, hashes: Sequence[str], *, since: float, limit: int = 50) -> list[str]:
+        """Ids of orders updated at or after ``since`` whose buyer has every one of ``hashes`` of this kind (an
+        email, a phone, or all of a name's tokens), most recently updated first, at most ``limit``."""
+        ...
+
+
 class Storage(
-    Transaction, OrderIndex, LedgerRows, Notifications, Cards, Audit, KeyValue, RunLock, UnfurlReads, Protocol
+    Transaction,
+    OrderIndex,
+    LedgerRows,
+    Notifications,
+    Cards,
+    Audit,
+    KeyValue,
+    RunLock,
+    UnfurlReads,
+    BuyerIndex,
+    Protocol,
 ):
     """Every port at once: what a backend's store offers."""

@@ -62,6 +62,7 @@ def stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Stack]
             "ORDERDESK_NOTIFY_CHANNEL": "C0ORDERS",
             "ORDERDESK_ROUTES": "instagram=C0SUPPORT",
             "ORDERDESK_GRAPH_MAX_RETRIES": "0",
+            "ORDERDESK_SEARCH_KEY": "doctor-test-search-key-0123456789",
         }
         yield Stack(slack, graph, env, tmp_path, capsys)
 
@@ -79,11 +80,13 @@ def test_all_green(stack: Stack) -> None:
         "✓ graph token",
         "✓ commerce orders",
         "✓ database",
+        "✓ search key",
         "✓ channel C0ORDERS",
         "✓ channel C0SUPPORT",
     ]
     assert "fix:" not in out
     assert f"all {len(DEFAULT_SCOPES)} scopes" in out
+    assert "doctor-test-search-key" not in out
 
 
 def test_the_sandbox_grants_exactly_the_manifest_scopes() -> None:
@@ -283,3 +286,10 @@ def test_mode_socket_without_an_app_token_is_a_settings_error(stack: Stack) -> N
 
 def test_doctor_checks_the_path_serve_takes_requests_at() -> None:
     assert doctor_slack.EVENTS_PATH == serve.EVENTS_PATH
+
+
+def test_a_missing_search_key_is_a_warning_that_says_how_to_set_it(stack: Stack) -> None:
+    code, out = stack.doctor(ORDERDESK_SEARCH_KEY="")
+    assert code == 0, out
+    assert "! search key: ORDERDESK_SEARCH_KEY is not set" in out
+    assert "fix: set ORDERDESK_SEARCH_KEY to a random secret" in out

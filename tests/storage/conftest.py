@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from storage_samples import Clock
+from storage_samples import SEARCH_KEY, Clock
 
 from bot.storage.sqlite.store import Store
 
@@ -35,7 +35,7 @@ def open_store(backend: str, tmp_path: Path, clock: Clock) -> Iterator[Callable[
 
     def open_one() -> Store:
         if backend == "sqlite":
-            store = Store(tmp_path / "orderdesk.db", clock=clock)
+            store = Store(tmp_path / "orderdesk.db", clock=clock, search_key=SEARCH_KEY)
         else:
             raise AssertionError(f"no such storage backend: {backend}")
         opened.append(store)

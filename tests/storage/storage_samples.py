@@ -43,3 +43,7 @@ def full_order(order_id: str = "7001", **overrides: Any) -> dict[str, Any]:
         "items": {"data": [{"id": "1", "retailer_id": "SKU-1", "quantity": 2}]},
     }
     return {**order, **overrides}
+
+
+# The key the contract suite's stores hash buyer search values with.
+SEARCH_KEY = "contract-suite-search-key-0123456789"

@@ -214,3 +214,17 @@ def _unfurl_reads(db: Database) -> None:
     """When each order was last read from Meta to unfurl a link, so that Slack's several ``link_shared`` events for
     one post cost one Graph request per order per minute, across processes. Holds no buyer data."""
     db.execute("CREATE TABLE unfurl_reads (order_id TEXT PRIMARY KEY, read_at REAL NOT NULL)")
+
+
+@MIGRATIONS(name="0007_buyer_hashes")
+def _buyer_hashes(db: Database) -> None:
+    """Keyed hashes (HMAC-SHA256 with ``ORDERDESK_SEARCH_KEY``) of each order's buyer email, phone and name tokens,
+    so ``/order find`` can match a buyer without orderdesk keeping who the buyer is."""
+    db.execute(
+        """
+        CREATE TABLE buyer_hashes (
+            order_id TEXT NOT NULL, kind TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (order_id, kind, hash)
+        )
+        """
+    )
+    db.execute("CREATE INDEX buyer_hashes_by_hash ON buyer_hashes (kind, hash)")

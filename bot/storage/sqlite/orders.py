@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.order import reference_key, strip_pii
 from bot.storage.rows import IndexedOrder, Row
-from bot.storage.sqlite.db import SqliteDatabase
+from bot.storage.sqlite.buyers import SqliteBuyers
 
 
 def _unix_time(iso: object) -> float | None:
@@ -62,18 +62,26 @@ def _indexed_order(row: Row) -> IndexedOrder:
     return IndexedOrder(**{**row, "data": json.loads(row["data"])})
 
 
-class SqliteOrders(SqliteDatabase):
+class SqliteOrders(SqliteBuyers):
     """The ``orders`` and ``lookup_scans`` tables (the :class:`bot.storage.ports.OrderIndex` port)."""
 
     def upsert_order(self, order: Mapping[str, Any]) -> None:
-        """Index a Graph order dict (any field selection that includes ``id``), without buyer PII."""
-        self._write(_UPSERT_ORDER, _order_values(order, self._clock()))
+        """Index a Graph order dict (any field selection that includes ``id``), without buyer PII; with a search
+        key, its buyer's hashes in the same transaction."""
+        with self._statement():
+            self._upsert(order, self._clock())
 
     def upsert_orders(self, orders: Iterable[Mapping[str, Any]]) -> None:
         """Index many orders in one transaction (a poll page, a scan); the iterable is consumed lazily."""
         seen_at = self._clock()
         with self.transaction():
-            self._db().conn.executemany(_UPSERT_ORDER, (_order_values(order, seen_at) for order in orders))
+            for order in orders:
+                self._upsert(order, seen_at)
+
+    def _upsert(self, order: Mapping[str, Any], seen_at: float) -> None:
+        # A read older than the stored one changes nothing, its buyer's hashes included.
+        if self._db().execute(_UPSERT_ORDER, _order_values(order, seen_at)).rowcount:
+            self._index_buyer(order)
 
     def get_order(self, order_id: str) -> IndexedOrder | None:
         row = self._select_one(
