@@ -8,11 +8,9 @@ import re
 
 from bot.lookup.export import DAY_SECONDS, ExportRequest, window_words
 from bot.slack.views.words import STATE_WORDS
+from bot.slack.window import NotADuration, window_seconds
 
 DEFAULT_SINCE_SECONDS = 7 * DAY_SECONDS
-MAX_SINCE_SECONDS = 90 * DAY_SECONDS
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY_SECONDS}
-_DURATION = re.compile(r"(\d{1,7})([smhd])")
 _OPTION = re.compile(r"(since|state):", re.IGNORECASE)
 
 USAGE = (
@@ -64,15 +62,12 @@ def parse_export(text: str) -> ExportRequest:
 
 
 def parse_since(value: str) -> int:
-    match = _DURATION.fullmatch(value.strip().lower())
-    if match is None:
-        raise ExportUsage(f"`since:{_shown(value)}` is not a duration such as `7d` or `36h`. {USAGE}")
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds == 0:
-        raise ExportUsage(f"`since:` must be more than nothing. {USAGE}")
-    if seconds > MAX_SINCE_SECONDS:
-        raise ExportUsage(f"`since:` goes back 90 days at most (`since:90d`). {USAGE}")
-    return seconds
+    try:
+        return window_seconds(value)
+    except NotADuration:
+        raise ExportUsage(f"`since:{_shown(value)}` is not a duration such as `7d` or `36h`. {USAGE}") from None
+    except ValueError as error:
+        raise ExportUsage(f"{error} {USAGE}") from None
 
 
 def parse_states(value: str) -> frozenset[str]:

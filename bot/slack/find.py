@@ -10,12 +10,10 @@ import re
 from bot.domain.buyer_search import query_kind
 from bot.lookup.export import DAY_SECONDS, window_words
 from bot.lookup.find import FindRequest
+from bot.slack.window import NotADuration, window_seconds
 
 DEFAULT_SINCE_SECONDS = 14 * DAY_SECONDS
-MAX_SINCE_SECONDS = 90 * DAY_SECONDS
-_UNITS = {"h": 3600, "d": DAY_SECONDS}
 _SINCE = re.compile(r"(?:^|\s)since:(\S*)\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"(\d{1,5})([hd])")
 
 USAGE = (
     "Usage: `/order find <email | phone | name> [since:14d]`, for example `/order find ana@example.com` or "
@@ -50,15 +48,12 @@ def parse_find(text: str) -> FindRequest:
 
 
 def _since(value: str) -> int:
-    duration = _DURATION.fullmatch(value.strip().lower())
-    if duration is None:
-        raise FindUsage(f"`since:` takes a duration such as `14d` or `36h`. {USAGE}")
-    seconds = int(duration.group(1)) * _UNITS[duration.group(2)]
-    if seconds == 0:
-        raise FindUsage(f"`since:` must be more than nothing. {USAGE}")
-    if seconds > MAX_SINCE_SECONDS:
-        raise FindUsage(f"`since:` goes back 90 days at most (`since:90d`). {USAGE}")
-    return seconds
+    try:
+        return window_seconds(value, units="hd")
+    except NotADuration:
+        raise FindUsage(f"`since:` takes a duration such as `14d` or `36h`. {USAGE}") from None
+    except ValueError as error:
+        raise FindUsage(f"{error} {USAGE}") from None
 
 
 def find_summary(request: FindRequest, matches: int, shown: int) -> str:
