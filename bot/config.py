@@ -16,6 +16,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from bot.durations import duration_seconds
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_VERSION = "v25.0"
@@ -136,17 +138,17 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "FB_GRAPH_VERSION": ("fb_graph_version", False, "a Graph API version such as v25.0"),
     "ORDERDESK_DB": ("db_path", False, "a path to the sqlite file, e.g. orderdesk.db"),
     "ORDERDESK_NOTIFY_CHANNEL": ("notify_channel", False, "a Slack channel id such as C0123456789"),
-    "ORDERDESK_POLL_SECONDS": ("poll_seconds", False, "a whole number of seconds >= 5, e.g. 60"),
-    "ORDERDESK_POLL_OVERLAP_SECONDS": ("poll_overlap_seconds", False, "a whole number of seconds >= 0"),
+    "ORDERDESK_POLL_SECONDS": ("poll_seconds", False, "a duration of at least 5s, e.g. 60, 60s or 1m"),
+    "ORDERDESK_POLL_OVERLAP_SECONDS": ("poll_overlap_seconds", False, "a duration such as 30, 30s or 2m"),
     "ORDERDESK_DIGEST_AFTER": ("digest_after", False, "a whole number >= 1, e.g. 10"),
     "ORDERDESK_ROUTES": ("routes", False, "e.g. instagram=C0INSTA,total>=500:C0BIG,facebook=C0FB"),
     "ORDERDESK_MERCHANT_REF_TEMPLATE": ("merchant_ref_template", False, "a template such as FB-{order_id}"),
     "ORDERDESK_ACK_ALLOWED": ("ack_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
     "ORDERDESK_LOOKUP_SCAN_PAGES": ("lookup_scan_max_pages", False, "a whole number >= 0, e.g. 8"),
     "ORDERDESK_LOOKUP_SCAN_DAYS": ("lookup_scan_max_age_days", False, "a whole number of days >= 1, e.g. 90"),
-    "ORDERDESK_LOOKUP_SCAN_CACHE_SECONDS": ("lookup_scan_cache_seconds", False, "a whole number >= 0"),
-    "ORDERDESK_ACK_LEASE_SECONDS": ("ack_lease_seconds", False, "a whole number of seconds >= 5"),
-    "ORDERDESK_SWEEP_SECONDS": ("sweep_seconds", False, "a whole number of seconds >= 1"),
+    "ORDERDESK_LOOKUP_SCAN_CACHE_SECONDS": ("lookup_scan_cache_seconds", False, "a duration such as 300, 300s or 5m"),
+    "ORDERDESK_ACK_LEASE_SECONDS": ("ack_lease_seconds", False, "a duration of at least 5s, e.g. 60 or 1m"),
+    "ORDERDESK_SWEEP_SECONDS": ("sweep_seconds", False, "a duration of at least 1s, e.g. 15 or 15s"),
     "ORDERDESK_GRAPH_TIMEOUT": ("graph_timeout_seconds", False, "seconds, e.g. 10"),
     "ORDERDESK_GRAPH_MAX_RETRIES": ("graph_max_retries", False, "a whole number >= 0, e.g. 3"),
     "ORDERDESK_GRAPH_RETRY_BUDGET": ("graph_retry_budget_seconds", False, "seconds, e.g. 8"),
@@ -182,6 +184,18 @@ _ACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 def _int(minimum: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         value = int(raw)
+        if value < minimum:
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _duration(minimum: int) -> Callable[[str], int]:
+    """Seconds from the one duration grammar (``bot.durations``): ``90``, ``90s``, ``15m``, ``4h``, ``1d``."""
+
+    def parse(raw: str) -> int:
+        value = duration_seconds(raw)
         if value < minimum:
             raise ValueError
         return value
@@ -303,17 +317,17 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "FB_GRAPH_VERSION": _version,
     "ORDERDESK_DB": _nonempty,
     "ORDERDESK_NOTIFY_CHANNEL": _channel,
-    "ORDERDESK_POLL_SECONDS": _int(5),
-    "ORDERDESK_POLL_OVERLAP_SECONDS": _int(0),
+    "ORDERDESK_POLL_SECONDS": _duration(5),
+    "ORDERDESK_POLL_OVERLAP_SECONDS": _duration(0),
     "ORDERDESK_DIGEST_AFTER": _int(1),
     "ORDERDESK_ROUTES": _routes,
     "ORDERDESK_MERCHANT_REF_TEMPLATE": _template,
     "ORDERDESK_ACK_ALLOWED": _ack_allowed,
     "ORDERDESK_LOOKUP_SCAN_PAGES": _int(0),
     "ORDERDESK_LOOKUP_SCAN_DAYS": _int(1),
-    "ORDERDESK_LOOKUP_SCAN_CACHE_SECONDS": _int(0),
-    "ORDERDESK_ACK_LEASE_SECONDS": _int(5),
-    "ORDERDESK_SWEEP_SECONDS": _int(1),
+    "ORDERDESK_LOOKUP_SCAN_CACHE_SECONDS": _duration(0),
+    "ORDERDESK_ACK_LEASE_SECONDS": _duration(5),
+    "ORDERDESK_SWEEP_SECONDS": _duration(1),
     "ORDERDESK_GRAPH_TIMEOUT": _float,
     "ORDERDESK_GRAPH_MAX_RETRIES": _int(0),
     "ORDERDESK_GRAPH_RETRY_BUDGET": _float,

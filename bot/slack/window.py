@@ -6,25 +6,17 @@ says in its own words what a duration looks like; the other two refusals read th
 
 from __future__ import annotations
 
-import re
-
+from bot.durations import NotADuration, duration_seconds
 from bot.lookup.export import DAY_SECONDS
 
 MAX_WINDOW_SECONDS = 90 * DAY_SECONDS
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY_SECONDS}
-_DURATION = re.compile(r"(\d{1,7})([smhd])")
 
-
-class NotADuration(ValueError):
-    """The value is not an integer with one of the allowed units."""
+__all__ = ["MAX_WINDOW_SECONDS", "NotADuration", "window_seconds"]
 
 
 def window_seconds(value: str, *, units: str = "smhd") -> int:
     """Seconds of a ``since:`` value; :class:`NotADuration`, or ValueError in words for an empty or too long one."""
-    match = _DURATION.fullmatch(value.strip().lower())
-    if match is None or match.group(2) not in units:
-        raise NotADuration(value)
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = duration_seconds(value, units=units, bare_is_seconds=False)
     if seconds == 0:
         raise ValueError("`since:` must be more than nothing.")
     if seconds > MAX_WINDOW_SECONDS:
