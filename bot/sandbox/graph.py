@@ -32,10 +32,10 @@ parameters as a query string, a form body with nested values JSON-encoded, or a 
   quantities ``{"in_progress", "fulfilled", "cancelled"}``.
 - Every POST needs ``idempotency_key`` matching ``[A-Za-z0-9_-]{1,100}`` (else code 100). The same key with the
   same request (a canonical fingerprint of route and parameters, token and encoding excluded) replays the stored
-  status and body, failures included, with no second effect; the same key with a different request gets HTTP 400, ``OAuthException``, code 100 and
-  ``error_subcode`` :data:`IDEMPOTENCY_CONFLICT_SUBCODE` (9000001). **That subcode is this sandbox's own**: Meta
-  documents only that such a request "throws an error". Keys are scoped to the sandbox (one app, one Page), across
-  routes: a key used for a shipment and then for a refund is a conflict.
+  status and body, failures included, with no second effect; the same key with a different request gets HTTP
+  400, ``OAuthException``, code 100 and ``error_subcode`` :data:`IDEMPOTENCY_CONFLICT_SUBCODE` (9000001). **That
+  subcode is this sandbox's own**: Meta documents only that such a request "throws an error". Keys are scoped to
+  the sandbox (one app, one Page), across routes: a key used for a shipment and then for a refund is a conflict.
 - Every response carries ``X-Business-Use-Case-Usage`` (keyed by the Page id) and ``X-App-Usage``; every error is a
   Graph envelope (``error_subcode`` and the user title/message only when there is one, as Graph does).
 
