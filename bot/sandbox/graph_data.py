@@ -180,7 +180,9 @@ def new_item(
         "product_name": name,
     }
     item.update(overrides or {})
-    if item["price_per_unit"].get("currency") != currency:
+    price = item["price_per_unit"]
+    item["price_per_unit"] = {**price, "currency": price.get("currency") or currency}
+    if item["price_per_unit"]["currency"] != currency:
         raise ValueError(f"item prices must be in the order's currency {currency}: {item['price_per_unit']}")
     line = minor(item["price_per_unit"]) * int(item["quantity"])
     item["tax_details"] = {

@@ -570,6 +570,10 @@ def test_seeded_prices_in_a_currency_without_minor_units() -> None:
     assert all(a["currency"] == "JPY" and a["amount"].isdigit() for a in amounts)
     with pytest.raises(ValueError, match="currency"):
         sandbox.add_order(currency="yen")
+    with pytest.raises(ValueError, match="currency"):
+        sandbox.add_order(currency="JPY", items=[{"price_per_unit": usd("10.00")}])
+    bare = sandbox.add_order(currency="KWD", items=[{"price_per_unit": {"amount": "1.250"}}])
+    assert bare["items"]["data"][0]["price_per_unit"] == usd("1.250", "KWD")
 
 
 # Idempotency on the new routes
