@@ -16,8 +16,8 @@ included, with a message saying so).
 
 **Ship** (``POST /{order-id}/shipments``, answers ``{"success": true}``)::
 
-    items: [{"item_id" | "retailer_id": ..., "quantity": n >= 1}]   (omitted: every open unit; [] -> 2361357)
-    tracking_info: {"carrier": "FEDEX", "tracking_number": "1Z999", "shipping_method_name"?: "Ground"}
+    items?: [{"item_id" | "retailer_id": ..., "quantity": n >= 1}]  (omitted: every open unit; [] -> 2361357)
+    tracking_info?: {"carrier": "FEDEX", "tracking_number": "1Z999", "shipping_method_name"?: "Ground"}
     external_shipment_id?: [A-Za-z0-9_]+ ; merchant_order_reference?: must equal the stored one if any
 
 - only IN_PROGRESS (CREATED/FB_PROCESSING: code 100); a COMPLETED order: 1818111 when everything was cancelled,
@@ -26,6 +26,7 @@ included, with a message saying so).
   (lowercase included) is code 100. Stored and read back lowercase (``fedex``), as Meta does;
 - one tracking number per shipment: a list, or a number with spaces, commas or semicolons, is code 100; a number
   already on any shipment of the order (case-insensitive) is **2382045**;
+- ``tracking_info`` may be left out (Meta's reference marks it optional); given, it needs both carrier and number;
 - ``external_shipment_id``: outside ``[A-Za-z0-9_]+`` or already used on the order: code 100;
 - reads: ``GET /{order-id}/shipments`` gives ``{id, items{data:[{id, retailer_id, product_id, quantity,
   tax{final_tax}}]}, tracking_info, created}`` and, when asked (``fields=...,external_shipment_id``), the
