@@ -16,6 +16,7 @@ from bot.storage.ports import Storage
 from bot.storage.rows import AuditRow, Card, DigestRow, IndexedOrder, NotificationRow, Row
 from bot.storage.sqlite.audit import SqliteAudit
 from bot.storage.sqlite.buyers import SqliteBuyers
+from bot.storage.sqlite.coverage import SqliteCoverage
 from bot.storage.sqlite.db import DatabaseUnusable, SqliteDatabase, database_path_problem, in_memory
 from bot.storage.sqlite.ledger import SqliteLedger
 from bot.storage.sqlite.migrations import MIGRATIONS
@@ -51,6 +52,7 @@ class Store(
     SqliteRunLocks,
     SqliteUnfurls,
     SqliteBuyers,
+    SqliteCoverage,
     SqliteDatabase,
 ):
     """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state,
