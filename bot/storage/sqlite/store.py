@@ -56,7 +56,8 @@ class Store(
     SqliteDatabase,
 ):
     """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state,
-    run locks, unfurl reads and the buyer search index (hashed with ``search_key``, when given).
+    run locks, unfurl reads, the buyer search index (hashed with ``search_key``, when given) and what scans of
+    Meta covered of it.
 
     Opening a Store enables WAL and applies pending migrations; a path sqlite cannot use raises
     :class:`DatabaseUnusable` saying why, never sqlite's bare error. Close it (or use it as a context manager): that
