@@ -7,7 +7,9 @@ search first reads from Meta the parts of its window that no earlier scan covere
 ``updated_before``, only the fields needed to match, every page of those parts and no more), indexes what it read
 and remembers those parts as covered; then it matches, from the index alone. A second search of the same window
 reads nothing from Meta. The poller reads no buyer fields, so what it reads covers nothing: the scan fills those
-orders in the first time a search's window reaches them.
+orders in the first time a search's window reaches them. A fingerprint of the search key is kept with the index:
+after ``ORDERDESK_SEARCH_KEY`` changed, the first search drops the old hashes and the coverage (they match nothing
+now) and reads its window again; ``orderdesk reindex`` does the same at once.
 
 The searched value is hashed at once and never kept: the audit row records the query's shape (email, phone or
 name) and how many orders matched, nothing of what was typed.
@@ -21,10 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.domain.buyer_search import Kind, query_hashes
+from bot.domain.buyer_search import Kind, key_check, query_hashes
 from bot.graph.client import GraphClient, GraphError
 from bot.lookup.export import window_words
-from bot.storage.ports import Audit, BuyerCoverage, BuyerIndex, OrderIndex, RunLock
+from bot.storage.ports import Audit, BuyerCoverage, BuyerIndex, KeyValue, OrderIndex, RunLock
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,10 @@ SCAN_FIELDS = ",".join(
 SCAN_PAGE_SIZE = 25  # Meta's documented page of orders; no larger maximum is documented
 MIN_SCAN_SECONDS = 60  # a part of the window shorter than this (the minute since the last search) is read later
 SCAN_LOCK = "buyer_scan"  # one scan at a time per database: a second search waits, then finds the window covered
+KEY_CHECK_STATE = "buyer_index_key_check"  # the fingerprint of the key the index's hashes were made with
 
 
-class FindStore(BuyerIndex, BuyerCoverage, OrderIndex, Audit, RunLock, Protocol):
+class FindStore(BuyerIndex, BuyerCoverage, OrderIndex, Audit, KeyValue, RunLock, Protocol):
     """What a search needs of storage."""
 
 
@@ -73,6 +76,7 @@ class Scanned:
     orders: int = 0
     missed_seconds: float = 0.0
     error: GraphError | None = None
+    rekeyed: bool = False  # the index had been built with another search key, and was dropped first
 
 
 @dataclass(frozen=True)
@@ -146,18 +150,43 @@ def scan_span(
         params["after"] = after
 
 
+def forget_if_rekeyed(store: FindStore, key: str) -> bool:
+    """Drop the hashes and the coverage when they were made with another key than ``key`` (they match nothing
+    now, and the coverage would stop searches from reading those orders again), and record ``key`` as the index's
+    key: True when something was dropped. An index that never recorded its key is taken to be this key's."""
+    recorded = store.get_state(KEY_CHECK_STATE)
+    if recorded == key_check(key):
+        return False
+    if recorded is None:
+        store.set_state(KEY_CHECK_STATE, key_check(key))
+        return False
+    drop_buyer_index(store, key)
+    log.warning("find: ORDERDESK_SEARCH_KEY changed: the buyer index was dropped and is rebuilt from Meta")
+    return True
+
+
+def drop_buyer_index(store: FindStore, key: str) -> int:
+    """Drop every hash and covered span, and record ``key`` as the one the index is rebuilt with: how many orders
+    had hashes."""
+    dropped = store.forget_buyer_index()
+    store.set_state(KEY_CHECK_STATE, key_check(key))
+    return dropped
+
+
 def cover_window(
     graph: GraphClient,
     store: FindStore,
     start: float,
     end: float,
     *,
+    key: str,
     min_seconds: float = MIN_SCAN_SECONDS,
     progress: Callable[[int], None] | None = None,
 ) -> Scanned:
     """Read from Meta the parts of ``[start, end)`` the index does not cover (those of at least ``min_seconds``),
     newest first, and remember each as covered once all its pages are indexed. One scan at a time per database
     (:data:`SCAN_LOCK`): a search arriving during another's scan waits for it and then reads only what is left.
+    An index built with another search key than ``key`` is dropped first (:func:`forget_if_rekeyed`).
     ``progress`` hears the pages read so far."""
     scanned = Scanned()
 
@@ -166,6 +195,7 @@ def cover_window(
             progress(scanned.pages + pages_of_span)
 
     with store.run_lock(SCAN_LOCK):
+        scanned.rekeyed = forget_if_rekeyed(store, key)
         spans = store.covered_spans(start, end)
         scanned.indexed_seconds = sum(high - low for low, high in spans)
         gaps = [gap for gap in uncovered(spans, start, end) if gap[1] - gap[0] >= min_seconds]
@@ -204,7 +234,7 @@ def find_orders(
 ) -> FindResult:
     """Cover the window (reading Meta where needed), match, and write the search's audit row."""
     start, end = math.floor(now) - request.since_seconds, math.floor(now)
-    scanned = cover_window(graph, store, start, end, progress=progress)
+    scanned = cover_window(graph, store, start, end, key=key, progress=progress)
     hashes = query_hashes(key, request.kind, request.text)
     matches = store.buyers_matching(request.kind, hashes, since=start, limit=MAX_MATCHES)
     store.add_audit(

@@ -93,7 +93,10 @@ def coverage_words(result: FindResult) -> str:
         )
     if scanned.error is not None:
         parts.append(f"{span_words(scanned.missed_seconds)} not searched: {scan_failure_words(scanned.error)}")
-    return f"Searched orders updated in the last {span_words(result.window_seconds)}: {', '.join(parts)}."
+    searched = f"Searched orders updated in the last {span_words(result.window_seconds)}: {', '.join(parts)}."
+    if scanned.rekeyed:
+        searched += " (The search key changed since the last search, so orderdesk's index was read again from Meta.)"
+    return searched
 
 
 def span_words(seconds: float) -> str:

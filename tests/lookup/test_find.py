@@ -17,6 +17,7 @@ from bot.sandbox.graph import SANDBOX_TOKEN, GraphSandbox
 from bot.storage.sqlite.store import Store
 
 KEY = "a-test-search-key-of-some-length"
+OLD_KEY = "an-older-search-key-of-some-length"
 DAY = 86_400
 BUYER = {"name": "Ana Núñez", "email": "ana.nunez@example.org"}
 
@@ -90,11 +91,11 @@ def test_a_failed_read_covers_nothing_it_did_not_finish(
     sandbox.add_order(buyer_details=BUYER)
     sandbox.set_faults(status=503, count=1, match={"method": "GET", "path": "commerce_orders"})
     now = time.time()
-    scanned = cover_window(graph, store, now - DAY, now)
+    scanned = cover_window(graph, store, now - DAY, now, key=KEY)
     assert scanned.error is not None
     assert scanned.missed_seconds == pytest.approx(DAY)
     assert store.covered_spans(now - DAY, now) == []
-    again = cover_window(graph, store, now - DAY, now)
+    again = cover_window(graph, store, now - DAY, now, key=KEY)
     assert again.error is None
     assert again.pages == 1
 
@@ -108,7 +109,7 @@ def test_two_searches_at_once_read_the_window_once(settings: Settings, store: St
 
     def search() -> None:
         with GraphClient.from_settings(settings, transport=sandbox.transport()) as client:
-            results.append(cover_window(client, store, now - DAY, now))
+            results.append(cover_window(client, store, now - DAY, now, key=KEY))
 
     threads = [threading.Thread(target=search) for _ in range(2)]
     for thread in threads:
@@ -117,3 +118,23 @@ def test_two_searches_at_once_read_the_window_once(settings: Settings, store: St
         thread.join()
     assert sorted(result.pages for result in results) == [0, 2]
     assert len(lists(sandbox)) == 2
+
+
+def test_an_index_built_with_another_key_is_dropped_and_read_again(
+    settings: Settings, graph: GraphClient, sandbox: GraphSandbox
+) -> None:
+    order_id = str(sandbox.add_order(buyer_details=BUYER)["id"])
+    request = FindRequest("email", BUYER["email"], 14 * DAY)
+    with Store(settings.db_path, search_key=OLD_KEY) as old:
+        assert find_orders(old, graph, OLD_KEY, request, now=time.time(), user_id="U1", team_id=None).matches == [
+            order_id
+        ]
+    sandbox.clear_calls()
+    with Store(settings.db_path, search_key=KEY) as new:
+        found = find_orders(new, graph, KEY, request, now=time.time(), user_id="U1", team_id=None)
+        assert found.scanned.rekeyed
+        assert found.matches == [order_id]
+        assert found.scanned.pages == 1  # the window old searches covered is read again, with the new key
+        again = find_orders(new, graph, KEY, request, now=time.time(), user_id="U1", team_id=None)
+        assert not again.scanned.rekeyed
+        assert again.scanned.pages == 0

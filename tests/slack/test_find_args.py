@@ -89,6 +89,8 @@ def test_the_summary_says_how_much_came_from_the_index_and_how_much_from_meta() 
         "Searched orders updated in the last 14 days: 12 days from orderdesk's index, 2 days read from Meta just "
         "now (3 pages)." in split
     )
+    rekeyed = find_summary(_result(0, read=14 * DAY_SECONDS, pages=1, rekeyed=True), "name", 0)
+    assert "14 days read from Meta just now (1 page). (The search key changed since the last search" in rekeyed
     recent = find_summary(_result(0, indexed=14 * DAY_SECONDS - 40), "name", 0)
     assert "14 days from orderdesk's index, the last 40 seconds from the index alone" in recent
 
