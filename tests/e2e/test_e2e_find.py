@@ -206,10 +206,18 @@ def test_a_long_scan_shows_progress_then_the_answer_takes_its_place(tmp_path: Pa
     wanted = str(graph.add_order(buyer_details=BUYER)["id"])
     graph.set_faults(latency_ms=800, match={"method": "GET", "path": "commerce_orders"})
     with Stack.start(tmp_path, graph_sandbox=graph) as stack:
-        posts = find(stack, "zebulon", count=2)
-        progress, answer = posts
-        assert progress["text"].startswith("Searching Meta: page ")
-        assert progress.get("replace_original") is False
+        sent = stack.slack.slash_command("find zebulon")
+        sandbox = stack.slack_sandbox
+        url = sent.response_url or ""
+
+        def answered() -> list[dict[str, Any]] | None:
+            posts = sandbox.responses(url)
+            return posts if posts and not posts[-1]["text"].startswith("Searching Meta") else None
+
+        *progress, answer = sandbox.wait_for(answered, timeout=30)
+        assert 1 <= len(progress) <= 2  # five pages of 0.8 s: past the first few seconds, paced after that
+        assert all(post["text"].startswith("Searching Meta: page ") for post in progress)
+        assert [post.get("replace_original") for post in progress] == [False, True][: len(progress)]
         assert answer["replace_original"] is True
         assert wanted in json.dumps(answer)
         shown = stack.slack_sandbox.ephemerals(user="U0AGENT1")
