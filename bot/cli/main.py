@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("bot.cli.sync:main", "one notification poll now (use --since to backfill)"),
     "status": ("bot.cli.status:main", "show the poller's watermark, queue and last error"),
     "doctor": ("bot.cli.doctor:main", "check settings, tokens, scopes, database and channel"),
+    "reindex": ("bot.cli.reindex:main", "rebuild /order find's buyer index after ORDERDESK_SEARCH_KEY changed"),
 }
 
 

@@ -91,3 +91,9 @@ def order_hashes(key: str, order: Mapping[str, Any]) -> set[tuple[Kind, str]]:
     """The ``(kind, hash)`` pairs that find this Graph order: its buyer's email, phone and name tokens, and the
     recipient's name tokens. Empty for a read without buyer fields (the caller then keeps what it had)."""
     return {(kind, keyed_hash(key, kind, value)) for kind, value in _buyer_values(order)}
+
+
+def key_check(key: str) -> str:
+    """A short fingerprint of the search key (an HMAC of a fixed text, which reveals nothing of the key), kept with
+    the index so that a search notices when the hashes were made with another key."""
+    return hmac.new(key.encode(), b"orderdesk buyer index key check", hashlib.sha256).hexdigest()[:16]

@@ -86,17 +86,26 @@ def write_export(
 
 
 def record_export(
-    store: ExportStore, request: ExportRequest, exported: Exported, *, user_id: str, team_id: str | None
+    store: ExportStore,
+    request: ExportRequest,
+    exported: Exported,
+    *,
+    user_id: str,
+    team_id: str | None,
+    failure: str | None = None,
 ) -> None:
-    """The export's audit row: who, the window and the state filter, how many rows (never what the rows hold)."""
+    """The export's audit row: who, the window and the state filter, how many rows (never what the rows hold), and
+    for an export that never reached the asker, outcome ``failed`` with ``failure``: a short code such as Slack's
+    error name (``missing_scope``, ``upload_failed``), never text a person wrote."""
     states = ",".join(sorted(request.states)) or "all"
+    detail = f"since={window_words(request.since_seconds)} states={states} rows={exported.rows}"
     store.add_audit(
         action=EXPORT_ACTION,
         order_id=None,
         user_id=user_id,
         team_id=team_id,
-        outcome="succeeded",
-        detail=f"since={window_words(request.since_seconds)} states={states} rows={exported.rows}",
+        outcome="succeeded" if failure is None else "failed",
+        detail=detail if failure is None else f"{detail} error={failure}",
     )
 
 

@@ -6,13 +6,20 @@ The words never repeat what was searched for: it is a buyer's personal data, and
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from bot.domain import problems
 from bot.domain.buyer_search import query_kind
+from bot.domain.text import clip, escape
+from bot.graph.client import GraphError, RateLimitedError
 from bot.lookup.export import DAY_SECONDS, window_words
-from bot.lookup.find import FindRequest
+from bot.lookup.find import FindRequest, FindResult
 from bot.slack.window import NotADuration, window_seconds
 
 DEFAULT_SINCE_SECONDS = 14 * DAY_SECONDS
+PROGRESS_AFTER_SECONDS = 3.0  # a scan that ends sooner shows no progress, only its answer
+PROGRESS_EVERY_SECONDS = 5.0
+PROGRESS_UPDATES = 2
 _SINCE = re.compile(r"(?:^|\s)since:(\S*)\s*$", re.IGNORECASE)
 
 USAGE = (
@@ -56,17 +63,94 @@ def _since(value: str) -> int:
         raise FindUsage(f"{error} {USAGE}") from None
 
 
-def find_summary(request: FindRequest, matches: int, shown: int) -> str:
-    """One paragraph, the same whether anything matched: how many, over which window, what was searched."""
-    window = window_words(request.since_seconds)
+def find_summary(result: FindResult, kind: str, shown: int) -> str:
+    """One paragraph, the same whether anything matched: how many, over which window, how much of the window came
+    from orderdesk's index and how much was read from Meta just now, never what was searched for."""
+    window, matches = window_words(result.window_seconds), len(result.matches)
     if matches == 0:
-        found = f"No order updated in the last {window} has a buyer with that {request.kind}."
+        found = f"No order updated in the last {window} has a buyer with that {kind}."
     else:
         orders = "order" if matches == 1 else "orders"
-        found = f"{matches} {orders} updated in the last {window} matched that {request.kind}"
+        found = f"{matches} {orders} updated in the last {window} matched that {kind}"
         found += "." if shown == matches else f"; the {shown} most recently updated are shown."
-    covered = (
-        "I searched the buyers of the orders orderdesk has looked up (each `/order` lookup indexes its order's "
-        "buyer), not the rest of Meta's list."
-    )
-    return f"{found} {covered} {RELAY_NOTE}"
+    return f"{found} {coverage_words(result)} {RELAY_NOTE}"
+
+
+def coverage_words(result: FindResult) -> str:
+    """ "Searched orders updated in the last 14 days: 12 days from orderdesk's index, 2 days read from Meta just now
+    (3 pages)."", with the part a failed read of Meta left out, and why."""
+    scanned = result.scanned
+    parts: list[str] = []
+    if scanned.indexed_seconds >= 1:
+        parts.append(f"{span_words(scanned.indexed_seconds)} from orderdesk's index")
+    if scanned.seconds >= 1 or scanned.pages:
+        pages = "page" if scanned.pages == 1 else "pages"
+        parts.append(f"{span_words(scanned.seconds)} read from Meta just now ({scanned.pages} {pages})")
+    if result.recent_seconds >= 1:
+        parts.append(
+            f"the last {span_words(result.recent_seconds)} from the index alone (Meta is read for them once they "
+            "are a minute old)"
+        )
+    if scanned.error is not None:
+        parts.append(f"{span_words(scanned.missed_seconds)} not searched: {scan_failure_words(scanned.error)}")
+    searched = f"Searched orders updated in the last {span_words(result.window_seconds)}: {', '.join(parts)}."
+    if scanned.rekeyed:
+        searched += " (The search key changed since the last search, so orderdesk's index was read again from Meta.)"
+    return searched
+
+
+def span_words(seconds: float) -> str:
+    """A stretch of time in the largest unit it has two of, rounded: "14 days", "36 hours", "5 minutes"."""
+    for unit, size in (("day", DAY_SECONDS), ("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size or (seconds >= size and seconds % size == 0):
+            count = round(seconds / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    count = round(seconds)
+    return f"{count} second{'' if count == 1 else 's'}"
+
+
+def scan_failure_words(error: GraphError) -> str:
+    """Why Meta could not be read for a search, in words an agent can act on (mrkdwn, escaped)."""
+    kind = problems.kind_of(error)
+    if kind in ("token", "permission"):
+        return (
+            "orderdesk cannot read orders from Meta; please ask an orderdesk admin "
+            f"(Graph error {error.code}, trace {escape(error.fbtrace_id or 'none')})"
+        )
+    if isinstance(error, RateLimitedError):
+        wait = error.retry_after_seconds
+        return f"Meta is rate limiting orderdesk, search again in {problems.minutes(wait) if wait else 'a few minutes'}"
+    if kind == "transient":
+        return "Meta did not answer, search again in a moment"
+    return f"Meta refused the read: {clip(escape(problems.meta_words(error)), 300)} (Graph error {error.code})"
+
+
+class ScanProgress:
+    """Says how far a long scan of Meta got ("Searching Meta: page 3…"), through the response URL: nothing during
+    the first :data:`PROGRESS_AFTER_SECONDS`, then at most every :data:`PROGRESS_EVERY_SECONDS`, at most
+    :data:`PROGRESS_UPDATES` times (a response URL takes five posts, and the answer needs the rest). The first
+    update posts the message, the next ones replace it, and so does the answer (``replace_next``)."""
+
+    def __init__(self, respond: Callable[..., object], clock: Callable[[], float]) -> None:
+        self._respond = respond
+        self._clock = clock
+        self._started = clock()
+        self._last: float | None = None
+        self.updates = 0
+
+    def __call__(self, pages: int) -> None:
+        now = self._clock()
+        if self.updates >= PROGRESS_UPDATES or now - self._started < PROGRESS_AFTER_SECONDS:
+            return
+        if self._last is not None and now - self._last < PROGRESS_EVERY_SECONDS:
+            return
+        self._respond(
+            text=f"Searching Meta: page {pages}…", response_type="ephemeral", replace_original=self.updates > 0
+        )
+        self.updates += 1
+        self._last = now
+
+    @property
+    def replace_next(self) -> bool:
+        """Whether the answer's first post replaces a progress message."""
+        return self.updates > 0

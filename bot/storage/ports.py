@@ -253,6 +253,27 @@ class BuyerIndex(Protocol):
         ...
 
 
+class BuyerCoverage(Protocol):
+    """Which spans of last-update time a scan of Meta has read with buyer fields: every order whose last update
+    (unix seconds) fell in a covered span when it was read is in the :class:`BuyerIndex`, so a search reads only
+    the rest of its window from Meta. Reads without buyer fields (the poller's) cover nothing."""
+
+    def covered_spans(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The covered spans overlapping ``[start, end)``, clipped to it, oldest first; spans that overlap or touch
+        come back as one."""
+        ...
+
+    def add_covered_span(self, start: float, end: float) -> None:
+        """Remember ``[start, end)`` as covered, merged with every span it overlaps or touches; an empty or
+        reversed span changes nothing."""
+        ...
+
+    def forget_buyer_index(self) -> int:
+        """Drop every buyer hash and every covered span, in one transaction (after the search key changed, the
+        hashes match nothing): how many orders had hashes."""
+        ...
+
+
 class Storage(
     Transaction,
     OrderIndex,
@@ -264,6 +285,7 @@ class Storage(
     RunLock,
     UnfurlReads,
     BuyerIndex,
+    BuyerCoverage,
     Protocol,
 ):
     """Every port at once: what a backend's store offers."""

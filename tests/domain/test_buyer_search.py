@@ -6,6 +6,7 @@ import pytest
 
 from bot.domain.buyer_search import (
     Kind,
+    key_check,
     keyed_hash,
     name_tokens,
     normal_email,
@@ -94,3 +95,11 @@ def test_what_an_agent_types_hashes_like_what_meta_sent() -> None:
 
 def test_a_read_without_buyer_fields_has_no_hashes() -> None:
     assert order_hashes(KEY, {"id": "1", "merchant_order_id": "SO-1"}) == set()
+
+
+def test_the_key_check_tells_keys_apart_and_reveals_neither() -> None:
+    first, second = key_check("a-search-key-of-some-length"), key_check("another-search-key-of-length")
+    assert first != second
+    assert first == key_check("a-search-key-of-some-length")
+    assert len(first) == 16
+    assert "search" not in first

@@ -9,6 +9,7 @@ import json
 import time
 from datetime import UTC, datetime
 
+import pytest
 from e2e_stack import Stack, stack_fixture  # noqa: F401
 
 from bot.actions.entries import ACKNOWLEDGE_ORDER
@@ -88,3 +89,30 @@ def test_a_slack_connect_guest_gets_no_export(stack: Stack) -> None:
     assert stack.slack_sandbox.files() == []
     assert stack.slack_sandbox.calls("conversations.open") == []
     assert stack.services.store._select("SELECT 1 FROM audit WHERE action = 'export_orders'") == []
+
+
+@pytest.mark.parametrize(
+    ("method", "error", "words"),
+    [
+        ("files.completeUploadExternal", "missing_scope", "lacks the `files:write` or `im:write` permission"),
+        ("files.getUploadURLExternal", "internal_error", "Slack refused the file (`internal_error`)"),
+    ],
+)
+def test_a_failed_upload_says_what_went_wrong_and_is_audited_as_failed(
+    stack: Stack, method: str, error: str, words: str
+) -> None:
+    seen_orders(stack)
+    sandbox = stack.slack_sandbox
+    sandbox.fail_next(method, status=200, error=error)
+
+    sent = stack.slack.slash_command("export since:30d", user="U0AGENT1")
+
+    answers = sandbox.wait_for(lambda: sandbox.wait_responses(sent.response_url or "", count=2, timeout=10))
+    assert words in answers[-1]["text"]
+    assert "Your export could not be sent" in answers[-1]["text"]
+    assert "in your direct messages" not in answers[-1]["text"]
+    assert [file["channel"] for file in sandbox.files()] in ([], [None])  # never shared
+    audit = stack.services.store._select("SELECT user_id, outcome, detail FROM audit WHERE action = 'export_orders'")
+    assert audit == [
+        {"user_id": "U0AGENT1", "outcome": "failed", "detail": f"since=30d states=all rows=2 error={error}"}
+    ]

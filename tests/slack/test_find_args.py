@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.graph.errors import RateLimitedError
 from bot.lookup.export import DAY_SECONDS
-from bot.lookup.find import FindRequest
-from bot.slack.find import RELAY_NOTE, FindUsage, find_summary, parse_find
+from bot.lookup.find import FindRequest, FindResult, Scanned
+from bot.slack.find import (
+    PROGRESS_AFTER_SECONDS,
+    PROGRESS_EVERY_SECONDS,
+    PROGRESS_UPDATES,
+    RELAY_NOTE,
+    FindUsage,
+    ScanProgress,
+    find_summary,
+    parse_find,
+    span_words,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,12 +65,81 @@ def test_any_text_is_a_request_or_words(text: str) -> None:
     assert request.kind in {"email", "phone", "name"}
 
 
+def _result(matches: int, *, indexed: float = 0, read: float = 0, pages: int = 0, **more: Any) -> FindResult:
+    scanned = Scanned(indexed_seconds=indexed, seconds=read, pages=pages, **more)
+    return FindResult([str(7000 + n) for n in range(matches)], 14 * DAY_SECONDS, scanned)
+
+
 def test_the_summary_has_one_shape_and_never_the_query() -> None:
-    request = FindRequest(kind="email", text="ana@example.com", since_seconds=14 * DAY_SECONDS)
-    none, one, many = find_summary(request, 0, 0), find_summary(request, 1, 1), find_summary(request, 9, 4)
+    none = find_summary(_result(0, indexed=14 * DAY_SECONDS), "email", 0)
+    one = find_summary(_result(1, indexed=14 * DAY_SECONDS), "email", 1)
+    many = find_summary(_result(9, indexed=14 * DAY_SECONDS), "email", 4)
     assert none.startswith("No order updated in the last 14d has a buyer with that email.")
     assert one.startswith("1 order updated in the last 14d matched that email.")
     assert "the 4 most recently updated are shown" in many
     for summary in (none, one, many):
         assert summary.endswith(RELAY_NOTE)
         assert "ana" not in summary
+        assert "Searched orders updated in the last 14 days: 14 days from orderdesk's index." in summary
+
+
+def test_the_summary_says_how_much_came_from_the_index_and_how_much_from_meta() -> None:
+    split = find_summary(_result(1, indexed=12 * DAY_SECONDS, read=2 * DAY_SECONDS, pages=3), "name", 1)
+    assert (
+        "Searched orders updated in the last 14 days: 12 days from orderdesk's index, 2 days read from Meta just "
+        "now (3 pages)." in split
+    )
+    rekeyed = find_summary(_result(0, read=14 * DAY_SECONDS, pages=1, rekeyed=True), "name", 0)
+    assert "14 days read from Meta just now (1 page). (The search key changed since the last search" in rekeyed
+    recent = find_summary(_result(0, indexed=14 * DAY_SECONDS - 40), "name", 0)
+    assert "14 days from orderdesk's index, the last 40 seconds from the index alone" in recent
+
+
+def test_a_failed_read_of_meta_says_what_was_not_searched_and_why() -> None:
+    error = RateLimitedError("(#80001) too many calls", code=80001, retry_after_seconds=300)
+    summary = find_summary(
+        _result(0, indexed=10 * DAY_SECONDS, read=DAY_SECONDS, pages=2, missed_seconds=3 * DAY_SECONDS, error=error),
+        "email",
+        0,
+    )
+    assert "1 day read from Meta just now (2 pages), 3 days not searched: Meta is rate limiting orderdesk" in summary
+    assert "5 minutes" in summary
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (14 * DAY_SECONDS, "14 days"),
+        (DAY_SECONDS, "1 day"),
+        (36 * 3600, "36 hours"),
+        (150, "2 minutes"),
+        (1, "1 second"),
+    ],
+)
+def test_spans_in_words(seconds: float, words: str) -> None:
+    assert span_words(seconds) == words
+
+
+def test_progress_waits_a_few_seconds_then_replaces_itself_at_a_pace() -> None:
+    posts: list[dict[str, Any]] = []
+    now = [100.0]
+    progress = ScanProgress(lambda **post: posts.append(post), lambda: now[0])
+    progress(1)
+    now[0] += PROGRESS_AFTER_SECONDS - 0.1
+    progress(2)
+    assert posts == []
+    assert not progress.replace_next
+    now[0] += 0.2
+    progress(3)
+    now[0] += 1
+    progress(4)  # too soon after the last
+    now[0] += PROGRESS_EVERY_SECONDS
+    progress(9)
+    now[0] += 60
+    progress(30)  # no more: the answer needs the response URL's remaining posts
+    assert [(post["text"], post["replace_original"]) for post in posts] == [
+        ("Searching Meta: page 3…", False),
+        ("Searching Meta: page 9…", True),
+    ]
+    assert progress.updates == PROGRESS_UPDATES
+    assert progress.replace_next

@@ -17,8 +17,9 @@ def help_blocks() -> list[Block]:
             "*`/order ack-pending`*: acknowledge every order awaiting acknowledgement (on-call)\n"
             "*`/order export [since:7d] [state:…]`*: a spreadsheet (CSV) of the orders orderdesk has seen, sent to "
             "your direct messages\n"
-            "*`/order find &lt;email | phone | name&gt; [since:14d]`*: orders orderdesk has seen whose buyer "
-            "matches, to you only\n"
+            "*`/order find &lt;email | phone | name&gt; [since:14d]`*: orders whose buyer matches, to you only; "
+            "the first search of a window reads it from Meta (new orders included), later ones use orderdesk's "
+            "index\n"
             "*`/order help`*: this message"
         ),
         section(

@@ -62,3 +62,12 @@ class SqliteBuyers(SqliteDatabase):
             (kind, *wanted, since, len(wanted), limit),
         )
         return [str(row["id"]) for row in rows]
+
+    def forget_buyer_index(self) -> int:
+        """Both tables in one transaction: coverage without its hashes would hide orders from every search."""
+        with self.transaction():
+            db = self._db()
+            indexed = db.execute("SELECT COUNT(DISTINCT order_id) FROM buyer_hashes").fetchone()[0]
+            db.execute("DELETE FROM buyer_hashes")
+            db.execute("DELETE FROM buyer_coverage")
+        return int(indexed)

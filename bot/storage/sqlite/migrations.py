@@ -228,3 +228,11 @@ def _buyer_hashes(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX buyer_hashes_by_hash ON buyer_hashes (kind, hash)")
+
+
+@MIGRATIONS(name="0008_buyer_coverage")
+def _buyer_coverage(db: Database) -> None:
+    """The spans of last-update time a scan of Meta has read with buyer fields (``[covered_from, covered_to)``,
+    unix seconds, merged so none overlap or touch), so that ``/order find`` reads from Meta only the part of its
+    window the buyer index does not cover yet. Holds no buyer data."""
+    db.execute("CREATE TABLE buyer_coverage (covered_from REAL PRIMARY KEY, covered_to REAL NOT NULL)")
