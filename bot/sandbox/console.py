@@ -271,7 +271,7 @@ class Console:
         if body.get("view_id"):
             view = self._view(body, user)
             try:
-                values = state_values(view.get("blocks", []), _inputs(body))
+                values = state_values(view.get("blocks", []), _inputs(body), strict=False)
                 sent = self.requester.view_action(
                     view["id"],
                     action_id,
@@ -303,7 +303,7 @@ class Console:
         if body.get("view_id"):
             view = self._view(body, user)
             try:
-                values = state_values(view.get("blocks", []), _inputs(body))
+                values = state_values(view.get("blocks", []), _inputs(body), strict=False)
             except ValueError as exc:
                 raise BadRequest(str(exc)) from exc
             sent = self.requester.block_suggestion(

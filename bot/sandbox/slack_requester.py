@@ -471,7 +471,7 @@ _INTEGER = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
-def state_values(blocks: list[JSON], entered: Mapping[str, Mapping[str, Any]]) -> JSON:
+def state_values(blocks: list[JSON], entered: Mapping[str, Mapping[str, Any]], *, strict: bool = True) -> JSON:
     """``view.state.values`` as Slack builds it from a view's ``blocks`` and what a person entered.
 
     ``entered[block_id][action_id]`` is, per element type: text for text and number inputs, an option's value
@@ -479,7 +479,9 @@ def state_values(blocks: list[JSON], entered: Mapping[str, Mapping[str, Any]]) -
     values for checkboxes and multi-selects. What was not entered keeps the element's initial value. Every input
     block (and every select or checkbox group in an actions block) is present, as in Slack's payloads. Raises
     ``ValueError`` for what Slack's client would not let through: an unknown option, a number that is not one
-    (or out of the element's range), input for a block the view does not have.
+    (or out of the element's range; checked only when ``strict``, since Slack checks numbers at submission and
+    a block action or options request carries the state as typed so far), input for a block the view does not
+    have.
     """
     values: JSON = {}
     known: set[tuple[str, str]] = set()
@@ -499,20 +501,20 @@ def state_values(blocks: list[JSON], entered: Mapping[str, Mapping[str, Any]]) -
             known.add((block_id, action_id))
             given = entered.get(block_id, {})
             raw = given[action_id] if action_id in given else _initial(element)
-            values.setdefault(block_id, {})[action_id] = element_state(element, raw)
+            values.setdefault(block_id, {})[action_id] = element_state(element, raw, strict=strict)
     unknown = [f"{b}/{a}" for b, actions in entered.items() for a in actions if (b, a) not in known]
     if unknown:
         raise ValueError(f"the view has no input {', '.join(sorted(unknown))}")
     return values
 
 
-def element_state(element: JSON, raw: Any) -> JSON:
+def element_state(element: JSON, raw: Any, *, strict: bool = True) -> JSON:
     """One element's entry in ``state.values`` (also what a block action carries for it), from ``raw`` as
     :func:`state_values` takes it."""
     kind = str(element.get("type"))
     if kind in TEXT_ELEMENTS:
         text = None if raw is None or raw == "" else str(raw)
-        if kind == "number_input" and text is not None:
+        if kind == "number_input" and text is not None and strict:
             _check_number(element, text)
         return {"type": kind, "value": text}
     if kind in ONE_OPTION_ELEMENTS:

@@ -108,6 +108,7 @@ def bolt_app(slack: SlackSandbox, received: list[JSON]) -> App:
         ack(options=[o for o in CARRIERS if body["value"].upper() in o["value"]])
 
     @app.action("jump")
+    @app.action("approve")
     @app.action("snooze")
     @app.action("dm_me")
     def clicked(ack: Any, body: JSON) -> None:
