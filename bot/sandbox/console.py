@@ -14,7 +14,8 @@ Mounted beside the Web API on the Slack sandbox's port (:meth:`Console.mount`)::
                                       nothing changed (the page polls)
     POST /console/api/send            {user, text}: ``/order …`` → signed slash command; other text → a message
     POST /console/api/action          {user, action_id, value?, selected?, block_id?, message_ts | view_id,
-                                      inputs?}: signed block_actions, from a message or from a view (a modal or
+                                      channel?, inputs?}: signed block_actions, from a message (in the channel
+                                      or in the person's DM with the app: ``channel``) or from a view (a modal or
                                       the Home tab: ``container.type == "view"``, the view with its state, no
                                       response URL)
     POST /console/api/suggest         {user, action_id, value, block_id?, view_id | message_ts, inputs?}: signed
@@ -169,7 +170,8 @@ class Console:
     def _direct(self, user: str) -> list[JSON]:
         """The user's DM with the app (the files it sent there, such as an export), shown beside their ephemerals."""
         try:
-            return [{**m, "message_ts": m["ts"]} for m in self.slack.messages(self.slack.dm_channel(user))]
+            dm = self.slack.dm_channel(user)
+            return [{**m, "message_ts": m["ts"], "channel": dm} for m in self.slack.messages(dm)]
         except KeyError:
             return []
 
@@ -284,11 +286,14 @@ class Console:
             except ValueError as exc:
                 raise BadRequest(str(exc)) from exc
             return _answer(sent)
+        channel = str(body.get("channel") or self.channel)
+        if channel not in (self.channel, self.slack.dm_channel(user)):
+            raise BadRequest(f"{user} cannot see channel {channel}")
         sent = self.requester.block_action(
             action_id,
             value,
             user=user,
-            channel=self.channel,
+            channel=channel,
             message_ts=_text(body, "message_ts"),
             block_id=body.get("block_id") or None,
             selected=body.get("selected"),

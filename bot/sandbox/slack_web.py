@@ -388,8 +388,12 @@ class SlackSandbox:
         return self._user_info(self._users[user_id])
 
     def channel(self, channel_id: str) -> JSON:
-        """The ``conversations.info`` record of a channel."""
-        return self._channel_info(self._channels[channel_id])
+        """The ``conversations.info`` record of a channel (or of an opened DM with the app)."""
+        with self._cond:
+            known = self._channels.get(channel_id) or self._dm(channel_id)
+            if known is None:
+                raise KeyError(channel_id)
+            return self._channel_info(known)
 
     def fail_next(
         self, method: str, count: int = 1, *, status: int = 429, retry_after: int = 1, error: str = "ratelimited"
@@ -565,6 +569,11 @@ class SlackSandbox:
         }
 
     def _channel_info(self, channel: Channel) -> JSON:
+        if channel.name == "directmessage":
+            user = next(m for m in channel.members if m != BOT_USER_ID)
+            return {"id": channel.id, "name": channel.name, "is_im": True, "is_channel": False, "is_private": True,
+                    "user": user, "is_member": True, "is_ext_shared": False, "is_shared": False,
+                    "context_team_id": self.team_id}  # fmt: skip
         shared = any(self._users[m].team_id != self.team_id for m in channel.members if m in self._users)
         return {
             "id": channel.id,
@@ -583,12 +592,24 @@ class SlackSandbox:
         }
 
     def _channel(self, args: JSON, key: str = "channel") -> Channel:
-        """Resolve a channel id (or ``#name``, as chat.postMessage allows) or fail like Slack."""
+        """Resolve a channel id (or ``#name``, as chat.postMessage allows) or fail like Slack. The app's DM with
+        a person is a channel too, by the id ``conversations.open`` gave or (chat.postMessage) by the user id."""
         wanted = _required(args, key)
         for channel in self._channels.values():
             if wanted in (channel.id, channel.name, f"#{channel.name}"):
                 return channel
+        dm = self._dm(wanted)
+        if dm is not None:
+            return dm
         raise SlackApiFailure("channel_not_found")
+
+    def _dm(self, wanted: str) -> Channel | None:
+        """The app's DM with a person: its id once opened, or the person's user id (Slack opens it then)."""
+        user = next((u for u in self._users if u != BOT_USER_ID and wanted in (u, self.dm_channel(u))), None)
+        if user is None or (wanted != user and wanted not in self._history):
+            return None
+        self._history.setdefault(self.dm_channel(user), {})
+        return Channel(self.dm_channel(user), "directmessage", frozenset({user, BOT_USER_ID}))
 
     def _writable_channel(self, args: JSON) -> Channel:
         channel = self._channel(args)

@@ -249,3 +249,24 @@ def test_what_slacks_client_would_not_send_is_refused_before_the_app(
     answer = stack.post(path, view_id=view["id"], **body)
     assert (answer["http"], answer["error"]) == (400, error)
     assert stack.received == []
+
+
+def test_buttons_in_the_apps_dm_act_on_that_message(stack: Stack) -> None:
+    client = WebClient(base_url=stack.slack.api_url, token=DEFAULT_BOT_TOKEN)
+    dm = client.conversations_open(users=ALICE)["channel"]["id"]
+    posted = client.chat_postMessage(
+        channel=ALICE, text="Escalation", blocks=HOME["blocks"]
+    )  # by user id, as Slack allows
+    assert posted["channel"] == dm
+
+    (direct,) = console_state(stack)["direct"]
+    stack.post("action", action_id="snooze", value="1001:1h", message_ts=direct["ts"], channel=dm)
+
+    body = stack.last("block_actions")
+    assert (body["channel"]["id"], body["message"]["ts"], body["container"]["is_ephemeral"]) == (
+        dm,
+        posted["ts"],
+        False,
+    )
+    refused = stack.post("action", user=BOB, action_id="snooze", message_ts=direct["ts"], channel=dm)
+    assert (refused["http"], refused["error"]) == (400, f"U0AGENT2 cannot see channel {dm}")

@@ -347,3 +347,23 @@ def test_blocks_without_ids_get_them_as_slack_gives_them(sandbox: SlackSandbox, 
     assert first["element"]["action_id"]
     assert first["block_id"] != second["block_id"]
     assert set(state_values(view["blocks"], {})) == {first["block_id"], second["block_id"]}
+
+
+def test_the_apps_dm_takes_messages_by_user_id_or_once_opened_by_its_id(
+    sandbox: SlackSandbox, client: WebClient
+) -> None:
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel="DU0AGENT2", text="not opened yet")
+    assert raised.value.response["error"] == "channel_not_found"
+
+    by_user = client.chat_postMessage(channel="U0AGENT2", text="Escalation: order 1001")
+    opened = client.conversations_open(users="U0AGENT2")["channel"]["id"]
+    reply = client.chat_postMessage(channel=opened, thread_ts=by_user["ts"], text="snoozed")
+
+    assert by_user["channel"] == opened == sandbox.dm_channel("U0AGENT2")
+    assert [m["text"] for m in sandbox.messages(opened, thread_ts=by_user["ts"])] == [
+        "Escalation: order 1001",
+        "snoozed",
+    ]
+    assert reply["channel"] == opened
+    assert client.conversations_info(channel=opened)["channel"]["is_im"] is True

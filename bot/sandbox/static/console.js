@@ -759,6 +759,7 @@
         value: element.value || "",
         block_id: block.block_id || "",
         message_ts: ts,
+        channel: message.channel && message.channel.startsWith("D") ? message.channel : undefined,
         selected: selected === undefined ? null : selected,
       }),
       onSuggest: ({ element, block, value }) => call("suggest", {
