@@ -1110,7 +1110,25 @@ def _checked_blocks(blocks: Any, limit: int) -> list[JSON]:
             parsed.validate_json()
         except (SlackObjectFormationError, TypeError, ValueError, AttributeError) as exc:
             raise SlackApiFailure("invalid_blocks") from exc
+        _check_option_counts(block)
     return blocks
+
+
+# Slack's limits on how many options an element offers, which slack_sdk's models leave unchecked.
+OPTION_LIMITS = {"static_select": 100, "multi_static_select": 100, "checkboxes": 10, "radio_buttons": 10, "overflow": 5}
+
+
+def _check_option_counts(block: JSON) -> None:
+    elements = [*block.get("elements", []), block.get("accessory"), block.get("element")]
+    for element in (e for e in elements if isinstance(e, dict)):
+        limit = OPTION_LIMITS.get(str(element.get("type")))
+        if limit is None:
+            continue
+        groups = element.get("option_groups") or []
+        if len(element.get("options") or []) > limit or len(groups) > limit:
+            raise SlackApiFailure("invalid_blocks")
+        if any(len(g.get("options") or []) > limit for g in groups if isinstance(g, dict)):
+            raise SlackApiFailure("invalid_blocks")
 
 
 def _view_content(args: JSON, view_type: str) -> JSON:

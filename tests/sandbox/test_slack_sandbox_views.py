@@ -367,3 +367,17 @@ def test_the_apps_dm_takes_messages_by_user_id_or_once_opened_by_its_id(
     ]
     assert reply["channel"] == opened
     assert client.conversations_info(channel=opened)["channel"]["is_im"] is True
+
+
+@pytest.mark.parametrize(
+    ("element", "count"),
+    [("static_select", 101), ("checkboxes", 11), ("radio_buttons", 11), ("overflow", 6)],
+)
+def test_more_options_than_slack_shows_are_refused(client: WebClient, element: str, count: int) -> None:
+    options = [option(f"v{n}") for n in range(count)]
+    block = {"type": "actions", "elements": [{"type": element, "action_id": "a", "options": options}]}
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel="C0ORDERS", text="x", blocks=[block])
+    assert raised.value.response["error"] == "invalid_blocks"
+    fits = {"type": "actions", "elements": [{"type": element, "action_id": "a", "options": options[:-1]}]}
+    assert client.chat_postMessage(channel="C0ORDERS", text="x", blocks=[fits])["ok"]
