@@ -384,8 +384,15 @@ class Console:
             raise BadRequest(str(exc)) from exc
         try:
             return _answer(self.requester.view_submission(view, values, user=user))
-        except SlackApiFailure as failure:  # the bot acked with a view Slack would refuse
-            return {"ok": False, "status": 200, "error": f"the app answered with an invalid view ({failure.error})"}
+        except SlackApiFailure as failure:  # the bot acked with a view or errors Slack would refuse
+            what = _REFUSED_ACKS.get(failure.error, "an invalid view")
+            return {"ok": False, "status": 200, "error": f"the app answered with {what} ({failure.error})"}
+
+
+_REFUSED_ACKS = {
+    "invalid_errors": "errors for blocks that are not inputs of this view",
+    "push_limit_reached": "a fourth view on the stack",
+}
 
 
 def _modal(view: JSON) -> JSON:

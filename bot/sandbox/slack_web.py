@@ -936,7 +936,8 @@ class SlackSandbox:
     def submission_acked(self, view_id: str, ack: JSON) -> None:
         """Do what Slack does with a view_submission's ack body: show ``errors`` on the modal (kept under the
         sandbox's own ``errors`` key), ``update`` or ``push`` a view, ``clear`` the whole stack, or (no
-        ``response_action``) close the submitted view. An invalid view raises ``SlackApiFailure``."""
+        ``response_action``) close the submitted view. An invalid view, a fourth view on the stack or errors that
+        name no input block of the view raise ``SlackApiFailure``, as Slack refuses them."""
         with self._cond:
             view = self._views[view_id]
             view.pop("errors", None)

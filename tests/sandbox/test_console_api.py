@@ -56,9 +56,10 @@ class Stack:
         answer["http"] = response.status_code
         return answer
 
-    def open_modal(self, user: str = ALICE) -> JSON:
+    def open_modal(self, user: str = ALICE, **changes: Any) -> JSON:
         client = WebClient(base_url=self.slack.api_url, token=DEFAULT_BOT_TOKEN)
-        view: JSON = client.views_open(trigger_id=self.slack.new_trigger_id(user=user), view=ACTION_MODAL)["view"]
+        trigger_id = self.slack.new_trigger_id(user=user)
+        view: JSON = client.views_open(trigger_id=trigger_id, view=ACTION_MODAL | changes)["view"]
         return view
 
     def last(self, kind: str) -> JSON:
@@ -96,6 +97,10 @@ def bolt_app(slack: SlackSandbox, received: list[JSON]) -> App:
         ack(response_action="push", view=receipt)
         slack_client = WebClient(token=DEFAULT_BOT_TOKEN, base_url=slack.api_url)
         slack_client.views_update(view_id=view["id"], view=CONFIRM | {"private_metadata": "1001:pushed"})
+
+    @app.view("bad_errors")
+    def bad_errors(ack: Any) -> None:
+        ack(response_action="errors", errors={"buttons": "not an input block"})
 
     @app.view_closed("receipt")
     def closed(ack: Any, body: JSON) -> None:
@@ -270,3 +275,12 @@ def test_buttons_in_the_apps_dm_act_on_that_message(stack: Stack) -> None:
     )
     refused = stack.post("action", user=BOB, action_id="snooze", message_ts=direct["ts"], channel=dm)
     assert (refused["http"], refused["error"]) == (400, f"U0AGENT2 cannot see channel {dm}")
+
+
+def test_an_answer_slack_would_refuse_is_shown_in_words(stack: Stack) -> None:
+    view = stack.open_modal(callback_id="bad_errors")
+
+    answer = stack.post("submit", view_id=view["id"], inputs={})
+
+    assert answer["error"].endswith("errors for blocks that are not inputs of this view (invalid_errors)")
+    assert stack.slack.view(view["id"])["open"] is True
