@@ -19,7 +19,8 @@ What a listener can rely on (the console sends exactly these):
   "block_suggestion"``, ``action_id``, ``block_id``, ``value`` (the text typed), and ``view`` with ``container``
   of type view (or ``message``/``channel`` for a select in a message). The ack body must be ``{"options": […]}`` or
   ``{"option_groups": […]}`` (:func:`suggested_options` checks it with slack_sdk's models, at most 100).
-- **Submissions** (:meth:`SlackRequester.view_submission`): ``view.state.values[block_id][action_id]`` holds,
+- **Submissions** (:meth:`SlackRequester.view_submission` with values, or :meth:`SlackRequester.submit` with
+  what a person entered): ``view.state.values[block_id][action_id]`` holds,
   per element type (:func:`state_values` builds it from the view's blocks and what was entered):
   ``plain_text_input``/``number_input`` → ``value`` (a string, or None when empty; numbers stay strings, as
   Slack sends them), ``static_select``/``external_select``/``radio_buttons`` → ``selected_option`` (or None),
@@ -300,6 +301,14 @@ class SlackRequester:
         if known and sent.response.status_code == 200:
             self.sandbox.submission_acked(current["id"], _ack_body(sent.response))
         return sent
+
+    def submit(self, view_id: str, entered: Mapping[str, Mapping[str, Any]], *, user: str = "U0AGENT1") -> Sent:
+        """Submit the stored modal ``view_id`` with what a person ``entered`` (as :func:`state_values` takes it:
+        ``{block_id: {action_id: text, option value, list of values or served option}}``); the payload's
+        ``state.values`` is built from the view's own blocks, in Slack's shape. Raises ``ValueError`` for input
+        Slack's client would not let through."""
+        view = self.sandbox.view(view_id)
+        return self.view_submission(view, state_values(view.get("blocks", []), entered), user=user)
 
     def event(
         self,

@@ -381,3 +381,18 @@ def test_more_options_than_slack_shows_are_refused(client: WebClient, element: s
     assert raised.value.response["error"] == "invalid_blocks"
     fits = {"type": "actions", "elements": [{"type": element, "action_id": "a", "options": options[:-1]}]}
     assert client.chat_postMessage(channel="C0ORDERS", text="x", blocks=[fits])["ok"]
+
+
+def test_submit_builds_state_values_from_the_stored_view(
+    sandbox: SlackSandbox, client: WebClient, requester: SlackRequester, receiver: Receiver
+) -> None:
+    view = open_modal(sandbox, client)
+
+    requester.submit(view["id"], {"reason": {"pick": "CUSTOMER_REQUESTED"}, "quantity": {"n": "2"}}, user="U0AGENT1")
+
+    submitted = receiver.last_payload()["view"]
+    assert submitted["state"]["values"]["reason"]["pick"]["selected_option"] == REASONS[0]
+    assert submitted["state"]["values"]["quantity"]["n"]["value"] == "2"
+    assert submitted["private_metadata"] == "1001:key-1"
+    with pytest.raises(ValueError, match="whole number"):
+        requester.submit(view["id"], {"quantity": {"n": "2.5"}})
