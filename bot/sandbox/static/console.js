@@ -1043,6 +1043,7 @@
     $("composer").classList.toggle("hidden", showing);
     pane.classList.toggle("hidden", !showing);
     $("channel-name").textContent = showing ? "orderdesk · Home" : `# ${state.channel.name}`;
+    document.querySelector(".channel-topic").classList.toggle("hidden", showing);
     if (!showing) {
       app.homeKey = null;
       return;
