@@ -40,8 +40,9 @@ number and text inputs (single and multiline), ``<!subteam^…>`` as the group's
 reader's time zone; modals as a stack (the newest open one on top, with Back when it was pushed) with inline
 errors under their blocks; and a Home tab per user showing the view ``views.publish`` last published for them.
 
-Each POST answers ``{ok, status, ack?, error?}``: ``status`` is the bot's HTTP answer, so the page can say what
-Slack would say when an app does not answer ("dispatch_failed").
+Each POST answers ``{ok, status, ack?, error?, warning?}``: ``status`` is the bot's HTTP answer, so the page can
+say what Slack would say when an app does not answer ("dispatch_failed"); ``warning`` says the app answered later
+than the 3 seconds Slack waits.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ GRAPH_CALLS_SHOWN = 60
 # once this many later calls have been seen.
 GRAPH_STRAGGLER_WINDOW = 500
 MAX_BODY = 64 * 1024
+ACK_SECONDS = 3.0  # Slack waits this long for the app's answer to an interaction
 _STATIC = {
     "console.html": "text/html",
     "console.css": "text/css",
@@ -422,6 +424,9 @@ def _answer(sent: Sent) -> JSON:
             answer["ack"] = sent.response.json()
         except ValueError:
             answer["ack"] = sent.response.text
+    if sent.elapsed > ACK_SECONDS:
+        # Slack shows the person an error and drops a late answer; the sandbox keeps it, and says so.
+        answer["warning"] = f"the app took {sent.elapsed:.1f} s to answer; Slack gives up after {ACK_SECONDS:.0f} s"
     return answer
 
 

@@ -14,9 +14,9 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from test_slack_sandbox_views import ACTION_MODAL, CARRIERS, REASONS, option, plain
 
-from bot.sandbox.console import Console
+from bot.sandbox.console import Console, _answer
 from bot.sandbox.server import ServerThread
-from bot.sandbox.slack import DEFAULT_BOT_TOKEN, DEFAULT_SIGNING_SECRET, SlackRequester, SlackSandbox
+from bot.sandbox.slack import DEFAULT_BOT_TOKEN, DEFAULT_SIGNING_SECRET, Sent, SlackRequester, SlackSandbox
 
 JSON = dict[str, Any]
 ALICE, BOB = "U0AGENT1", "U0AGENT2"
@@ -284,3 +284,9 @@ def test_an_answer_slack_would_refuse_is_shown_in_words(stack: Stack) -> None:
 
     assert answer["error"].endswith("errors for blocks that are not inputs of this view (invalid_errors)")
     assert stack.slack.view(view["id"])["open"] is True
+
+
+def test_an_answer_later_than_three_seconds_is_flagged() -> None:
+    slow = Sent(httpx.Response(200, json={}), None, None, {}, elapsed=3.4)
+    assert _answer(slow)["warning"] == "the app took 3.4 s to answer; Slack gives up after 3 s"
+    assert "warning" not in _answer(Sent(httpx.Response(200), None, None, {}, elapsed=0.2))

@@ -688,6 +688,7 @@
     });
     const answer = await response.json().catch(() => ({ ok: false, error: `HTTP ${response.status}` }));
     if (!answer.ok && answer.error && !options.quiet) toast(answer.error);
+    else if (answer.warning) toast(answer.warning);
     if (!options.quiet) refresh();
     return answer;
   }
