@@ -669,6 +669,7 @@
     modalValues: {}, // view id → what was entered into that view, kept across re-renders and a pushed view
     pane: "channel", // what the main pane shows: the channel, or the app's Home tab
     homeKey: null,
+    homeHash: null, // the hash of the Home view last drawn
     modalErrors: {}, // client-side "required" errors, as Slack's client shows them
     modalKey: null,
     modalId: null, // the view on top of the stack when the modal was last drawn
@@ -1059,6 +1060,9 @@
     }
     const view = el("div", "home-view");
     view.dataset.viewId = home.id;
+    // A newly published Home view shows what the app published (its initial values), not earlier clicks.
+    if (app.homeHash !== home.hash) app.modalValues[home.id] = {};
+    app.homeHash = home.hash;
     const values = (app.modalValues[home.id] ||= {});
     const ctx = context({
       users: state.users,
