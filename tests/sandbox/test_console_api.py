@@ -113,6 +113,7 @@ def bolt_app(slack: SlackSandbox, received: list[JSON]) -> App:
         ack(options=[o for o in CARRIERS if body["value"].upper() in o["value"]])
 
     @app.action("jump")
+    @app.action("pick")
     @app.action("approve")
     @app.action("snooze")
     @app.action("dm_me")

@@ -29,9 +29,9 @@ def option(value: str, text: str | None = None) -> JSON:
     return {"text": plain(text or value.title()), "value": value}
 
 
-def input_block(block_id: str, element: JSON, *, optional: bool = False) -> JSON:
+def input_block(block_id: str, element: JSON, *, optional: bool = False, dispatch: bool = False) -> JSON:
     block = {"type": "input", "block_id": block_id, "label": plain(block_id), "element": element}
-    return block | ({"optional": True} if optional else {})
+    return block | ({"optional": True} if optional else {}) | ({"dispatch_action": True} if dispatch else {})
 
 
 CARRIERS = [option("UPS"), option("FEDEX", "FedEx")]
@@ -41,7 +41,7 @@ BLOCKS: list[JSON] = [
     input_block("tracking", {"type": "plain_text_input", "action_id": "text"}, optional=True),
     input_block("quantity", {"type": "number_input", "action_id": "n", "is_decimal_allowed": False, "min_value": "0"}),
     input_block("amount", {"type": "number_input", "action_id": "n", "is_decimal_allowed": True}),
-    input_block("reason", {"type": "static_select", "action_id": "pick", "options": REASONS}),
+    input_block("reason", {"type": "static_select", "action_id": "pick", "options": REASONS}, dispatch=True),
     input_block(
         "grouped",
         {

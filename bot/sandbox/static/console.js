@@ -525,7 +525,16 @@
       node.append(problem(ctx, `input element ${spec.type}`));
       return node;
     }
-    const wrap = field(spec, block, ctx, null);
+    // dispatch_action: a choice (or Enter in a text input) is also a block action, as in Slack.
+    const dispatch = block.dispatch_action ? (selected) => ctx.onAction({ element: spec, block, selected }) : null;
+    const wrap = field(spec, block, ctx, CHOICE_ELEMENTS.includes(spec.type) ? dispatch : null);
+    if (dispatch && !CHOICE_ELEMENTS.includes(spec.type)) {
+      wrap.querySelector(".text-input").addEventListener("keydown", (event) => {
+        if (event.key !== "Enter" || (spec.multiline && !event.metaKey && !event.ctrlKey)) return;
+        event.preventDefault();
+        dispatch(fieldValue(wrap));
+      });
+    }
     wrap.dataset.optional = block.optional ? "1" : "";
     wrap.spec = spec;
     label.htmlFor = `input-${block.block_id}-${spec.action_id}${["radio_buttons", "checkboxes"].includes(spec.type) ? "-0" : ""}`;
