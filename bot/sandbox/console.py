@@ -36,7 +36,8 @@ for checkboxes. The console turns it into Slack's ``state.values`` shape from th
 
 What the page draws, for the listeners that rely on it: messages and thread replies (folded under "N replies"),
 buttons with ``confirm`` dialogs, selects (static and external), overflow menus, checkboxes, radio buttons,
-number and text inputs (single and multiline), ``<!subteam^…>`` as the group's handle, ``<!date^…>`` in the
+number and text inputs (single and multiline; an input block with ``dispatch_action`` sends its choice, or Enter
+in a text input, as a block action), ``<!subteam^…>`` as the group's handle, ``<!date^…>`` in the
 reader's time zone; modals as a stack (the newest open one on top, with Back when it was pushed) with inline
 errors under their blocks; and a Home tab per user showing the view ``views.publish`` last published for them.
 
