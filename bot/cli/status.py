@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from bot.config import ConfigError, Settings
 from bot.notify.poller import stored_status
-from bot.storage.sqlite.store import Store
+from bot.runtime.services import open_store
 
 
 def main(argv: Sequence[str]) -> int:
@@ -22,8 +22,11 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    with Store(settings.db_path) as store:
+    store = open_store(settings)
+    try:
         status = stored_status(store)
+    finally:
+        store.close()
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
