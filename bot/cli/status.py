@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.config import ConfigError, Settings
 from bot.notify.poller import stored_status
 from bot.runtime.services import open_store
+from bot.runtime.workers import stored_jobs
 
 
 def main(argv: Sequence[str]) -> int:
@@ -24,7 +25,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     store = open_store(settings)
     try:
-        status = stored_status(store)
+        status = {**stored_status(store), "jobs": stored_jobs(store)}
     finally:
         store.close()
     if args.json:
@@ -38,6 +39,8 @@ def main(argv: Sequence[str]) -> int:
         "queue (claimed, not yet posted)": status["unfinished"],
         "last error": f"{error['at']}: {error['error']}" if error else "none",
     }
+    for job, taken in status["jobs"].items():
+        lines[f"{job} runs on"] = f"{taken['runner']} (since {taken['since']})" if taken else "no runner yet"
     for name, value in lines.items():
         print(f"{name + ':':<34}{value}")
     return 0
