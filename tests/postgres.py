@@ -84,7 +84,7 @@ class Cluster:
 
     def execute(self, sql: str) -> None:
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql.encode())
 
     def new_database(self, template: str = TEMPLATE) -> str:
         """A fresh database copied from ``template``: its URL."""

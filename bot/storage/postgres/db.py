@@ -13,11 +13,12 @@ seconds rather than when the kernel gives up after hours.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -54,6 +55,19 @@ def redacted(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+T = TypeVar("T")
+
+
+def _rowcount(cursor: psycopg.Cursor[Row]) -> int:
+    return cursor.rowcount
+
+
+@functools.lru_cache(maxsize=512)
+def _encoded(sql: str) -> bytes:
+    """The statement as psycopg takes it: bytes (the statements are the modules' constants, encoded once)."""
+    return sql.encode()
 
 
 class PostgresUnusable(DatabaseUnusable):
@@ -152,16 +166,26 @@ class PostgresDatabase:
 
     def _write(self, sql: str, params: Params = ()) -> int:
         """Run one write statement (in the caller's transaction, if any); return the rows it changed."""
-        with self._connection() as conn:
-            return conn.execute(sql.encode(), params).rowcount
+        return self._execute(sql, params, _rowcount)
 
     def _select(self, sql: str, params: Params = ()) -> list[Row]:
-        with self._connection() as conn:
-            return conn.execute(sql.encode(), params).fetchall()
+        return self._execute(sql, params, psycopg.Cursor.fetchall)
 
     def _select_one(self, sql: str, params: Params = ()) -> Row | None:
-        with self._connection() as conn:
-            return conn.execute(sql.encode(), params).fetchone()
+        return self._execute(sql, params, psycopg.Cursor.fetchone)
+
+    def _execute(self, sql: str, params: Params, read: Callable[[psycopg.Cursor[Row]], T]) -> T:
+        """One statement on the thread's transaction's connection, or on a pooled one borrowed for it alone, and
+        what ``read`` takes from its cursor before the connection goes back. The claim's hot path: the borrowing
+        is a plain get and put, without context managers."""
+        pinned: psycopg.Connection[Row] | None = getattr(self._local, "conn", None)
+        if pinned is not None:
+            return read(pinned.execute(_encoded(sql), params))
+        conn = self._pool.getconn()
+        try:
+            return read(conn.execute(_encoded(sql), params))
+        finally:
+            self._pool.putconn(conn)
 
     def _stream(self, sql: str, params: Params = ()) -> Iterator[Row]:
         """Rows as the caller iterates, holding one connection until the iteration ends."""

@@ -114,16 +114,19 @@ class PostgresLedger(PostgresDatabase):
 
     def lock_order(self, order_id: str, key: str, reference: str | None) -> bool:
         """Insert the order's lock for ``key`` unless the order or the reference is locked; True iff ``key``
-        holds the order now."""
-        with self.transaction():
-            self._write(
-                """
+        holds the order now. One statement: the row this call inserted, else the holder already committed (a
+        racing insert that this one waited for is not visible to it, and it did not insert: False either way)."""
+        rows = self._select(
+            """
+            WITH inserted AS (
                 INSERT INTO ack_order_locks (order_id, key, locked_at, reference_key) VALUES (%s, %s, %s, %s)
-                ON CONFLICT DO NOTHING
-                """,
-                (order_id, key, self._clock(), reference_key(reference) if reference else None),
+                ON CONFLICT DO NOTHING RETURNING key
             )
-            return self.lock_holder(order_id) == key
+            SELECT key FROM inserted UNION ALL SELECT key FROM ack_order_locks WHERE order_id = %s
+            """,
+            (order_id, key, self._clock(), reference_key(reference) if reference else None, order_id),
+        )
+        return bool(rows) and rows[0]["key"] == key
 
     def lock_holder(self, order_id: str) -> str | None:
         row = self._select_one("SELECT key FROM ack_order_locks WHERE order_id = %s", (order_id,))
