@@ -73,6 +73,12 @@ def test_a_run_lock_is_lost_with_its_session_and_another_replica_takes_it(postgr
         assert isinstance(lock, AdvisoryLock)
         with lock:
             assert lock.held()
+            assert lock._conn is not None
+            # The server probes this replica's host: a vanished host loses the lock in seconds, not hours.
+            settings = [
+                lock._conn.execute(f"SHOW {name}").fetchone() for name in ("tcp_keepalives_idle", "tcp_user_timeout")
+            ]
+            assert settings == [("5",), ("11000",)]
             with pytest.raises(RunLockBusy), second.run_lock("poller", wait=False):
                 pytest.fail("two holders")
             # The server ends the holder's session (as when its host vanished and the keepalives gave up).

@@ -3,8 +3,8 @@
 The lock lives as long as the session that took it, so it is taken on a dedicated connection (outside the pool,
 whose connections serve every thread in turn) and released by closing it. A replica killed with ``kill -9`` has
 its socket closed by its kernel, and the server ends the session at once; a host that vanishes without closing
-its socket is noticed by the TCP keepalives (``bot.storage.postgres.db.KEEPALIVES``) within seconds, and the
-lock is free for another replica's next turn.
+its socket is noticed by TCP keepalives within seconds on both ends (:data:`SERVER_KEEPALIVES` on the server's,
+``bot.storage.postgres.db.KEEPALIVES`` on ours), and the lock is free for another replica's next turn.
 """
 
 from __future__ import annotations
@@ -17,6 +17,14 @@ import psycopg
 
 from bot.storage.ports import RunLockBusy
 from bot.storage.postgres.db import PostgresDatabase, connect
+
+# The server probes the holder's host too (the connection's own keepalives only let this side notice a dead
+# server): a host that vanished without closing its socket has its session, and its locks, ended after
+# 5 + 2 * 3 = 11 s. Per session, so no server setting is needed.
+SERVER_KEEPALIVES = (
+    b"SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; "
+    b"SET tcp_user_timeout = 11000"
+)
 
 
 def lock_key(name: str) -> int:
@@ -39,6 +47,7 @@ class AdvisoryLock:
     def __enter__(self) -> None:
         conn = connect(self._url, application_name=f"orderdesk run lock {self.name}")
         try:
+            conn.execute(SERVER_KEEPALIVES)
             key = lock_key(self.name)
             if self._wait:
                 conn.execute("SELECT pg_advisory_lock(%s)", (key,))
