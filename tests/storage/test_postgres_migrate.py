@@ -147,3 +147,16 @@ def _email_hashes() -> list[str]:
     from bot.domain.buyer_search import keyed_hash
 
     return [keyed_hash(SEARCH_KEY, "email", EMAIL)]
+
+
+def test_status_reads_the_shared_database_and_says_who_runs_each_job(postgres_url: str, tmp_path: Path) -> None:
+    with PostgresStore(postgres_url) as store:
+        store.set_state("jobs", '["ack-sweeper", "poller"]')
+        store.set_state("jobs.poller", '{"runner": "host-b pid 42", "since": "2026-03-01T10:00:00+00:00"}')
+        store.set_state("notifier.watermark", "1772359200.0")
+    done = orderdesk("status", cwd=tmp_path, ORDERDESK_DATABASE_URL=postgres_url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "poller runs on:                   host-b pid 42 (since 2026-03-01T10:00:00+00:00)" in lines
+    assert "ack-sweeper runs on:              no runner yet" in lines
+    assert any(line.startswith("watermark:") and "2026-03-01" in line for line in lines)
