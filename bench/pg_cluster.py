@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +22,9 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 def cluster() -> Iterator[Any]:
     """A started cluster (``.url(name)``, ``.execute(sql)``), stopped and removed at the end."""
     sys.path.insert(0, str(TESTS))
-    from postgres import Cluster, bindir  # tests/ is not a package: on the path just above
+    from postgres import Cluster, bindir, cluster_folder  # tests/ is not a package: on the path just above
 
-    folder = Path(tempfile.mkdtemp(prefix="orderdesk-bench-pg-"))
+    folder = cluster_folder("orderdesk-bench-pg-")
     started = Cluster(bindir(), folder)
     try:
         started.start()

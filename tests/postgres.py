@@ -106,12 +106,18 @@ def bindir() -> Path:
     return Path(os.path.realpath(initdb)).parent
 
 
+def cluster_folder(prefix: str) -> Path:
+    """A new temporary folder for a cluster. As root the cluster runs as postgres, who must reach the folder: /tmp is
+    open to every user, where a TMPDIR under root's home would not be."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp" if os.geteuid() == 0 else None))
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster]:
     """This worker's cluster, with the template database migrated by the PostgreSQL store."""
     from bot.storage.postgres.store import PostgresStore
 
-    folder = Path(tempfile.mkdtemp(prefix="orderdesk-pg-"))
+    folder = cluster_folder("orderdesk-pg-")
     cluster = Cluster(bindir(), folder)
     try:
         cluster.start()
