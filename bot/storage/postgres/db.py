@@ -161,9 +161,6 @@ class PostgresDatabase:
             finally:
                 self._local.conn = None
 
-    def _in_transaction(self) -> bool:
-        return getattr(self._local, "conn", None) is not None
-
     def _write(self, sql: str, params: Params = ()) -> int:
         """Run one write statement (in the caller's transaction, if any); return the rows it changed."""
         return self._execute(sql, params, _rowcount)
