@@ -141,7 +141,8 @@ def test_two_replicas_acknowledge_and_announce_once_and_survive_a_kill(tmp_path:
             graph_server.url,
             slack,
             tmp_path / "unused.db",
-            database_url=postgres_url,
+            # The test cluster trusts every local connection, so a password changes nothing but what is logged.
+            database_url=postgres_url.replace("postgresql://postgres@", "postgresql://postgres:pw-s3cret@"),
             notify_channel=CHANNEL,
             poll_seconds=POLL_SECONDS,
             merchant_ref_template="FB-{order_id}",
@@ -237,3 +238,7 @@ def test_two_replicas_acknowledge_and_announce_once_and_survive_a_kill(tmp_path:
                 "another poll",
             )
             assert announcements(slack, store) == Counter(dict.fromkeys(first_orders + batch + later_orders, 1))
+        for started in (a, b):  # each said which database it uses, never with the password
+            log = started.log.read_text()
+            assert "storage: PostgreSQL at postgresql://postgres:***@127.0.0.1:" in log
+            assert "pw-s3cret" not in log
