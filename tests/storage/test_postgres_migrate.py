@@ -160,3 +160,12 @@ def test_status_reads_the_shared_database_and_says_who_runs_each_job(postgres_ur
     assert "poller runs on:                   host-b pid 42 (since 2026-03-01T10:00:00+00:00)" in lines
     assert "ack-sweeper runs on:              no runner yet" in lines
     assert any(line.startswith("watermark:") and "2026-03-01" in line for line in lines)
+
+
+def test_migrate_without_a_url_migrates_the_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "orderdesk.db"
+    done = orderdesk("migrate", cwd=tmp_path, ORDERDESK_DB=str(path))
+    assert done.returncode == 0, done.stderr
+    with Store(path) as store:
+        version = store.schema_version()
+    assert done.stdout == f"sqlite file {path}: migrations current (schema version {version})\n"
