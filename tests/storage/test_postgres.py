@@ -93,3 +93,26 @@ def test_a_run_lock_is_lost_with_its_session_and_another_replica_takes_it(postgr
     finally:
         first.close()
         second.close()
+
+
+def test_exclusive_transactions_of_one_name_run_one_at_a_time(postgres_url: str) -> None:
+    """A read-then-write under ``exclusive`` loses no update to another replica doing the same at once."""
+    first, second = PostgresStore(postgres_url, pool_size=4), PostgresStore(postgres_url, pool_size=4)
+    try:
+        first.set_state("counter", "0")
+
+        def add(store: PostgresStore) -> None:
+            for _ in range(25):
+                with store.exclusive("counter"):
+                    value = int(store.get_state("counter") or "0")
+                    store.set_state("counter", str(value + 1))
+
+        threads = [threading.Thread(target=add, args=(store,)) for store in (first, second, first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert first.get_state("counter") == "100"
+    finally:
+        first.close()
+        second.close()

@@ -14,6 +14,7 @@ seconds rather than when the kernel gives up after hours.
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -62,6 +63,12 @@ T = TypeVar("T")
 
 def _rowcount(cursor: psycopg.Cursor[Row]) -> int:
     return cursor.rowcount
+
+
+def advisory_key(name: str) -> int:
+    """An advisory lock's 64-bit key for a name, namespaced so other users of the database do not collide with it."""
+    digest = hashlib.sha256(f"orderdesk.{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @functools.lru_cache(maxsize=512)
@@ -160,6 +167,19 @@ class PostgresDatabase:
                     yield
             finally:
                 self._local.conn = None
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A transaction that runs alone among those taking the same ``name``, across replicas (a transaction-scoped
+        advisory lock, released at commit or rollback).
+
+        For a read-then-write that must not interleave with another (merging spans, counting then inserting):
+        sqlite's writers queue on its one write lock, but PostgreSQL's READ COMMITTED transactions run side by side,
+        and each would write what it read before the other committed. A single statement (a claim, a conditional
+        ``UPDATE``) needs none of this."""
+        with self.transaction():
+            self._write("SELECT pg_advisory_xact_lock(%s)", (advisory_key(name),))
+            yield
 
     def _write(self, sql: str, params: Params = ()) -> int:
         """Run one write statement (in the caller's transaction, if any); return the rows it changed."""

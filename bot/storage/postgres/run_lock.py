@@ -9,14 +9,13 @@ its socket is noticed by TCP keepalives within seconds on both ends (:data:`SERV
 
 from __future__ import annotations
 
-import hashlib
 from types import TracebackType
 from typing import Any
 
 import psycopg
 
 from bot.storage.ports import RunLockBusy
-from bot.storage.postgres.db import PostgresDatabase, connect
+from bot.storage.postgres.db import PostgresDatabase, advisory_key, connect
 
 # The server probes the holder's host too (the connection's own keepalives only let this side notice a dead
 # server): a host that vanished without closing its socket has its session, and its locks, ended after
@@ -28,10 +27,8 @@ SERVER_KEEPALIVES = (
 
 
 def lock_key(name: str) -> int:
-    """The advisory lock's 64-bit key for a run lock's name (namespaced, so other users of the database do not
-    collide with orderdesk)."""
-    digest = hashlib.sha256(f"orderdesk.run_lock.{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    """The advisory lock's 64-bit key for a run lock's name."""
+    return advisory_key(f"run_lock.{name}")
 
 
 class AdvisoryLock:
