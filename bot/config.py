@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -72,6 +73,9 @@ class Settings:
     log_level: str = "INFO"
     http_workers: int = 16
     search_key: str | None = field(default=None, repr=False)
+    # Set: the PostgreSQL backend (several replicas share it), and db_path is unused. Out of repr: it may hold a
+    # password.
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def graph_base_url(self) -> str:
@@ -156,6 +160,11 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_LOG_LEVEL": ("log_level", False, "one of DEBUG, INFO, WARNING, ERROR"),
     "ORDERDESK_HTTP_WORKERS": ("http_workers", False, "a whole number of server threads >= 1, e.g. 16"),
     "ORDERDESK_SEARCH_KEY": ("search_key", False, "a random secret of at least 16 characters (openssl rand -hex 32)"),
+    "ORDERDESK_DATABASE_URL": (
+        "database_url",
+        False,
+        "a PostgreSQL URL such as postgresql://orderdesk:PASSWORD@db.internal:5432/orderdesk",
+    ),
 }
 
 # The example values of `.env.example`, which pass the format checks below: a copied `.env` that was never filled
@@ -306,6 +315,15 @@ def _log_level(raw: str) -> str:
     return value
 
 
+def _database_url(raw: str) -> str:
+    """``postgresql://[user[:password]@]host[:port]/database[?options]``: a host and a database name, a valid port."""
+    parts = urlsplit(raw)
+    if parts.scheme not in {"postgresql", "postgres"} or not parts.hostname or not parts.path.strip("/"):
+        raise ValueError
+    _ = parts.port  # raises ValueError for a port that is not a number in range
+    return raw
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "SLACK_BOT_TOKEN": _prefixed("xoxb-"),
     "SLACK_SIGNING_SECRET": _nonempty,
@@ -335,6 +353,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ORDERDESK_LOG_LEVEL": _log_level,
     "ORDERDESK_HTTP_WORKERS": _int(1),
     "ORDERDESK_SEARCH_KEY": _search_key,
+    "ORDERDESK_DATABASE_URL": _database_url,
 }
 
 

@@ -19,7 +19,7 @@ from bot.slack.later import Later
 from bot.slack.publisher import answer_blocks
 from bot.slack.views.digest import digest_list
 from bot.slack.views.help import message_blocks
-from bot.storage.sqlite.store import Store
+from bot.storage.ports import Storage
 from handlers.acknowledge import actor
 
 
@@ -29,14 +29,14 @@ def register(app: App) -> None:
 
 
 def on_digest_list(
-    ack: Ack, action: dict[str, Any], respond: Respond, store: Store, settings: Settings, later: Later
+    ack: Ack, action: dict[str, Any], respond: Respond, store: Storage, settings: Settings, later: Later
 ) -> None:
     """The digest's orders, to the clicking agent alone (the channel already saw the digest)."""
     ack()
     later(digest_list_answer, action, respond, store, settings)
 
 
-def _digest_or_say_why(store: Store, action: dict[str, Any], respond: Respond) -> list[dict[str, Any]] | None:
+def _digest_or_say_why(store: Storage, action: dict[str, Any], respond: Respond) -> list[dict[str, Any]] | None:
     """The orders of the digest the button belongs to, or None after telling the clicker it is gone."""
     orders = digest_orders(store, str(action.get("value")))
     if orders is None:
@@ -45,7 +45,7 @@ def _digest_or_say_why(store: Store, action: dict[str, Any], respond: Respond) -
     return orders
 
 
-def digest_list_answer(action: dict[str, Any], respond: Respond, store: Store, settings: Settings) -> None:
+def digest_list_answer(action: dict[str, Any], respond: Respond, store: Storage, settings: Settings) -> None:
     orders = _digest_or_say_why(store, action, respond)
     if orders is None:
         return
@@ -61,7 +61,7 @@ def on_digest_ack_all(
     body: dict[str, Any],
     respond: Respond,
     context: BoltContext,
-    store: Store,
+    store: Storage,
     acks: AcknowledgementService,
     later: Later,
 ) -> None:
@@ -75,7 +75,7 @@ def digest_ack_all(
     body: dict[str, Any],
     respond: Respond,
     context: BoltContext,
-    store: Store,
+    store: Storage,
     acks: AcknowledgementService,
 ) -> None:
     orders = _digest_or_say_why(store, action, respond)

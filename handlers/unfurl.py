@@ -20,7 +20,7 @@ from bot.graph.client import GraphClient
 from bot.lookup.unfurl import Unfurler, order_links
 from bot.slack.later import Later
 from bot.slack.views.order_card import notification_card
-from bot.storage.sqlite.store import Store
+from bot.storage.ports import Storage
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def on_link_shared(
     event: dict[str, Any],
     client: WebClient,
     graph: GraphClient,
-    store: Store,
+    store: Storage,
     settings: Settings,
     later: Later,
 ) -> None:

@@ -124,7 +124,17 @@ CHROMIUM = Need(
     install_hint=".venv/bin/playwright install chromium",
 )
 
-NEEDS: tuple[Need, ...] = (CHROMIUM,)
+POSTGRESQL = Need(
+    "PostgreSQL 15 (its initdb and pg_ctl)",
+    "TEST_POSTGRES_INITDB",
+    commands=("initdb",),
+    paths=("/usr/lib/postgresql/15/bin/initdb", "/usr/lib/postgresql/*/bin/initdb"),
+    apt_package="postgresql-15",
+)
+"""The storage contract suite and the replica tests start their own throwaway cluster (``tests/postgres.py``)
+with this ``initdb`` and the ``pg_ctl`` beside it."""
+
+NEEDS: tuple[Need, ...] = (CHROMIUM, POSTGRESQL)
 
 
 def find(need: Need, machine: Machine) -> str | None:

@@ -102,6 +102,7 @@ def test_to_env_reads_back_into_the_same_settings() -> None:
         log_level="DEBUG",
         http_workers=3,
         search_key="s" * 32,
+        database_url="postgresql://bot:pw@db:5433/orderdesk",
     )
     defaults = Settings.from_env(GOOD, dotenv_path=None)
     assert all(getattr(changed, f) != getattr(defaults, f) for f in vars(defaults)), "a field kept its default"
@@ -183,3 +184,20 @@ def test_the_search_key_is_optional_long_and_never_shown() -> None:
         Settings.from_env({**GOOD, "ORDERDESK_SEARCH_KEY": "short"}, dotenv_path=None)
     assert "ORDERDESK_SEARCH_KEY is malformed" in str(raised.value)
     assert "short" not in str(raised.value)
+
+
+def test_a_database_url_selects_postgresql_and_is_checked_without_echoing_it() -> None:
+    url = "postgresql://orderdesk:s3cret@db.internal:5432/orderdesk?sslmode=require"
+    settings = Settings.from_env({**GOOD, "ORDERDESK_DATABASE_URL": url}, dotenv_path=None)
+    assert settings.database_url == url
+    assert "s3cret" not in repr(settings)
+    assert Settings.from_env(GOOD, dotenv_path=None).database_url is None
+    for bad in (
+        "mysql://db/orderdesk",
+        "postgresql://db.internal",
+        "postgresql:///orderdesk",
+        "postgresql://h:99999/x",
+    ):
+        with pytest.raises(ConfigError, match="ORDERDESK_DATABASE_URL is malformed") as refused:
+            Settings.from_env({**GOOD, "ORDERDESK_DATABASE_URL": bad}, dotenv_path=None)
+        assert bad not in str(refused.value)

@@ -222,3 +222,50 @@ def test_os_release_is_parsed_as_the_shell_would() -> None:
         "ID_LIKE": "ubuntu debian",
         "EMPTY": "",
     }
+
+
+DEBIAN_INITDB = "/usr/lib/postgresql/15/bin/initdb"
+APT_POSTGRES = [("apt-get", "update", "-qq"), ("apt-get", "install", "-y", "-qq", "postgresql-15")]
+
+
+def test_debians_postgresql_is_found_off_path_and_nothing_is_installed() -> None:
+    fake = FakeMachine(files=[DEBIAN_INITDB], root=True)
+    assert fake.ensure(needs.POSTGRESQL) == {"TEST_POSTGRES_INITDB": DEBIAN_INITDB}
+    assert fake.ran == []
+
+
+def test_another_postgresql_version_or_one_on_path_counts_too() -> None:
+    assert FakeMachine(files=["/usr/lib/postgresql/16/bin/initdb"]).ensure(needs.POSTGRESQL) == {
+        "TEST_POSTGRES_INITDB": "/usr/lib/postgresql/16/bin/initdb"
+    }
+    fake = FakeMachine(path={"initdb": "/opt/homebrew/bin/initdb"})
+    assert fake.ensure(needs.POSTGRESQL) == {"TEST_POSTGRES_INITDB": "/opt/homebrew/bin/initdb"}
+
+
+def test_root_on_debian_installs_postgresql_15() -> None:
+    fake = FakeMachine(root=True, installs={APT_POSTGRES[1]: DEBIAN_INITDB})
+    assert fake.ensure(needs.POSTGRESQL) == {"TEST_POSTGRES_INITDB": DEBIAN_INITDB}
+    assert fake.ran == APT_POSTGRES
+
+
+@pytest.mark.parametrize(
+    ("root", "os_release", "how"),
+    [
+        (False, DEBIAN, "`sudo apt-get install postgresql-15`"),
+        (True, DEBIAN, "`apt-get install postgresql-15`"),
+        (False, FEDORA, "your system's package manager"),
+    ],
+)
+def test_missing_postgresql_stops_with_one_line(root: bool, os_release: dict[str, str], how: str) -> None:
+    fake = FakeMachine(root=root, os_release=os_release, fails=APT_POSTGRES)
+    with pytest.raises(Missing) as stopped:
+        fake.ensure(needs.POSTGRESQL)
+    assert str(stopped.value) == (
+        "orderdesk's tests need PostgreSQL 15 (its initdb and pg_ctl), which is not on this machine: "
+        f"install it with {how}"
+    )
+    assert fake.ran == (APT_POSTGRES[:1] if root and os_release is DEBIAN else [])
+
+
+def test_make_test_needs_chromium_and_postgresql() -> None:
+    assert [need.env for need in needs.NEEDS] == ["TEST_CHROMIUM", "TEST_POSTGRES_INITDB"]

@@ -41,7 +41,7 @@ from bot.actions.status import ACKNOWLEDGEABLE_STATES, ACKNOWLEDGED_STATES, MERC
 from bot.config import Settings
 from bot.domain import problems
 from bot.graph.client import MAX_BATCH_ACK, GraphClient
-from bot.storage.sqlite.store import Store
+from bot.storage.ports import Storage
 
 _ORDER_CHECK_FIELDS = "id,order_status,merchant_order_id"
 
@@ -72,7 +72,7 @@ class AcknowledgeOrder:
         return problems.refused_words(order)
 
     def record_success(
-        self, store: Store, ledger: Ledger, entry: LedgerEntry, response: Mapping[str, Any]
+        self, store: Storage, ledger: Ledger, entry: LedgerEntry, response: Mapping[str, Any]
     ) -> LedgerEntry:
         return ledger.succeed(entry.key, response)
 
@@ -103,7 +103,7 @@ class AcknowledgeOrders:
         return None
 
     def record_success(
-        self, store: Store, ledger: Ledger, entry: LedgerEntry, response: Mapping[str, Any]
+        self, store: Storage, ledger: Ledger, entry: LedgerEntry, response: Mapping[str, Any]
     ) -> LedgerEntry:
         with store.transaction():  # the batch row, its per-order audit and the freed orders: all or nothing
             recorded = ledger.succeed(entry.key, response)
@@ -140,7 +140,7 @@ class AcknowledgementService:
         self,
         settings: Settings,
         graph: GraphClient,
-        store: Store,
+        store: Storage,
         *,
         publisher: Publisher,
         groups: Groups | None = None,

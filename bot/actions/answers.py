@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.actions.status import AckStatus
-from bot.storage.sqlite.store import AuditRow
+from bot.storage.rows import AuditRow
 
 
 @dataclass(frozen=True)

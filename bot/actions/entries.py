@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from bot.storage.sqlite.store import Row
+from bot.storage.rows import Row
 
 ACKNOWLEDGE_ORDER = "acknowledge_order"
 ACKNOWLEDGE_ORDERS = "acknowledge_orders"

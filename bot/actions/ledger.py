@@ -43,7 +43,7 @@ from bot.actions.entries import (
     fingerprint,
     new_key,
 )
-from bot.storage.sqlite.store import Store
+from bot.storage.ports import Storage
 
 # Re-exported: callers name the ledger's values through the ledger.
 __all__ = [
@@ -81,7 +81,7 @@ def _acknowledged(entry: LedgerEntry, response: Mapping[str, Any]) -> list[tuple
 
 
 class Ledger:
-    """Claims, outcomes and recovery of calls to Meta that must happen once, stored through a :class:`Store`.
+    """Claims, outcomes and recovery of calls to Meta that must happen once, stored through the storage ports.
 
     A claim and the locks on the orders it acts on are one thing: the row and its locks are written in one
     transaction, or neither is, and the locks go when the claim ends without success (refused for good, or given
@@ -90,7 +90,7 @@ class Ledger:
 
     def __init__(
         self,
-        store: Store,
+        store: Storage,
         *,
         lease_seconds: float = 60.0,
         retry: RetryPolicy | None = None,

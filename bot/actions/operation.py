@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from bot.actions.ledger import Ledger, LedgerEntry
 from bot.graph.client import GraphClient
-from bot.storage.sqlite.store import Store
+from bot.storage.ports import Storage
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Operation(Protocol):
         ...
 
     def record_success(
-        self, store: Store, ledger: Ledger, entry: LedgerEntry, response: Mapping[str, Any]
+        self, store: Storage, ledger: Ledger, entry: LedgerEntry, response: Mapping[str, Any]
     ) -> LedgerEntry:
         """Record Meta's success: the ledger row and what else changes (index, audit), in one transaction."""
         ...

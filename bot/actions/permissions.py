@@ -12,7 +12,7 @@ from typing import Protocol
 
 from bot.actions.answers import NotAllowed
 from bot.actions.operation import Actor
-from bot.storage.sqlite.store import Store
+from bot.storage.ports import Storage
 
 
 class Groups(Protocol):
@@ -45,7 +45,7 @@ def is_group(entry: str) -> bool:
 class Permissions:
     """The check every write makes before claiming anything."""
 
-    def __init__(self, allowed: tuple[str, ...], store: Store, groups: Groups | None = None) -> None:
+    def __init__(self, allowed: tuple[str, ...], store: Storage, groups: Groups | None = None) -> None:
         self._allowed = allowed
         self._store = store
         self._groups = groups or NoGroups()

@@ -23,7 +23,8 @@ from bot.actions.operation import Operation, Request
 from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION, AckStatus, status_of
 from bot.domain import problems
 from bot.graph.client import ORDER_CARD_FIELDS, GraphClient, GraphError, OrderStateError
-from bot.storage.sqlite.store import Card, Store
+from bot.storage.ports import Storage
+from bot.storage.rows import Card
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class Runner:
     def __init__(
         self,
         graph: GraphClient,
-        store: Store,
+        store: Storage,
         ledger: Ledger,
         publisher: Publisher,
         operations: Sequence[Operation],

@@ -20,7 +20,7 @@ import yaml
 from slack_sdk import WebClient
 
 from bot.cli.checks import Check, Status, failed, ok, warning
-from bot.cli.doctor_backends import database_check, graph_checks
+from bot.cli.doctor_backends import database_checks, graph_checks
 from bot.cli.doctor_slack import channel_check, serving_mode, slack_app_token, slack_bot_token
 from bot.config import ConfigError, Settings
 from bot.slack.failures import FIX_APP_AUTH
@@ -56,7 +56,7 @@ def diagnose(settings: Settings, manifest: dict[str, Any], mode: str) -> Iterato
     yield from checks
     yield slack_app_token(slack, settings, mode)
     yield from graph_checks(settings)
-    yield database_check(settings)
+    yield from database_checks(settings)
     yield search_key_check(settings)
     # The notification channel and every routed channel: the poller posts to all of them.
     for channel in dict.fromkeys([settings.notify_channel, *(route.channel for route in settings.routes)]):

@@ -6,13 +6,21 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
-from bot.cli.checks import Check, failed, ok, skipped
+import psycopg
+
+from bot.cli.checks import Check, failed, ok, skipped, warning
 from bot.config import Settings, setting_variable
 from bot.domain import problems
 from bot.graph.client import GraphClient
 from bot.graph.errors import GraphError
+from bot.storage.postgres.db import connect
+from bot.storage.postgres.store import PostgresStore, PostgresUnusable, redacted
 from bot.storage.sqlite.store import DatabaseUnusable, Store, database_path_problem, in_memory
+
+MINIMUM_POSTGRES = 13  # the oldest PostgreSQL release still supported upstream; the suite runs on 15
+POOLER_PORT = 6432  # PgBouncer's customary port
 
 
 def _graph_failure(name: str, error: GraphError, settings: Settings) -> Check:
@@ -73,3 +81,80 @@ def database_check(settings: Settings) -> Check:
             "does not work in memory or on network filesystems",
         )
     return ok(name, f"{path} writable, schema version {version}, migrations current, WAL")
+
+
+def database_checks(settings: Settings) -> list[Check]:
+    """The database the settings select: the sqlite file (:func:`database_check`), or PostgreSQL
+    (:func:`postgres_checks`) when ``ORDERDESK_DATABASE_URL`` is set."""
+    if settings.database_url:
+        return postgres_checks(settings.database_url)
+    return [database_check(settings)]
+
+
+def postgres_checks(url: str) -> list[Check]:
+    """The URL, the server and its version, the migrations, one write, and whether a transaction-pooling proxy
+    stands between the replicas and the server. Doctor migrates nothing: pending migrations are a failure that
+    says to run ``orderdesk migrate``."""
+    variable = setting_variable("database_url")
+    shown = redacted(url)
+    checks = [ok("database url", f"{shown} (PostgreSQL; {setting_variable('db_path')} is not used)")]
+    try:
+        store = PostgresStore(url, migrate_now=False, pool_size=1)
+    except PostgresUnusable as error:
+        return [
+            *checks,
+            failed(
+                "postgresql",
+                error.for_setting(variable),
+                "check the host, port, database name, user and password in the URL, and that this host may connect",
+            ),
+        ]
+    with store:
+        version = store.server_version()
+        major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else 0
+        if major < MINIMUM_POSTGRES:
+            checks.append(
+                failed("postgresql", f"server version {version}", f"use PostgreSQL {MINIMUM_POSTGRES} or later")
+            )
+        else:
+            checks.append(ok("postgresql", f"server version {version}"))
+        if not store.migrations_current():
+            checks.append(
+                failed(
+                    "migrations",
+                    f"schema version {store.schema_version()}: migrations are pending",
+                    "run `orderdesk migrate` once (or start one replica: it migrates at start)",
+                )
+            )
+        else:
+            try:
+                store.set_state("doctor.checked_at", str(int(time.time())))
+            except psycopg.Error as error:
+                checks.append(failed("migrations", f"current, but cannot write: {error}", "grant the user INSERT"))
+            else:
+                checks.append(ok("migrations", f"current (schema version {store.schema_version()}), writable"))
+    checks.append(pooling_check(url))
+    return checks
+
+
+def pooling_check(url: str) -> Check:
+    """Run locks are session advisory locks: a proxy pooling by transaction (PgBouncer's ``pool_mode =
+    transaction``) would hand a lock's session to other clients and lose it. Found from the URL (PgBouncer's
+    port, its name) or from the proxy answering ``SHOW pool_mode``, which a server alone does not know."""
+    fix = (
+        "point ORDERDESK_DATABASE_URL at the server itself, or at a pool in session mode (pool_mode = session): "
+        "one runner per job needs session advisory locks"
+    )
+    parts = urlsplit(url)
+    hints = [parts.hostname or "", parts.path, *(v for vs in parse_qs(parts.query).values() for v in vs)]
+    if parts.port == POOLER_PORT or any("pgbouncer" in hint.lower() for hint in hints):
+        return warning("connection pooling", f"{redacted(url)} looks like a PgBouncer connection pooler", fix)
+    try:
+        with connect(url) as conn:
+            row = conn.execute("SHOW pool_mode").fetchone()
+    except psycopg.Error:
+        return ok("connection pooling", "direct to the server (no pooler answered SHOW pool_mode)")
+    mode = str(row[0]) if row else "unknown"
+    if mode != "session":
+        return warning("connection pooling", f"a connection pooler in {mode} mode", fix)
+    return ok("connection pooling", "a connection pooler in session mode")

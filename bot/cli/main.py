@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from bot.config import setting_variable
+from bot.storage.postgres.store import PostgresUnusable
 from bot.storage.sqlite.store import DatabaseUnusable
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("bot.cli.status:main", "show the poller's watermark, queue and last error"),
     "doctor": ("bot.cli.doctor:main", "check settings, tokens, scopes, database and channel"),
     "reindex": ("bot.cli.reindex:main", "rebuild /order find's buyer index after ORDERDESK_SEARCH_KEY changed"),
+    "migrate": ("bot.cli.migrate:main", "apply the database's migrations; --from-sqlite copies a sqlite file"),
 }
 
 
@@ -58,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = func(rest)
     except DatabaseUnusable as error:
-        print(f"orderdesk {name}: {error.for_setting(setting_variable('db_path'))}", file=sys.stderr)
+        variable = setting_variable("database_url" if isinstance(error, PostgresUnusable) else "db_path")
+        print(f"orderdesk {name}: {error.for_setting(variable)}", file=sys.stderr)
         return 2
     return result
 

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from bot.config import ConfigError, Settings
 from bot.notify.poller import stored_status
-from bot.storage.sqlite.store import Store
+from bot.runtime.services import open_store
+from bot.runtime.workers import stored_jobs
 
 
 def main(argv: Sequence[str]) -> int:
@@ -22,8 +23,11 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    with Store(settings.db_path) as store:
-        status = stored_status(store)
+    store = open_store(settings)
+    try:
+        status = {**stored_status(store), "jobs": stored_jobs(store)}
+    finally:
+        store.close()
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -35,6 +39,8 @@ def main(argv: Sequence[str]) -> int:
         "queue (claimed, not yet posted)": status["unfinished"],
         "last error": f"{error['at']}: {error['error']}" if error else "none",
     }
+    for job, taken in status["jobs"].items():
+        lines[f"{job} runs on"] = f"{taken['runner']} (since {taken['since']})" if taken else "no runner yet"
     for name, value in lines.items():
         print(f"{name + ':':<34}{value}")
     return 0

@@ -11,6 +11,7 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -18,8 +19,8 @@ from bot.config import ConfigError, Settings
 from bot.graph.client import GraphClient
 from bot.graph.errors import GraphError
 from bot.notify.poller import Notifier, PollResult, _iso
+from bot.runtime.services import open_store
 from bot.slack.publisher import SlackPublisher
-from bot.storage.sqlite.store import Store
 
 
 def _since(raw: str) -> float:
@@ -72,7 +73,7 @@ def main(argv: Sequence[str]) -> int:
     if not settings.notify_channel:
         print("orderdesk sync: set ORDERDESK_NOTIFY_CHANNEL (a channel id such as C0123456789)", file=sys.stderr)
         return 2
-    with GraphClient.from_settings(settings) as graph, Store(settings.db_path, search_key=settings.search_key) as store:
+    with GraphClient.from_settings(settings) as graph, closing(open_store(settings)) as store:
         notifier = Notifier(settings, graph, store, SlackPublisher.from_settings(settings, pace=args.pace))
         try:
             result = notifier.poll(since=args.since, progress=_progress(sys.stderr))

@@ -30,7 +30,8 @@ from bot.domain.acknowledgement import AckStatus
 from bot.domain.text import clip, escape
 from bot.graph.client import ORDER_CARD_FIELDS, GraphClient, GraphError
 from bot.lookup.query import EXAMPLE, Query, QueryError, parse_order_id
-from bot.storage.sqlite.store import IndexedOrder, Store
+from bot.storage.ports import Storage
+from bot.storage.rows import IndexedOrder
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class OrderService:
     and the store are, and the service keeps no state of its own."""
 
     def __init__(
-        self, settings: Settings, graph: GraphClient, store: Store, *, clock: Callable[[], float] = time.time
+        self, settings: Settings, graph: GraphClient, store: Storage, *, clock: Callable[[], float] = time.time
     ) -> None:
         self._settings = settings
         self._graph = graph

@@ -17,13 +17,14 @@ from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, ne
 from bot.actions.status import ACKNOWLEDGED_STATES, CARD_NOTIFICATION, AckStatus, status_of
 from bot.notify.ports import Change, ChannelWriter
 from bot.notify.routing import snapshot
-from bot.storage.sqlite.store import AuditRow, DigestRow, NotificationRow, Store
+from bot.storage.ports import Storage
+from bot.storage.rows import AuditRow, DigestRow, NotificationRow
 
 
 class Announcer:
     """What a job does on its channel's writer, and what it records. Thread-safe (the store serialises writes)."""
 
-    def __init__(self, store: Store, ledger: Ledger) -> None:
+    def __init__(self, store: Storage, ledger: Ledger) -> None:
         self._store = store
         self._ledger = ledger
 

@@ -54,8 +54,8 @@ from bot.graph.client import GraphClient, GraphError
 from bot.notify.announce import Announcer
 from bot.notify.ports import Job, NotifyError, Outbox
 from bot.notify.routing import channel_for, last_updated, order_state, snapshot
-from bot.storage.ports import RunLock, RunLockBusy
-from bot.storage.sqlite.store import DigestRow, NotificationRow, Store
+from bot.storage.ports import RunLock, RunLockBusy, Storage
+from bot.storage.rows import DigestRow, NotificationRow
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class Notifier:
         self,
         settings: Settings,
         graph: GraphClient,
-        store: Store,
+        store: Storage,
         outbox: Outbox,
         *,
         clock: Callable[[], float] = time.time,
@@ -322,7 +322,7 @@ def _batches(orders: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[
         yield batch
 
 
-def stored_status(store: Store) -> dict[str, Any]:
+def stored_status(store: Storage) -> dict[str, Any]:
     """What the database knows of the poller (readable by another process: ``orderdesk status``)."""
     watermark, last_poll = store.get_state(WATERMARK), store.get_state(LAST_POLL)
     error, last = store.get_state(LAST_ERROR), store.get_state(LAST_RESULT)
@@ -335,7 +335,7 @@ def stored_status(store: Store) -> dict[str, Any]:
     }
 
 
-def digest_orders(store: Store, digest_id: str) -> list[dict[str, Any]] | None:
+def digest_orders(store: Storage, digest_id: str) -> list[dict[str, Any]] | None:
     """The orders a digest announced, as last indexed (PII-free), for its "List them" button; None if unknown."""
     digest = store.get_digest(digest_id)
     if digest is None:

@@ -18,7 +18,24 @@ from bot.graph.client import GraphClient
 from bot.lookup.service import OrderService
 from bot.slack.access import Access, Members
 from bot.slack.publisher import SlackPublisher
+from bot.storage.ports import Backend
+from bot.storage.postgres.store import PostgresStore, redacted
 from bot.storage.sqlite.store import Store
+
+
+def backend_name(settings: Settings) -> str:
+    """Which database the settings select, in words fit for a log (never the password)."""
+    if settings.database_url:
+        return f"PostgreSQL at {redacted(settings.database_url)}"
+    return f"sqlite file {settings.db_path}"
+
+
+def open_store(settings: Settings) -> Backend:
+    """The store the settings select: PostgreSQL when ``ORDERDESK_DATABASE_URL`` is set (it wins over
+    ``ORDERDESK_DB``), else the sqlite file. Either migrates on opening."""
+    if settings.database_url:
+        return PostgresStore(settings.database_url, search_key=settings.search_key)
+    return Store(settings.db_path, search_key=settings.search_key)
 
 
 @dataclass(frozen=True)
@@ -28,7 +45,7 @@ class Services:
 
     settings: Settings
     graph: GraphClient
-    store: Store
+    store: Backend
     orders: OrderService | None = None
     acks: AcknowledgementService | None = None
     notifier: object | None = None
@@ -37,12 +54,12 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings, *, crash_points: CrashPoints | None = None) -> Services:
-        """The production wiring: a Graph client from settings and the sqlite store at ``settings.db_path``.
+        """The production wiring: a Graph client from settings and the store they select (:func:`open_store`).
 
         ``crash_points`` arms the acknowledgement crash test's stopping points (``serve --crash-points``)."""
         graph = GraphClient.from_settings(settings)
         try:
-            store = Store(settings.db_path, search_key=settings.search_key)
+            store = open_store(settings)
         except BaseException:
             graph.close()
             raise

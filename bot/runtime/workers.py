@@ -4,24 +4,109 @@
 workers and the ``/healthz`` sections they add, and stops everything in order. :data:`BACKGROUND_JOBS` lists what
 every way of running starts, so none of them can forget one: a new background job is one function that takes the
 :class:`Running` and adds its worker (and status, if it has one), listed there.
+
+One runner per job across replicas: a worker runs its job only while it holds the job's run lock (a
+:class:`JobLease`: on PostgreSQL an advisory lock on a connection of its own, on sqlite a lock file). The replica
+that first takes it keeps it from turn to turn; the others try again at each of their turns, so when the runner
+dies (its lock goes with its session) another one takes the job over within one interval. ``/healthz`` (``jobs``)
+says which jobs this replica runs, and ``orderdesk status`` which runner took each.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from typing import Any, Self
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol, Self, runtime_checkable
 
 from slack_bolt import App
 
 from bot.notify.poller import Notifier
-from bot.runtime.services import Services
+from bot.runtime.services import Services, backend_name
+from bot.storage.ports import KeyValue, RunLock, RunLockBusy
 
 log = logging.getLogger(__name__)
 
 Status = Callable[[], Mapping[str, Any]]
+
+JOBS_STATE = "jobs"  # the names of the single-runner jobs, for `orderdesk status`
+RUNNER = f"{socket.gethostname()} pid {os.getpid()}"  # who this process is, in `orderdesk status`
+
+
+@runtime_checkable
+class Losable(Protocol):
+    """A held run lock that can be lost while its holder lives (a database session that broke): it says so."""
+
+    def held(self) -> bool: ...
+
+
+class LeaseStore(RunLock, KeyValue, Protocol):
+    """What a lease needs of the store: the run lock, and somewhere to say who runs the job."""
+
+
+class JobLease:
+    """Whether this process runs the single-runner job ``name``: it holds the job's run lock between turns.
+
+    :meth:`take` is asked before each turn: true while the lock is still held (a PostgreSQL lock is checked with
+    the server, since a broken connection loses it), or when it could be taken now; false while another runner
+    holds it. Taking it records the runner under ``jobs.<name>`` for ``orderdesk status``.
+    """
+
+    def __init__(self, store: LeaseStore, name: str) -> None:
+        self.name = name
+        self.lock_name = "job_" + re.sub(r"\W", "_", name)
+        self._store = store
+        self._held: AbstractContextManager[None] | None = None
+        self._mutex = threading.Lock()
+
+    def take(self) -> bool:
+        with self._mutex:
+            if self._held is not None:
+                if not isinstance(self._held, Losable) or self._held.held():
+                    return True
+                log.warning("lost the %s run lock (its database session ended); trying to take it again", self.name)
+                self._let_go()
+            lock = self._store.run_lock(self.lock_name, wait=False)
+            try:
+                lock.__enter__()
+            except RunLockBusy:
+                return False
+            self._held = lock
+        log.info("running the %s job on this replica", self.name)
+        self._store.set_state(
+            f"{JOBS_STATE}.{self.name}",
+            json.dumps({"runner": RUNNER, "since": datetime.now(UTC).isoformat(timespec="seconds")}),
+        )
+        return True
+
+    @property
+    def runs_here(self) -> bool:
+        return self._held is not None
+
+    def release(self) -> None:
+        with self._mutex:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            try:
+                held.__exit__(None, None, None)
+            except Exception:  # a lock whose session already broke: nothing is held any more
+                log.debug("releasing the %s run lock failed", self.name, exc_info=True)
+
+
+def stored_jobs(store: KeyValue) -> dict[str, Any]:
+    """Who took each single-runner job last (readable by another process: ``orderdesk status``)."""
+    names = json.loads(store.get_state(JOBS_STATE) or "[]")
+    return {name: json.loads(store.get_state(f"{JOBS_STATE}.{name}") or "null") for name in names}
 
 
 class Worker:
@@ -30,10 +115,13 @@ class Worker:
     An exception is logged and the worker carries on at the next interval: one bad poll must not end the poller.
     """
 
-    def __init__(self, name: str, fn: Callable[[], object], interval_seconds: float) -> None:
+    def __init__(
+        self, name: str, fn: Callable[[], object], interval_seconds: float, *, lease: JobLease | None = None
+    ) -> None:
         self.name = name
         self._fn = fn
         self._interval = interval_seconds
+        self.lease = lease
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"orderdesk-{name}", daemon=True)
 
@@ -43,10 +131,13 @@ class Worker:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._fn()
+                if self.lease is None or self.lease.take():
+                    self._fn()
             except Exception:
                 log.exception("background worker %s failed; retrying in %ss", self.name, self._interval)
             self._stopping.wait(self._interval)
+        if self.lease is not None:
+            self.lease.release()
 
     def stop(self) -> None:
         """Lets a run in progress finish (it may be mid-transaction), then ends the thread."""
@@ -69,18 +160,37 @@ class Running:
         self._statuses: dict[str, Status] = {}
         self._stopped = False
 
-    def add_worker(self, name: str, fn: Callable[[], object], interval_seconds: float) -> None:
-        """Run ``fn`` now and every ``interval_seconds`` until :meth:`stop` (e.g. the poller, the sweeper)."""
-        worker = Worker(name, fn, interval_seconds)
+    def add_worker(
+        self, name: str, fn: Callable[[], object], interval_seconds: float, *, one_runner: bool = True
+    ) -> None:
+        """Run ``fn`` now and every ``interval_seconds`` until :meth:`stop` (e.g. the poller, the sweeper).
+
+        ``one_runner`` (the default): across every process sharing the database, only the holder of the job's
+        run lock runs it (see :class:`JobLease`); ``False`` for work every replica does for itself.
+        """
+        lease = JobLease(self.services.store, name) if one_runner else None
+        worker = Worker(name, fn, interval_seconds, lease=lease)
         self._workers.append(worker)
+        if lease is not None:
+            names = sorted({w.name for w in self._workers if w.lease is not None})
+            self.services.store.set_state(JOBS_STATE, json.dumps(names))
         worker.start()
+
+    def jobs(self) -> dict[str, str]:
+        """Each single-runner job of this process: ``running here``, or ``standby`` while another runner has it."""
+        return {
+            worker.name: "running here" if worker.lease.runs_here else "standby (another process runs it)"
+            for worker in self._workers
+            if worker.lease is not None
+        }
 
     def add_status(self, name: str, fn: Status) -> None:
         """Add a section to ``/healthz`` (e.g. ``poller``: last poll, watermark, queue length, last error)."""
         self._statuses[name] = fn
 
     def statuses(self) -> dict[str, Any]:
-        sections: dict[str, Any] = {}
+        jobs = self.jobs()
+        sections: dict[str, Any] = {"jobs": jobs} if jobs else {}
         for name, fn in self._statuses.items():
             try:
                 sections[name] = dict(fn())
@@ -140,5 +250,6 @@ BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
 
 def attach_workers(running: Running) -> None:
     """Start every background job of :data:`BACKGROUND_JOBS` on ``running``."""
+    log.info("storage: %s", backend_name(running.services.settings))
     for attach in BACKGROUND_JOBS:
         attach(running)

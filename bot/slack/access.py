@@ -20,7 +20,7 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.storage.sqlite.store import Store
+from bot.storage.ports import Storage
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class Members:
 class Access:
     """The guest check every order surface makes, with an audit row for each refusal (the user's own team)."""
 
-    def __init__(self, store: Store, members: Members) -> None:
+    def __init__(self, store: Storage, members: Members) -> None:
         self._store = store
         self.members = members
 

@@ -63,7 +63,7 @@ from bot.slack.views.blocks import (
     order_card,
 )
 from bot.slack.views.kit import Block, escape
-from bot.storage.sqlite.store import Card
+from bot.storage.rows import Card
 
 log = logging.getLogger(__name__)
 

@@ -289,3 +289,20 @@ class Storage(
     Protocol,
 ):
     """Every port at once: what a backend's store offers."""
+
+
+class Backend(Storage, Protocol):
+    """A store as the process that opened it holds it (sqlite's ``Store``, ``PostgresStore``): every port, plus
+    what ``/healthz`` and shutting down need."""
+
+    def health_problem(self) -> str | None:
+        """Why the database cannot serve the bot, in words, or None when it can."""
+        ...
+
+    def schema_version(self) -> int:
+        """How many of the backend's migrations the database has applied."""
+        ...
+
+    def migrations_current(self) -> bool: ...
+
+    def close(self) -> None: ...

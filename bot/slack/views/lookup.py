@@ -12,7 +12,7 @@ from bot.slack.views import words
 from bot.slack.views.help import message_blocks
 from bot.slack.views.kit import Block, clip, context, escape, section, when
 from bot.slack.views.order_card import contact_blocks, notification_text, order_card
-from bot.storage.sqlite.store import IndexedOrder
+from bot.storage.rows import IndexedOrder
 
 AMBIGUOUS_SHOWN = 20
 

@@ -1,0 +1,118 @@
+"""What only the PostgreSQL backend does: migrations once across replicas, the URL never shown with its password,
+run locks held by a session of their own, and a clear error for a server that cannot be reached."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+from postgres import Cluster
+
+from bot.storage.ports import RunLockBusy
+from bot.storage.postgres.migrations import MIGRATIONS, migrate, pending
+from bot.storage.postgres.run_lock import AdvisoryLock
+from bot.storage.postgres.store import PostgresStore, PostgresUnusable, redacted
+
+
+def test_replicas_starting_together_migrate_once(postgres_cluster: Cluster) -> None:
+    postgres_cluster.execute('CREATE DATABASE "empty_for_migrations"')
+    url = postgres_cluster.url("empty_for_migrations")
+    applied: list[list[str]] = []
+    start = threading.Barrier(4)
+
+    def replica() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            start.wait()
+            applied.append(migrate(conn))
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(applied, key=len) == [[], [], [], [m.name for m in MIGRATIONS]]
+    with PostgresStore(url) as store:
+        assert store.migrations_current()
+        assert store.schema_version() == len(MIGRATIONS)
+        assert store.health_problem() is None
+        assert store.server_version().split(".")[0].isdigit()
+
+
+def test_a_database_without_a_migration_is_unhealthy(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM orderdesk_migrations")
+        assert pending(conn) == [m.name for m in MIGRATIONS]
+    with PostgresStore(postgres_url, migrate_now=False) as store:
+        problem = store.health_problem()
+        assert problem is not None
+        assert "lacks migrations 0001_initial" in problem
+        assert not store.migrations_current()
+
+
+def test_the_url_is_shown_without_its_password() -> None:
+    assert redacted("postgresql://bot:s3cret@db.internal:5433/orderdesk?sslmode=require") == (
+        "postgresql://bot:***@db.internal:5433/orderdesk?sslmode=require"
+    )
+    assert redacted("postgresql://db/orderdesk") == "postgresql://db/orderdesk"
+
+
+def test_an_unreachable_server_is_one_clear_error_without_the_password(postgres_cluster: Cluster) -> None:
+    with pytest.raises(PostgresUnusable) as error:
+        PostgresStore(f"postgresql://bot:s3cret@127.0.0.1:{postgres_cluster.port}/no_such_database")
+    line = error.value.for_setting("ORDERDESK_DATABASE_URL")
+    assert line.startswith(f"ORDERDESK_DATABASE_URL=postgresql://bot:***@127.0.0.1:{postgres_cluster.port}/")
+    assert "s3cret" not in line
+    assert "no_such_database" in line
+
+
+def test_a_run_lock_is_lost_with_its_session_and_another_replica_takes_it(postgres_url: str) -> None:
+    first, second = PostgresStore(postgres_url, pool_size=2), PostgresStore(postgres_url, pool_size=2)
+    try:
+        lock = first.run_lock("poller", wait=False)
+        assert isinstance(lock, AdvisoryLock)
+        with lock:
+            assert lock.held()
+            assert lock._conn is not None
+            # The server probes this replica's host: a vanished host loses the lock in seconds, not hours.
+            settings = [
+                lock._conn.execute(f"SHOW {name}").fetchone() for name in ("tcp_keepalives_idle", "tcp_user_timeout")
+            ]
+            assert settings == [("5",), ("11000",)]
+            with pytest.raises(RunLockBusy), second.run_lock("poller", wait=False):
+                pytest.fail("two holders")
+            # The server ends the holder's session (as when its host vanished and the keepalives gave up).
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                    ("orderdesk run lock poller",),
+                )
+            assert not lock.held()
+            with second.run_lock("poller", wait=False):
+                pass
+    finally:
+        first.close()
+        second.close()
+
+
+def test_exclusive_transactions_of_one_name_run_one_at_a_time(postgres_url: str) -> None:
+    """A read-then-write under ``exclusive`` loses no update to another replica doing the same at once."""
+    first, second = PostgresStore(postgres_url, pool_size=4), PostgresStore(postgres_url, pool_size=4)
+    try:
+        first.set_state("counter", "0")
+
+        def add(store: PostgresStore) -> None:
+            for _ in range(25):
+                with store.exclusive("counter"):
+                    value = int(store.get_state("counter") or "0")
+                    store.set_state("counter", str(value + 1))
+
+        threads = [threading.Thread(target=add, args=(store,)) for store in (first, second, first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert first.get_state("counter") == "100"
+    finally:
+        first.close()
+        second.close()
