@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any
 
@@ -42,6 +43,7 @@ from bot.actions.answers import (
 )
 from bot.actions.status import CARD_LOOKUP, CARD_SHARED, AckStatus
 from bot.config import Settings
+from bot.domain.deadlines import deadline
 from bot.notify.ports import Change, NotifyError, OnError
 from bot.notify.ports import Job as ChannelJob
 from bot.slack import ids
@@ -88,13 +90,18 @@ class SlackPublisher:
         commerce_manager_url: str = "",
         pace: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        zone: tzinfo = UTC,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.lanes = Lanes(client, pace, sleep)
         self._commerce_manager_url = commerce_manager_url
+        self.zone = zone  # where cards read ship-by dates (ORDERDESK_TIMEZONE)
+        self.clock = clock
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> SlackPublisher:
+        kwargs.setdefault("zone", settings.zone)
         return cls(publisher_client(settings), commerce_manager_url=settings.commerce_manager_url, **kwargs)
 
     def close(self) -> None:
@@ -107,7 +114,7 @@ class SlackPublisher:
         return self.lanes.submit(channel, partial(self._on_channel, job), on_error)
 
     def _on_channel(self, job: ChannelJob, send: Send) -> object:
-        return job(SlackChannel(send, self._commerce_manager_url))
+        return job(SlackChannel(send, self._commerce_manager_url, self.zone, self.clock))
 
     def __len__(self) -> int:
         """Jobs queued on every lane."""
@@ -156,27 +163,34 @@ class SlackPublisher:
     ) -> tuple[list[Block], str]:
         url = self._commerce_manager_url
         text = notification_text(order)
+        clock = deadline(order, self.clock(), self.zone)
         if card.kind == CARD_LOOKUP:
-            return order_card(order, commerce_manager_url=url, ack_key=key, ack_status=status), text
+            return order_card(order, commerce_manager_url=url, ack_key=key, ack_status=status, clock=clock), text
         if card.kind.startswith(CARD_SHARED):
             shared_by = card.kind.removeprefix(CARD_SHARED)
             return order_card(
-                order, commerce_manager_url=url, ack_key=key, ack_status=status, shared_by=shared_by
+                order, commerce_manager_url=url, ack_key=key, ack_status=status, shared_by=shared_by, clock=clock
             ), text
         # Notifications, and any channel card of a kind this module does not know: the PII-free card.
-        return notification_card(order, ack_key=key, commerce_manager_url=url, ack_status=status), text
+        card_blocks = notification_card(order, ack_key=key, commerce_manager_url=url, ack_status=status, clock=clock)
+        return card_blocks, text
 
 
 class SlackChannel:
     """A lane's :class:`bot.notify.ports.ChannelWriter`: the poller's cards, digests and threaded replies, and
     the channel's history searched for them after a crash (by the message metadata every post carries)."""
 
-    def __init__(self, send: Send, commerce_manager_url: str) -> None:
+    def __init__(
+        self, send: Send, commerce_manager_url: str, zone: tzinfo = UTC, clock: Callable[[], float] = time.time
+    ) -> None:
         self._send = send
         self._url = commerce_manager_url
+        self._zone = zone
+        self._clock = clock
 
     def _card(self, order: Mapping[str, Any], status: AckStatus | None, key: str) -> list[Block]:
-        return notification_card(order, ack_key=key, commerce_manager_url=self._url, ack_status=status)
+        clock = deadline(order, self._clock(), self._zone)
+        return notification_card(order, ack_key=key, commerce_manager_url=self._url, ack_status=status, clock=clock)
 
     def post_card(self, channel: str, order: Mapping[str, Any], status: AckStatus | None, key: str) -> str:
         posted = self._send(
