@@ -16,6 +16,7 @@ from typing import Any, Self
 
 from slack_bolt import App
 
+from bot.notify.bands import BandRefresher
 from bot.notify.poller import Notifier
 from bot.runtime.services import Services
 
@@ -132,9 +133,19 @@ def attach_sweeper(running: Running) -> None:
         running.add_worker("ack-sweeper", acks.sweep, running.services.settings.sweep_seconds)
 
 
+def attach_band_refresher(running: Running) -> None:
+    """Redraws posted cards whose deadline band changed (later → soon → overdue), when the poller posts cards."""
+    services = running.services
+    if not services.settings.notify_channel or services.publisher is None:
+        return
+    bands = BandRefresher(services.store, services.publisher, services.settings.zone)
+    running.add_worker("card-bands", bands.run_in_service, min(60, services.settings.poll_seconds))
+
+
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_notifier,  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     attach_sweeper,
+    attach_band_refresher,
 )
 
 

@@ -43,7 +43,7 @@ from bot.actions.answers import (
 )
 from bot.actions.status import CARD_LOOKUP, CARD_SHARED, AckStatus
 from bot.config import Settings
-from bot.domain.deadlines import deadline
+from bot.domain.deadlines import Clock, deadline
 from bot.notify.ports import Change, NotifyError, OnError
 from bot.notify.ports import Job as ChannelJob
 from bot.slack import ids
@@ -192,6 +192,10 @@ class SlackChannel:
         clock = deadline(order, self._clock(), self._zone)
         return notification_card(order, ack_key=key, commerce_manager_url=self._url, ack_status=status, clock=clock)
 
+    def _clocks(self, orders: Sequence[Mapping[str, Any]]) -> dict[str, Clock | None]:
+        now = self._clock()
+        return {str(order.get("id")): deadline(order, now, self._zone) for order in orders}
+
     def post_card(self, channel: str, order: Mapping[str, Any], status: AckStatus | None, key: str) -> str:
         posted = self._send(
             "chat_postMessage",
@@ -212,14 +216,14 @@ class SlackChannel:
         posted = self._send(
             "chat_postMessage",
             channel=channel,
-            blocks=digest_message(orders, digest_id=digest_id),
+            blocks=digest_message(orders, digest_id=digest_id, clocks=self._clocks(orders)),
             text=digest_text(orders),
             metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": digest_id}},
         )
         return str(posted["ts"])
 
     def update_digest(self, channel: str, ts: str, digest_id: str, orders: Sequence[Mapping[str, Any]]) -> None:
-        blocks = digest_message(orders, digest_id=digest_id)
+        blocks = digest_message(orders, digest_id=digest_id, clocks=self._clocks(orders))
         self._send("chat_update", channel=channel, ts=ts, blocks=blocks, text=digest_text(orders))
 
     def reply_change(self, channel: str, ts: str, change: Change) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from bot.storage.rows import AuditRow, Card, DigestRow, IndexedOrder, NotificationRow, Row
+from bot.storage.rows import AuditRow, Card, DigestRow, IndexedOrder, NotificationRow, ReminderRow, Row, Snooze
 
 
 class Transaction(Protocol):
@@ -253,6 +253,43 @@ class BuyerIndex(Protocol):
         ...
 
 
+class OnCall(Protocol):
+    """The on-call helpers' state: the urgency band each posted card shows, one claim per order and reminder
+    stage, and each order's latest snooze."""
+
+    def open_announcements(self, states: Iterable[str]) -> list[NotificationRow]:
+        """Posted notifications (``ts`` set) whose order was last seen in one of ``states``, oldest post first."""
+        ...
+
+    def shown_band(self, order_id: str, channel: str) -> str | None:
+        """The urgency band the order's card in the channel was last drawn with; None if never recorded."""
+        ...
+
+    def set_shown_band(self, order_id: str, channel: str, band: str) -> None: ...
+
+    def claim_reminder(self, order_id: str, stage: str, *, channel: str, thread_ts: str) -> bool:
+        """True for the one caller that should post this stage's reminder for the order, ever."""
+        ...
+
+    def complete_reminder(self, order_id: str, stage: str, ts: str) -> None:
+        """The claimed reminder was posted as the reply ``ts``."""
+        ...
+
+    def reminders_for(self, order_id: str) -> list[ReminderRow]:
+        """The order's claimed reminders, oldest claim first."""
+        ...
+
+    def unfinished_reminders(self) -> list[ReminderRow]:
+        """Reminders claimed and not known to be posted (a crash between claim and post), oldest first."""
+        ...
+
+    def snooze(self, order_id: str, *, until: float, user_id: str) -> None:
+        """No reminders for the order before ``until``; replaces an earlier snooze (the latest click wins)."""
+        ...
+
+    def snoozed(self, order_id: str) -> Snooze | None: ...
+
+
 class Storage(
     Transaction,
     OrderIndex,
@@ -264,6 +301,7 @@ class Storage(
     RunLock,
     UnfurlReads,
     BuyerIndex,
+    OnCall,
     Protocol,
 ):
     """Every port at once: what a backend's store offers."""

@@ -71,3 +71,26 @@ class AuditRow:
     key: str | None
     outcome: str
     detail: str | None
+
+
+@dataclass(frozen=True)
+class ReminderRow:
+    """One reminder stage of an order: claimed at ``claimed_at`` under the message ``thread_ts``; ``ts`` is the
+    reply once posted (None: claimed, not known to be posted)."""
+
+    order_id: str
+    stage: str
+    channel: str
+    thread_ts: str
+    claimed_at: float
+    ts: str | None
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """An order's latest snooze: no reminder for it before ``until``, set by ``user_id`` at ``at``."""
+
+    order_id: str
+    until: float
+    user_id: str
+    at: float

@@ -228,3 +228,30 @@ def _buyer_hashes(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX buyer_hashes_by_hash ON buyer_hashes (kind, hash)")
+
+
+@MIGRATIONS(name="0011_on_call")
+def _on_call(db: Database) -> None:
+    """The on-call helpers' state: the urgency band each posted card shows (so a card is redrawn only when its
+    band changes), one claim per order and reminder stage (so each reminder is posted once across processes and
+    restarts), and each order's latest snooze. Holds no buyer data."""
+    db.executescript(
+        """
+        CREATE TABLE card_bands (
+            order_id TEXT NOT NULL, channel TEXT NOT NULL, band TEXT NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (order_id, channel)
+        );
+        CREATE TABLE reminders (
+            order_id TEXT NOT NULL,
+            stage TEXT NOT NULL,                -- remind, escalate, ship_soon, ship_overdue
+            channel TEXT NOT NULL,
+            thread_ts TEXT NOT NULL,            -- the card (or digest) the reply goes under
+            claimed_at REAL NOT NULL,
+            ts TEXT,                            -- the reply, once posted
+            PRIMARY KEY (order_id, stage)
+        );
+        CREATE TABLE snoozes (
+            order_id TEXT PRIMARY KEY, until REAL NOT NULL, user_id TEXT NOT NULL, at REAL NOT NULL
+        );
+        """
+    )

@@ -21,6 +21,7 @@ from bot.storage.sqlite.ledger import SqliteLedger
 from bot.storage.sqlite.migrations import MIGRATIONS
 from bot.storage.sqlite.notifications import SqliteCards, SqliteNotifications
 from bot.storage.sqlite.orders import SqliteOrders
+from bot.storage.sqlite.reminders import SqliteOnCall
 from bot.storage.sqlite.run_lock import SqliteRunLocks
 from bot.storage.sqlite.state import SqliteState
 from bot.storage.sqlite.unfurls import SqliteUnfurls
@@ -51,6 +52,7 @@ class Store(
     SqliteRunLocks,
     SqliteUnfurls,
     SqliteBuyers,
+    SqliteOnCall,
     SqliteDatabase,
 ):
     """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state,
