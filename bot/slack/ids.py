@@ -22,6 +22,7 @@ DIGEST_LIST = "digest_list"
 DIGEST_ACK_ALL = "digest_ack_all"
 ACK_PENDING_CONFIRM = "ack_pending_confirm"
 OPEN_IN_COMMERCE_MANAGER = "order_open_cm"
+PENDING_MORE = "pending_more"
 
 # Modals (view callback ids) and their inputs
 ACK_REF_MODAL = "ack_ref_modal"
@@ -41,4 +42,5 @@ ALL_ACTION_IDS = (
     DIGEST_ACK_ALL,
     ACK_PENDING_CONFIRM,
     OPEN_IN_COMMERCE_MANAGER,
+    PENDING_MORE,
 )
