@@ -17,6 +17,7 @@ from typing import Any, Self
 from slack_bolt import App
 
 from bot.notify.bands import BandRefresher
+from bot.notify.health import WorkerRecorder
 from bot.notify.poller import Notifier
 from bot.runtime.services import Services
 
@@ -31,9 +32,16 @@ class Worker:
     An exception is logged and the worker carries on at the next interval: one bad poll must not end the poller.
     """
 
-    def __init__(self, name: str, fn: Callable[[], object], interval_seconds: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[[], object],
+        interval_seconds: float,
+        on_run: Callable[[str, BaseException | None], None] | None = None,
+    ) -> None:
         self.name = name
         self._fn = fn
+        self._on_run = on_run
         self._interval = interval_seconds
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"orderdesk-{name}", daemon=True)
@@ -43,11 +51,22 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
+            error: BaseException | None = None
             try:
                 self._fn()
-            except Exception:
+            except Exception as failure:
+                error = failure
                 log.exception("background worker %s failed; retrying in %ss", self.name, self._interval)
+            self._record(error)
             self._stopping.wait(self._interval)
+
+    def _record(self, error: BaseException | None) -> None:
+        if self._on_run is None:
+            return
+        try:
+            self._on_run(self.name, error)
+        except Exception:
+            log.exception("could not record the run of background worker %s", self.name)
 
     def stop(self) -> None:
         """Lets a run in progress finish (it may be mid-transaction), then ends the thread."""
@@ -67,13 +86,15 @@ class Running:
         self._close_frontend = close_frontend
         self.work = work  # the listeners' work pool (None for a bare Bolt app): stopped with the bot
         self._workers: list[Worker] = []
+        self._runs = WorkerRecorder(services.store)  # each worker's last run, for /order status
         self._statuses: dict[str, Status] = {}
         self._stopped = False
 
     def add_worker(self, name: str, fn: Callable[[], object], interval_seconds: float) -> None:
         """Run ``fn`` now and every ``interval_seconds`` until :meth:`stop` (e.g. the poller, the sweeper)."""
-        worker = Worker(name, fn, interval_seconds)
+        worker = Worker(name, fn, interval_seconds, self._runs)
         self._workers.append(worker)
+        self._runs.started([w.name for w in self._workers])
         worker.start()
 
     def add_status(self, name: str, fn: Status) -> None:

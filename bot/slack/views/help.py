@@ -18,6 +18,7 @@ def help_blocks() -> list[Block]:
             "*`/order pending`*: the orders awaiting acknowledgement or shipment, most urgent first, with their "
             "deadlines\n"
             "*`/order ref &lt;merchant reference&gt;`*: look a reference up, even one spelled like a command\n"
+            "*`/order status`*: the integration's health: polls, queue, errors, Meta's rate limit, workers\n"
             "*`/order export [since:7d] [state:…]`*: a spreadsheet (CSV) of the orders orderdesk has seen, sent to "
             "your direct messages\n"
             "*`/order find &lt;email | phone | name&gt; [since:14d]`*: orders orderdesk has seen whose buyer "
