@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import acknowledge, commands, digest, export, find, lookup, pending, unfurl
+from handlers import acknowledge, commands, digest, export, find, lookup, pending, reminders, unfurl
 
-FEATURES = (commands, lookup, acknowledge, digest, export, unfurl, find, pending)
+FEATURES = (commands, lookup, acknowledge, digest, export, unfurl, find, pending, reminders)
 
 
 def register_all(app: App) -> None:

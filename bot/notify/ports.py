@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.actions.status import AckStatus
+from bot.domain.deadlines import Clock
 
 
 class NotifyError(Exception):
@@ -28,6 +29,17 @@ class Change:
     before: Mapping[str, Any] | None
     after: Mapping[str, Any]
     acknowledged_by: str | None
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One threaded reminder (:mod:`bot.notify.reminders`): its stage, the orders still waiting (each with its
+    deadline clock), the user group an escalation mentions, and when the orders were announced."""
+
+    stage: str
+    orders: tuple[tuple[str, Clock | None], ...]
+    group: str | None
+    announced_at: float
 
 
 class ChannelWriter(Protocol):
@@ -61,6 +73,14 @@ class ChannelWriter(Protocol):
 
     def posted_digests(self, channel: str, since: float) -> dict[str, str]:
         """Our digests in the channel posted since ``since``: digest id → ts."""
+        ...
+
+    def post_reminder(self, channel: str, thread_ts: str, reminder: Reminder) -> str:
+        """Reply in the thread with a reminder (and its Snooze buttons), marked with its orders and stage."""
+        ...
+
+    def posted_reminders(self, channel: str, thread_ts: str) -> dict[tuple[str, str], str]:
+        """Our reminders in the thread: (order id, stage) → the reply's ts."""
         ...
 
 

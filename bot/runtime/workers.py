@@ -19,6 +19,7 @@ from slack_bolt import App
 from bot.notify.bands import BandRefresher
 from bot.notify.health import WorkerRecorder
 from bot.notify.poller import Notifier
+from bot.notify.reminders import Reminders
 from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
@@ -163,10 +164,22 @@ def attach_band_refresher(running: Running) -> None:
     running.add_worker("card-bands", bands.run_in_service, min(60, services.settings.poll_seconds))
 
 
+def attach_reminders(running: Running) -> None:
+    """Reminders that escalate, in the announcements' threads, when the poller posts announcements."""
+    services = running.services
+    settings = services.settings
+    if not settings.notify_channel or services.publisher is None:
+        return
+    reminders = Reminders(settings, services.store, services.publisher)
+    every = max(1, min(60, settings.remind_after_seconds // 4))
+    running.add_worker("reminders", reminders.run_in_service, every)
+
+
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_notifier,  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     attach_sweeper,
     attach_band_refresher,
+    attach_reminders,
 )
 
 

@@ -23,6 +23,9 @@ DIGEST_ACK_ALL = "digest_ack_all"
 ACK_PENDING_CONFIRM = "ack_pending_confirm"
 OPEN_IN_COMMERCE_MANAGER = "order_open_cm"
 PENDING_MORE = "pending_more"
+SNOOZE_15M = "reminder_snooze_15m"
+SNOOZE_1H = "reminder_snooze_1h"
+SNOOZE_4H = "reminder_snooze_4h"
 
 # Modals (view callback ids) and their inputs
 ACK_REF_MODAL = "ack_ref_modal"
@@ -43,4 +46,7 @@ ALL_ACTION_IDS = (
     ACK_PENDING_CONFIRM,
     OPEN_IN_COMMERCE_MANAGER,
     PENDING_MORE,
+    SNOOZE_15M,
+    SNOOZE_1H,
+    SNOOZE_4H,
 )

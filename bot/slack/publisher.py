@@ -44,7 +44,7 @@ from bot.actions.answers import (
 from bot.actions.status import CARD_LOOKUP, CARD_SHARED, AckStatus
 from bot.config import Settings
 from bot.domain.deadlines import Clock, deadline
-from bot.notify.ports import Change, NotifyError, OnError
+from bot.notify.ports import Change, NotifyError, OnError, Reminder
 from bot.notify.ports import Job as ChannelJob
 from bot.slack import ids
 from bot.slack.lanes import Lanes, Send, call, ignore
@@ -65,6 +65,7 @@ from bot.slack.views.blocks import (
     order_card,
 )
 from bot.slack.views.kit import Block, escape
+from bot.slack.views.reminders import REMINDER_EVENT, reminder_blocks, reminder_metadata, reminder_text
 from bot.storage.sqlite.store import Card
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,39 @@ class SlackChannel:
         lines = [(order_id, summary) for order_id, summary in summaries if summary]
         if lines:
             self._send("chat_postMessage", channel=channel, thread_ts=ts, text=digest_changes_text(lines))
+
+    def post_reminder(self, channel: str, thread_ts: str, reminder: Reminder) -> str:
+        names: dict[str, str] = {}
+        if reminder.group:
+            groups = self._send("usergroups_list").get("usergroups") or []
+            names = {str(g.get("id")): str(g.get("handle")) for g in groups if isinstance(g, dict)}
+        posted = self._send(
+            "chat_postMessage",
+            channel=channel,
+            thread_ts=thread_ts,
+            blocks=reminder_blocks(reminder, names),
+            text=reminder_text(reminder),
+            metadata=reminder_metadata(reminder),
+        )
+        return str(posted["ts"])
+
+    def posted_reminders(self, channel: str, thread_ts: str) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        cursor = None
+        for _ in range(HISTORY_MAX_PAGES):
+            page = self._send(
+                "conversations_replies", channel=channel, ts=thread_ts, include_all_metadata=True, cursor=cursor
+            )
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == REMINDER_EVENT:
+                    for order_id in payload.get("order_ids") or []:
+                        found.setdefault((str(order_id), str(payload.get("stage"))), str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return found
 
     def posted_cards(self, channel: str, since: float) -> dict[str, str]:
         return self._posted(channel, since, ids.ORDER_CARD_EVENT, "order_id")
