@@ -42,6 +42,24 @@ class Reminder:
     announced_at: float
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The daily summary (:mod:`bot.notify.summary`) of the local ``day``, over ``[start, end)`` (unix seconds):
+    orders new in it, and those whose last change in it left them acknowledged, shipped, cancelled or refunded;
+    and the orders overdue now (the most urgent first, at most a screenful, with ``overdue_count`` in all)."""
+
+    day: str
+    start: float
+    end: float
+    new: int
+    acknowledged: int
+    shipped: int
+    cancelled: int
+    refunded: int
+    overdue: tuple[tuple[str, Clock], ...]
+    overdue_count: int
+
+
 class ChannelWriter(Protocol):
     """One channel's writes and reads, each paced and retried. Posts return the message's timestamp."""
 
@@ -81,6 +99,14 @@ class ChannelWriter(Protocol):
 
     def posted_reminders(self, channel: str, thread_ts: str) -> dict[tuple[str, str], str]:
         """Our reminders in the thread: (order id, stage) → the reply's ts."""
+        ...
+
+    def post_summary(self, channel: str, summary: Summary) -> str:
+        """Post the daily summary, marked with its day."""
+        ...
+
+    def posted_summaries(self, channel: str, since: float) -> dict[str, str]:
+        """Our daily summaries in the channel posted since ``since``: day → ts."""
         ...
 
 

@@ -20,6 +20,7 @@ from bot.notify.bands import BandRefresher
 from bot.notify.health import WorkerRecorder
 from bot.notify.poller import Notifier
 from bot.notify.reminders import Reminders
+from bot.notify.summary import DailySummary
 from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
@@ -175,11 +176,22 @@ def attach_reminders(running: Running) -> None:
     running.add_worker("reminders", reminders.run_in_service, every)
 
 
+def attach_daily_summary(running: Running) -> None:
+    """The daily summary at ORDERDESK_SUMMARY_AT in the notify channel, when both are set."""
+    services = running.services
+    settings = services.settings
+    if not settings.summary_at or not settings.notify_channel or services.publisher is None:
+        return
+    summary = DailySummary(settings, services.store, services.publisher)
+    running.add_worker("daily-summary", summary.run_in_service, 30)
+
+
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_notifier,  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     attach_sweeper,
     attach_band_refresher,
     attach_reminders,
+    attach_daily_summary,
 )
 
 

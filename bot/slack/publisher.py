@@ -44,7 +44,7 @@ from bot.actions.answers import (
 from bot.actions.status import CARD_LOOKUP, CARD_SHARED, AckStatus
 from bot.config import Settings
 from bot.domain.deadlines import Clock, deadline
-from bot.notify.ports import Change, NotifyError, OnError, Reminder
+from bot.notify.ports import Change, NotifyError, OnError, Reminder, Summary
 from bot.notify.ports import Job as ChannelJob
 from bot.slack import ids
 from bot.slack.lanes import Lanes, Send, call, ignore
@@ -66,6 +66,7 @@ from bot.slack.views.blocks import (
 )
 from bot.slack.views.kit import Block, escape
 from bot.slack.views.reminders import REMINDER_EVENT, reminder_blocks, reminder_metadata, reminder_text
+from bot.slack.views.summary import SUMMARY_EVENT, summary_blocks, summary_metadata, summary_text
 from bot.storage.sqlite.store import Card
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,19 @@ class SlackChannel:
             if not cursor:
                 break
         return found
+
+    def post_summary(self, channel: str, summary: Summary) -> str:
+        posted = self._send(
+            "chat_postMessage",
+            channel=channel,
+            blocks=summary_blocks(summary),
+            text=summary_text(summary),
+            metadata=summary_metadata(summary),
+        )
+        return str(posted["ts"])
+
+    def posted_summaries(self, channel: str, since: float) -> dict[str, str]:
+        return self._posted(channel, since, SUMMARY_EVENT, "day")
 
     def posted_cards(self, channel: str, since: float) -> dict[str, str]:
         return self._posted(channel, since, ids.ORDER_CARD_EVENT, "order_id")

@@ -15,7 +15,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from bot.storage.rows import AuditRow, Card, DigestRow, IndexedOrder, NotificationRow, ReminderRow, Row, Snooze
+from bot.storage.rows import (
+    AuditRow,
+    Card,
+    DigestRow,
+    HomeUser,
+    IndexedOrder,
+    NotificationRow,
+    ReminderRow,
+    Row,
+    Snooze,
+    SummaryRow,
+)
 
 
 class Transaction(Protocol):
@@ -290,6 +301,41 @@ class OnCall(Protocol):
     def snoozed(self, order_id: str) -> Snooze | None: ...
 
 
+class Summaries(Protocol):
+    """The daily summary: one claim per local day, whoever runs it."""
+
+    def claim_summary(self, day: str, channel: str) -> bool:
+        """True for the one caller that should post the summary of ``day`` (a local ``YYYY-MM-DD``)."""
+        ...
+
+    def complete_summary(self, day: str, ts: str) -> None: ...
+
+    def get_summary(self, day: str) -> SummaryRow | None: ...
+
+    def unfinished_summaries(self) -> list[SummaryRow]:
+        """Claimed and not known to be posted (a crash between claim and post), oldest day first."""
+        ...
+
+
+class HomeUsers(Protocol):
+    """Who opened App Home and when, their preferences, and when their Home was last published."""
+
+    def home_opened(self, user_id: str) -> None: ...
+
+    def claim_home_publish(self, user_id: str, *, every_seconds: float) -> bool:
+        """True for the one caller that should publish the user's Home now: never published, or not within the
+        last ``every_seconds``; False for unknown users."""
+        ...
+
+    def home_users_since(self, since: float) -> list[HomeUser]:
+        """Users who opened Home at or after ``since``."""
+        ...
+
+    def home_user(self, user_id: str) -> HomeUser | None: ...
+
+    def set_home_preferences(self, user_id: str, *, dm_escalations: bool, daily_summary: bool) -> None: ...
+
+
 class Storage(
     Transaction,
     OrderIndex,
@@ -302,6 +348,8 @@ class Storage(
     UnfurlReads,
     BuyerIndex,
     OnCall,
+    Summaries,
+    HomeUsers,
     Protocol,
 ):
     """Every port at once: what a backend's store offers."""

@@ -94,3 +94,24 @@ class Snooze:
     until: float
     user_id: str
     at: float
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """The daily summary for one local day: claimed at ``claimed_at``; ``ts`` once posted."""
+
+    day: str
+    channel: str
+    claimed_at: float
+    ts: str | None
+
+
+@dataclass(frozen=True)
+class HomeUser:
+    """Someone who opened App Home: when, when their Home was last published, and their preferences."""
+
+    user_id: str
+    opened_at: float
+    published_at: float | None
+    dm_escalations: bool
+    daily_summary: bool

@@ -255,3 +255,26 @@ def _on_call(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="0012_summaries_and_home")
+def _summaries_and_home(db: Database) -> None:
+    """One claim per local day for the daily summary (posted once across processes and restarts), and who opened
+    App Home when, with their preferences and when their Home was last published. Holds no buyer data."""
+    db.executescript(
+        """
+        CREATE TABLE daily_summaries (
+            day TEXT PRIMARY KEY,               -- the local date (ORDERDESK_TIMEZONE) the summary is for
+            channel TEXT NOT NULL,
+            claimed_at REAL NOT NULL,
+            ts TEXT                             -- the message, once posted
+        );
+        CREATE TABLE home_users (
+            user_id TEXT PRIMARY KEY,
+            opened_at REAL NOT NULL,
+            published_at REAL,
+            dm_escalations INTEGER NOT NULL DEFAULT 0,
+            daily_summary INTEGER NOT NULL DEFAULT 1
+        );
+        """
+    )

@@ -17,6 +17,7 @@ from bot.storage.rows import AuditRow, Card, DigestRow, IndexedOrder, Notificati
 from bot.storage.sqlite.audit import SqliteAudit
 from bot.storage.sqlite.buyers import SqliteBuyers
 from bot.storage.sqlite.db import DatabaseUnusable, SqliteDatabase, database_path_problem, in_memory
+from bot.storage.sqlite.home import SqliteHome
 from bot.storage.sqlite.ledger import SqliteLedger
 from bot.storage.sqlite.migrations import MIGRATIONS
 from bot.storage.sqlite.notifications import SqliteCards, SqliteNotifications
@@ -53,6 +54,7 @@ class Store(
     SqliteUnfurls,
     SqliteBuyers,
     SqliteOnCall,
+    SqliteHome,
     SqliteDatabase,
 ):
     """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state,
