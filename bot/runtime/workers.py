@@ -22,6 +22,7 @@ from bot.notify.poller import Notifier
 from bot.notify.reminders import Reminders
 from bot.notify.summary import DailySummary
 from bot.runtime.services import Services
+from bot.slack.home import HOME_EVERY_SECONDS, HomePublisher
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +187,23 @@ def attach_daily_summary(running: Running) -> None:
     running.add_worker("daily-summary", summary.run_in_service, 30)
 
 
+def attach_home_refresher(running: Running) -> None:
+    """App Home redrawn for the users who opened it in the last day when the queue changes (at most once every
+    few seconds each)."""
+    services = running.services
+    if services.publisher is None:
+        return
+    home = HomePublisher(services.settings, services.store, services.publisher.client)
+    running.add_worker("app-home", home.refresh_in_service, HOME_EVERY_SECONDS)
+
+
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_notifier,  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     attach_sweeper,
     attach_band_refresher,
     attach_reminders,
     attach_daily_summary,
+    attach_home_refresher,
 )
 
 

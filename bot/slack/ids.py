@@ -26,6 +26,7 @@ PENDING_MORE = "pending_more"
 SNOOZE_15M = "reminder_snooze_15m"
 SNOOZE_1H = "reminder_snooze_1h"
 SNOOZE_4H = "reminder_snooze_4h"
+HOME_PREFERENCES = "home_preferences"
 
 # Modals (view callback ids) and their inputs
 ACK_REF_MODAL = "ack_ref_modal"
@@ -49,4 +50,5 @@ ALL_ACTION_IDS = (
     SNOOZE_15M,
     SNOOZE_1H,
     SNOOZE_4H,
+    HOME_PREFERENCES,
 )

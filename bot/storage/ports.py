@@ -335,6 +335,10 @@ class HomeUsers(Protocol):
 
     def set_home_preferences(self, user_id: str, *, dm_escalations: bool, daily_summary: bool) -> None: ...
 
+    def actions_by_user(self, user_id: str, *, limit: int = 10) -> list[AuditRow]:
+        """The user's own audit rows (what they did, or were refused), newest first."""
+        ...
+
 
 class Storage(
     Transaction,

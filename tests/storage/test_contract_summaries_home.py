@@ -47,3 +47,13 @@ def test_home_users_and_preferences(store: Storage, clock: Clock) -> None:
     assert user is not None
     assert (user.dm_escalations, user.daily_summary, user.opened_at) == (True, False, 1000.0)
     assert store.home_user("U9") is None
+
+
+def test_a_users_own_recent_actions_newest_first(store: Storage, clock: Clock) -> None:
+    for n in range(12):
+        clock.now += 1
+        store.add_audit(action="acknowledge_order", order_id=str(7000 + n), user_id="U1", outcome="succeeded")
+    store.add_audit(action="acknowledge_order", order_id="7999", user_id="U2", outcome="succeeded")
+    mine = store.actions_by_user("U1", limit=10)
+    assert [row.order_id for row in mine] == [str(7000 + n) for n in range(11, 1, -1)]
+    assert store.actions_by_user("U3") == []

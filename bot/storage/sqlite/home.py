@@ -3,7 +3,7 @@ preferences."""
 
 from __future__ import annotations
 
-from bot.storage.rows import HomeUser, SummaryRow
+from bot.storage.rows import AuditRow, HomeUser, SummaryRow
 from bot.storage.sqlite.db import SqliteDatabase
 
 
@@ -79,6 +79,16 @@ class SqliteHome(SqliteDatabase):
             """,
             (user_id, self._clock(), int(dm_escalations), int(daily_summary)),
         )
+
+    def actions_by_user(self, user_id: str, *, limit: int = 10) -> list[AuditRow]:
+        rows = self._select(
+            """
+            SELECT id, at, action, order_id, user_id, team_id, key, outcome, detail FROM audit
+            WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?
+            """,
+            (user_id, limit),
+        )
+        return [AuditRow(**row) for row in rows]
 
 
 def _home_user(row: dict[str, object]) -> HomeUser:
