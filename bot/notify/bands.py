@@ -51,7 +51,7 @@ class BandRefresher:
     def run_in_service(self) -> int:
         """The worker: skip this turn when another process is refreshing the same database."""
         try:
-            with self._store.run_lock("card-bands", wait=False):
+            with self._store.run_lock("card_bands", wait=False):
                 return self.refresh()
         except RunLockBusy:
             return 0

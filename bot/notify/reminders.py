@@ -30,7 +30,7 @@ from functools import partial
 from typing import Any
 
 from bot.config import Settings
-from bot.domain.deadlines import deadline, end_of_day, parse_ship_by
+from bot.domain.deadlines import deadline, deadlines, end_of_day, parse_ship_by
 from bot.notify.ports import ChannelWriter, Outbox, Reminder
 from bot.storage.ports import RunLockBusy
 from bot.storage.rows import NotificationRow, ReminderRow
@@ -133,10 +133,17 @@ class Reminders:
         return due
 
     def _reminder(self, stage: str, order_ids: Sequence[str], announced_at: float, now: float) -> Reminder:
+        kind = "ship_by" if stage in (SHIP_SOON, SHIP_OVERDUE) else None
         orders = []
         for order_id in order_ids:
             indexed = self._store.get_order(order_id)
-            orders.append((order_id, deadline(indexed.data, now, self._settings.zone) if indexed else None))
+            clock = None
+            if indexed is not None:  # a shipping reminder shows the ship-by clock, an ack one the nearest deadline
+                clocks = deadlines(indexed.data, now, self._settings.zone)
+                clock = next((c for c in clocks if c.kind == kind), None) or deadline(
+                    indexed.data, now, self._settings.zone
+                )
+            orders.append((order_id, clock))
         group = self._settings.oncall_group if stage in ESCALATIONS else None
         return Reminder(stage, tuple(orders), group, announced_at)
 

@@ -65,7 +65,7 @@ class DailySummary:
 
     def run_in_service(self) -> bool:
         try:
-            with self._store.run_lock("daily-summary", wait=False):
+            with self._store.run_lock("daily_summary", wait=False):
                 return self.run()
         except RunLockBusy:
             return False

@@ -96,7 +96,7 @@ class HomePublisher:
 
     def refresh_in_service(self) -> int:
         try:
-            with self._store.run_lock("app-home", wait=False):
+            with self._store.run_lock("app_home", wait=False):
                 return self.refresh()
         except RunLockBusy:
             return 0
