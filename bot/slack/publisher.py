@@ -157,6 +157,9 @@ class SlackPublisher:
                 self.client.chat_postEphemeral(
                     channel=requester.channel_id, user=requester.user_id, blocks=blocks, text=text
                 )
+            else:  # a click on App Home: no response URL, no channel; the answer goes to the user's DM
+                opened = self.client.conversations_open(users=requester.user_id)
+                self.client.chat_postMessage(channel=str(opened["channel"]["id"]), blocks=blocks, text=text)
         except (SlackApiError, SlackClientError, OSError):
             log.exception("could not answer %s about order %s", requester.user_id, requester.order_id)
 

@@ -127,3 +127,23 @@ def test_app_home_opened_over_http_publishes_the_users_home(tmp_path: Path) -> N
         assert "Awaiting acknowledgement" in str(view)
         sent = stack.slack.event({"type": "app_home_opened", "user": USER, "channel": "D0HOME", "tab": "messages"})
         assert sent.response.status_code == 200
+
+
+def test_an_answer_to_a_click_on_home_goes_to_the_users_dm(sandbox: tuple[SlackSandbox, str], tmp_path: Path) -> None:
+    from bot.actions.answers import NothingToRetry, Requester
+    from bot.slack.publisher import SlackPublisher
+
+    slack, api_url = sandbox
+    publisher = SlackPublisher.from_settings(settings_for(slack, api_url, tmp_path), pace=0)
+    try:
+        publisher.tell(
+            Requester(user_id=USER, channel_id=None, response_url=None, order_id="7001"), NothingToRetry("7001")
+        )
+    finally:
+        publisher.close()
+    (opened,) = slack.calls("conversations.open")
+    assert opened["args"]["users"] == USER
+    # The sandbox keeps no DM history for chat.postMessage yet; the post is made to the DM all the same.
+    (posted,) = slack.calls("chat.postMessage")
+    assert posted["args"]["channel"] == slack.dm_channel(USER)
+    assert posted["args"]["text"] == "orderdesk: acknowledgement"
