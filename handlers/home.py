@@ -68,10 +68,18 @@ def save_preferences(body: dict[str, Any], action: dict[str, Any], context: Bolt
     home = _publisher(context)
     if not user_id or _refused(user_id, context, home):
         return
-    chosen = {str(option.get("value")) for option in action.get("selected_options") or [] if isinstance(option, dict)}
+    name, _, turn = str(action.get("value")).partition(":")
+    if name not in (PREF_DM_ESCALATIONS, PREF_DAILY_SUMMARY) or turn not in ("on", "off"):
+        return  # not a button orderdesk drew: nothing changes
     store: Store = context["store"]
+    user = store.home_user(user_id)
+    preferences = {
+        PREF_DM_ESCALATIONS: user.dm_escalations if user else False,
+        PREF_DAILY_SUMMARY: user.daily_summary if user else True,
+    }
+    preferences[name] = turn == "on"
     store.set_home_preferences(
-        user_id, dm_escalations=PREF_DM_ESCALATIONS in chosen, daily_summary=PREF_DAILY_SUMMARY in chosen
+        user_id, dm_escalations=preferences[PREF_DM_ESCALATIONS], daily_summary=preferences[PREF_DAILY_SUMMARY]
     )
     home.mark_stale(user_id)
     home.publish(user_id)

@@ -128,6 +128,17 @@ def test_app_home_opened_over_http_publishes_the_users_home(tmp_path: Path) -> N
         sent = stack.slack.event({"type": "app_home_opened", "user": USER, "channel": "D0HOME", "tab": "messages"})
         assert sent.response.status_code == 200
 
+        clicked = stack.slack.block_action(ids.HOME_PREFERENCES, "dm_escalations:on", user=USER)
+        assert clicked.response.status_code == 200
+        store = stack.services.store
+        stack.slack_sandbox.wait_for(lambda: (user := store.home_user(USER)) is not None and user.dm_escalations)
+        user = store.home_user(USER)
+        assert user is not None
+        assert user.daily_summary is True  # the other preference kept
+        stack.slack.block_action(ids.HOME_PREFERENCES, "daily_summary:maybe", user=USER)  # not ours: no change
+        stack.slack.block_action(ids.HOME_PREFERENCES, "daily_summary:off", user=USER)
+        stack.slack_sandbox.wait_for(lambda: (user := store.home_user(USER)) is not None and not user.daily_summary)
+
 
 def test_an_answer_to_a_click_on_home_goes_to_the_users_dm(sandbox: tuple[SlackSandbox, str], tmp_path: Path) -> None:
     from bot.actions.answers import NothingToRetry, Requester

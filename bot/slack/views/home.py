@@ -19,7 +19,6 @@ from bot.slack.views.kit import (
     fields_section,
     header,
     line_sections,
-    plain,
     section,
     slack_date,
 )
@@ -28,17 +27,25 @@ from bot.slack.views.reading import commerce_manager_link
 
 PREF_DM_ESCALATIONS = "dm_escalations"
 PREF_DAILY_SUMMARY = "daily_summary"
-_PREFS = ((PREF_DM_ESCALATIONS, "DM me escalations"), (PREF_DAILY_SUMMARY, "Daily summary on"))
+_PREFS = ((PREF_DM_ESCALATIONS, "DM me escalations"), (PREF_DAILY_SUMMARY, "Daily summary"))
 
 
-def _preferences(state: HomeState) -> Block:
+def _preferences(state: HomeState) -> list[Block]:
+    """One section per preference, saying whether it is on, with a button that turns it the other way."""
     chosen = {PREF_DM_ESCALATIONS: state.dm_escalations, PREF_DAILY_SUMMARY: state.daily_summary}
-    options = [{"text": plain(text, 75), "value": value} for value, text in _PREFS]
-    element: dict[str, Any] = {"type": "checkboxes", "action_id": ids.HOME_PREFERENCES, "options": options}
-    initial = [options[n] for n, (value, _) in enumerate(_PREFS) if chosen[value]]
-    if initial:
-        element["initial_options"] = initial
-    return {"type": "actions", "block_id": "home_preferences", "elements": [element]}
+    blocks: list[Block] = []
+    for name, text in _PREFS:
+        on = chosen[name]
+        value = f"{name}:{'off' if on else 'on'}"
+        label = "Turn off" if on else "Turn on"
+        blocks.append(
+            {
+                **section(f"*{text}*: {'on' if on else 'off'}"),
+                "block_id": f"pref_{name}",
+                "accessory": button(label, ids.HOME_PREFERENCES, value=value),
+            }
+        )
+    return blocks
 
 
 def home_view(state: HomeState, *, ack_keys: dict[str, str], commerce_manager_url: str, now: float) -> dict[str, Any]:
@@ -70,6 +77,6 @@ def home_view(state: HomeState, *, ack_keys: dict[str, str], commerce_manager_ur
         for row in state.recent
     ]
     blocks += line_sections("*Your recent actions*", lines or ["Nothing yet."])
-    blocks += [section("*Preferences*"), _preferences(state)]
+    blocks += [section("*Preferences*"), *_preferences(state)]
     blocks.append(context(f"Updated {slack_date(now)}. `/order pending` lists every waiting order."))
     return {"type": "home", "blocks": blocks[:100]}

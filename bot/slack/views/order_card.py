@@ -18,7 +18,7 @@ from bot.slack import ids
 from bot.slack.views import reading as read
 from bot.slack.views import words
 from bot.slack.views.acknowledge import ack_buttons, status_text
-from bot.slack.views.clock import clock_blocks
+from bot.slack.views.clock import clock_text
 from bot.slack.views.help import message_blocks
 from bot.slack.views.kit import (
     Block,
@@ -126,7 +126,6 @@ def order_card(
     blocks: list[Block] = [
         header(f"Order {escape(order_id) or 'with no id'}"),
         fields_section((label, value) for label, value in overview if value),
-        *clock_blocks(clock, live=not shared_by),
     ]
 
     items = read.items(order)
@@ -152,7 +151,8 @@ def order_card(
             lines = summarised(entries, line, CARD_EDGE_SHOWN, noun)
             blocks += line_sections(f"*{title}* ({len(entries)})", lines)
 
-    notes = [status_text(ack_status)] if ack_status else []
+    notes = [clock_text(clock, live=not shared_by)] if clock else []
+    notes += [status_text(ack_status)] if ack_status else []
     if shared_by:
         notes.append(f"Shared by {mention(shared_by)}")
     if notes:
@@ -227,9 +227,10 @@ def notification_card(
         where,
         f"State: {words.state_text(order)}",
     ]
-    blocks = [section("\n".join(line for line in lines if line)), *clock_blocks(clock, live=False)]
-    if ack_status:
-        blocks.append(context(status_text(ack_status)))
+    blocks = [section("\n".join(line for line in lines if line))]
+    notes = ([clock_text(clock, live=False)] if clock else []) + ([status_text(ack_status)] if ack_status else [])
+    if notes:
+        blocks.append(context(*notes))
     return blocks + actions(ack_buttons(order, ack_key, ack_status) + _open_button(order, commerce_manager_url))
 
 
