@@ -101,6 +101,10 @@ class ChannelWriter(Protocol):
         """Our reminders in the thread: (order id, stage) → the reply's ts."""
         ...
 
+    def post_direct(self, user_id: str, reminder: Reminder, channel: str) -> str:
+        """Send ``user_id`` a copy of an escalation posted in ``channel``, in their DM with the app."""
+        ...
+
     def post_summary(self, channel: str, summary: Summary) -> str:
         """Post the daily summary, marked with its day."""
         ...

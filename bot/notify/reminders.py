@@ -31,7 +31,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.domain.deadlines import deadline, deadlines, end_of_day, parse_ship_by
-from bot.notify.ports import ChannelWriter, Outbox, Reminder
+from bot.notify.ports import ChannelWriter, NotifyError, Outbox, Reminder
 from bot.storage.ports import RunLockBusy
 from bot.storage.rows import NotificationRow, ReminderRow
 from bot.storage.sqlite.store import Store
@@ -108,7 +108,34 @@ class Reminders:
         for future, _, _ in jobs:
             if future.exception() is None:
                 posted += 1
+        for (channel, thread_ts, stage), orders in batches.items():
+            if stage in ESCALATIONS:
+                self._direct(channel, thread_ts, stage, [order_id for order_id, _ in orders], now)
         return posted
+
+    def _direct(self, channel: str, thread_ts: str, stage: str, order_ids: list[str], now: float) -> None:
+        """A DM copy of an escalation for each user who asked for one on App Home: at most once per order, stage
+        and user (the thread's reply is the record; a copy that fails is not sent again)."""
+        for user in self._store.home_users_since(0):
+            if not user.dm_escalations:
+                continue
+            copy = f"{stage}>{user.user_id}"
+            claimed = [
+                o for o in order_ids if self._store.claim_reminder(o, copy, channel=channel, thread_ts=thread_ts)
+            ]
+            if not claimed:
+                continue
+            reminder = self._reminder(stage, claimed, now, now)
+            job = partial(self._post_direct, user_id=user.user_id, channel=channel, reminder=reminder, copy=copy)
+            self._outbox.submit(f"dm:{user.user_id}", job, self._on_error).exception()
+
+    def _post_direct(self, out: ChannelWriter, user_id: str, channel: str, reminder: Reminder, copy: str) -> None:
+        try:
+            ts = out.post_direct(user_id, reminder, channel)
+        except NotifyError:
+            ts = PASSED_OVER
+        for order_id, _ in reminder.orders:
+            self._store.complete_reminder(order_id, copy, ts)
 
     def _due(self, row: NotificationRow, now: float) -> list[str]:
         """The stages of the announced order to post now, claimed; earlier stages of a track passed over."""
@@ -119,7 +146,7 @@ class Reminders:
         if indexed is None or row.ts is None:
             return []
         times = self.stage_times(indexed.data, row.posted_at or row.claimed_at)
-        claimed = {r.stage for r in self._store.reminders_for(row.order_id)}
+        claimed = {r.stage for r in self._store.reminders_for(row.order_id) if ">" not in r.stage}
         due: list[str] = []
         for track in TRACKS:
             fallen = [stage for stage in track if stage in times and times[stage] <= now and stage not in claimed]
@@ -163,6 +190,9 @@ class Reminders:
             return 0
         threads: dict[tuple[str, str], list[ReminderRow]] = defaultdict(list)
         for row in unfinished:
+            if ">" in row.stage:  # a DM copy a crash interrupted: at most once, so it is not sent again
+                self._store.complete_reminder(row.order_id, row.stage, PASSED_OVER)
+                continue
             threads[(row.channel, row.thread_ts)].append(row)
         jobs = [
             self._outbox.submit(channel, partial(self._recover_thread, rows=rows), self._on_error)

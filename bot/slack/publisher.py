@@ -65,6 +65,7 @@ from bot.slack.views.blocks import (
     order_card,
 )
 from bot.slack.views.kit import Block, escape
+from bot.slack.views.kit import context as context_block
 from bot.slack.views.reminders import REMINDER_EVENT, reminder_blocks, reminder_metadata, reminder_text
 from bot.slack.views.summary import SUMMARY_EVENT, summary_blocks, summary_metadata, summary_text
 from bot.storage.sqlite.store import Card
@@ -255,6 +256,16 @@ class SlackChannel:
             text=reminder_text(reminder),
             metadata=reminder_metadata(reminder),
         )
+        return str(posted["ts"])
+
+    def post_direct(self, user_id: str, reminder: Reminder, channel: str) -> str:
+        opened = self._send("conversations_open", users=user_id)
+        dm = str(opened["channel"]["id"])
+        blocks = [
+            *reminder_blocks(reminder),
+            *[context_block(f"Posted in <#{channel}>; you asked for escalations here.")],
+        ]
+        posted = self._send("chat_postMessage", channel=dm, blocks=blocks, text=reminder_text(reminder))
         return str(posted["ts"])
 
     def posted_reminders(self, channel: str, thread_ts: str) -> dict[tuple[str, str], str]:

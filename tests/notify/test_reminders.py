@@ -194,3 +194,21 @@ def test_orders_of_a_digest_share_one_reply_and_a_late_start_skips_to_the_escala
     assert (payload["stage"], sorted(payload["order_ids"])) == ("escalate", sorted(orders))
     assert "3 orders" in json.dumps(reply["blocks"])
     assert rig.reminders().run() == 0
+
+
+def test_an_escalation_is_copied_once_to_users_who_asked_for_it_on_home(rig: Rig) -> None:
+    order_id, ts = announce(rig)
+    store = rig.stack.services.store
+    store.set_home_preferences("U0AGENT2", dm_escalations=True, daily_summary=True)
+    store.set_home_preferences("U0AGENT3", dm_escalations=False, daily_summary=True)
+    rig.at(4.01)
+    assert rig.reminders().run() == 1
+    assert rig.reminders().run() == 0
+    opened = [c["args"]["users"] for c in rig.stack.slack_sandbox.calls("conversations.open")]
+    assert opened == ["U0AGENT2"]
+    dm = rig.stack.slack_sandbox.dm_channel("U0AGENT2")
+    assert [c["args"]["channel"] for c in rig.stack.slack_sandbox.calls("chat.postMessage")].count(dm) >= 1
+    stages = sorted(r.stage for r in store.reminders_for(order_id))
+    assert stages == ["escalate", "escalate>U0AGENT2", "remind"]  # remind passed over: the bot was down
+    (reply,) = rig.reminder_replies(ts)
+    assert reply["metadata"]["event_payload"]["stage"] == "escalate"
