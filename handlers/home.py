@@ -75,7 +75,7 @@ def save_preferences(body: dict[str, Any], action: dict[str, Any], context: Bolt
     user = store.home_user(user_id)
     preferences = {
         PREF_DM_ESCALATIONS: user.dm_escalations if user else False,
-        PREF_DAILY_SUMMARY: user.daily_summary if user else True,
+        PREF_DAILY_SUMMARY: user.daily_summary if user else False,
     }
     preferences[name] = turn == "on"
     store.set_home_preferences(

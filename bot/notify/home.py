@@ -60,6 +60,6 @@ def home_state(store: Store, user_id: str, *, now: float, zone: tzinfo) -> tuple
         total=len(waiting),
         recent=tuple(store.actions_by_user(user_id, limit=RECENT_ACTIONS)),
         dm_escalations=user.dm_escalations if user else False,
-        daily_summary=user.daily_summary if user else True,
+        daily_summary=user.daily_summary if user else False,
     )
     return state, queue_signature(waiting)

@@ -109,6 +109,10 @@ class ChannelWriter(Protocol):
         """Post the daily summary, marked with its day."""
         ...
 
+    def post_summary_direct(self, user_id: str, summary: Summary) -> str:
+        """Send ``user_id`` a copy of the daily summary in their DM with the app."""
+        ...
+
     def posted_summaries(self, channel: str, since: float) -> dict[str, str]:
         """Our daily summaries in the channel posted since ``since``: day → ts."""
         ...

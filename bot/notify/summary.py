@@ -10,6 +10,8 @@ when it starts, later that same local day.
 metadata naming its day, and a claim left unfinished by a crash is completed from the channel's history, or
 posted then. One runner per database (the ``daily-summary`` run lock), through the channel's paced lane.
 
+Users who turned "Daily summary in my DMs" on in App Home get a copy there, at most once per day each.
+
 The counts come from orderdesk's index: an order counts under what its last change in the day left it (a day's
 acknowledgement followed by a shipment the same day counts as shipped).
 """
@@ -25,7 +27,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.domain.deadlines import parse_created
-from bot.notify.ports import ChannelWriter, Outbox, Summary
+from bot.notify.ports import ChannelWriter, NotifyError, Outbox, Summary
 from bot.notify.queue import waiting_orders
 from bot.storage.ports import RunLockBusy
 from bot.storage.sqlite.store import Store
@@ -114,12 +116,23 @@ class DailySummary:
 
     def _post(self, out: ChannelWriter, channel: str, summary: Summary) -> None:
         self._store.complete_summary(summary.day, out.post_summary(channel, summary))
+        for user in self._store.home_users_since(0):
+            copy = f"{summary.day}>{user.user_id}"  # at most once per day and user
+            if user.daily_summary and self._store.claim_summary(copy, user.user_id):
+                try:
+                    ts = out.post_summary_direct(user.user_id, summary)
+                except NotifyError:
+                    ts = "-"
+                self._store.complete_summary(copy, ts)
 
     def _on_error(self, message: str) -> None:
         log.warning("the daily summary could not be posted yet: %s", message)
 
     def _recover(self, channel: str) -> None:
         for row in self._store.unfinished_summaries():
+            if ">" in row.day:  # a DM copy a crash interrupted: at most once, so it is not sent again
+                self._store.complete_summary(row.day, "-")
+                continue
             job = partial(self._recover_one, day=row.day, channel=row.channel, since=row.claimed_at)
             self._outbox.submit(row.channel or channel, job, self._on_error).exception()
 

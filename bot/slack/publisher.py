@@ -296,6 +296,11 @@ class SlackChannel:
         )
         return str(posted["ts"])
 
+    def post_summary_direct(self, user_id: str, summary: Summary) -> str:
+        dm = str(self._send("conversations_open", users=user_id)["channel"]["id"])
+        posted = self._send("chat_postMessage", channel=dm, blocks=summary_blocks(summary), text=summary_text(summary))
+        return str(posted["ts"])
+
     def posted_summaries(self, channel: str, since: float) -> dict[str, str]:
         return self._posted(channel, since, SUMMARY_EVENT, "day")
 

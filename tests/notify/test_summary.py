@@ -165,3 +165,15 @@ def test_no_summary_time_means_no_summary(rig: Rig) -> None:
     rig.settings = rig.settings.with_overrides(summary_at=None)
     assert run_at(rig, "2026-10-26T08:00:00") is False
     assert rig.posted() == []
+
+
+def test_users_who_asked_get_a_copy_in_their_dm_once(rig: Rig) -> None:
+    rig.store.set_home_preferences("U0AGENT2", dm_escalations=False, daily_summary=True)
+    rig.store.set_home_preferences("U0AGENT3", dm_escalations=True, daily_summary=False)
+    assert run_at(rig, "2026-10-26T08:00:00") is True
+    assert run_at(rig, "2026-10-26T09:00:00") is False
+    assert [c["args"]["users"] for c in rig.slack.calls("conversations.open")] == ["U0AGENT2"]
+    copy = rig.store.get_summary("2026-10-26>U0AGENT2")
+    assert copy is not None
+    assert copy.ts is not None  # sent (or, where the DM refused it, passed over): never again
+    assert rig.store.unfinished_summaries() == []

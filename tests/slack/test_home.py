@@ -134,10 +134,13 @@ def test_app_home_opened_over_http_publishes_the_users_home(tmp_path: Path) -> N
         stack.slack_sandbox.wait_for(lambda: (user := store.home_user(USER)) is not None and user.dm_escalations)
         user = store.home_user(USER)
         assert user is not None
-        assert user.daily_summary is True  # the other preference kept
+        assert user.daily_summary is False  # the other preference kept
         stack.slack.block_action(ids.HOME_PREFERENCES, "daily_summary:maybe", user=USER)  # not ours: no change
-        stack.slack.block_action(ids.HOME_PREFERENCES, "daily_summary:off", user=USER)
-        stack.slack_sandbox.wait_for(lambda: (user := store.home_user(USER)) is not None and not user.daily_summary)
+        stack.slack.block_action(ids.HOME_PREFERENCES, "daily_summary:on", user=USER)
+        stack.slack_sandbox.wait_for(lambda: (user := store.home_user(USER)) is not None and user.daily_summary)
+        user = store.home_user(USER)
+        assert user is not None
+        assert user.dm_escalations is True
 
 
 def test_an_answer_to_a_click_on_home_goes_to_the_users_dm(sandbox: tuple[SlackSandbox, str], tmp_path: Path) -> None:

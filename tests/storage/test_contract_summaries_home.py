@@ -41,7 +41,7 @@ def test_home_users_and_preferences(store: Storage, clock: Clock) -> None:
     assert [u.user_id for u in store.home_users_since(1050)] == ["U2"]
     user = store.home_user("U1")
     assert user is not None
-    assert (user.dm_escalations, user.daily_summary) == (False, True)
+    assert (user.dm_escalations, user.daily_summary) == (False, False)
     store.set_home_preferences("U1", dm_escalations=True, daily_summary=False)
     user = store.home_user("U1")
     assert user is not None

@@ -27,7 +27,7 @@ from bot.slack.views.reading import commerce_manager_link
 
 PREF_DM_ESCALATIONS = "dm_escalations"
 PREF_DAILY_SUMMARY = "daily_summary"
-_PREFS = ((PREF_DM_ESCALATIONS, "DM me escalations"), (PREF_DAILY_SUMMARY, "Daily summary"))
+_PREFS = ((PREF_DM_ESCALATIONS, "DM me escalations"), (PREF_DAILY_SUMMARY, "Daily summary in my DMs"))
 
 
 def _preferences(state: HomeState) -> list[Block]:

@@ -274,7 +274,7 @@ def _summaries_and_home(db: Database) -> None:
             opened_at REAL NOT NULL,
             published_at REAL,
             dm_escalations INTEGER NOT NULL DEFAULT 0,
-            daily_summary INTEGER NOT NULL DEFAULT 1
+            daily_summary INTEGER NOT NULL DEFAULT 0
         );
         """
     )
