@@ -108,11 +108,19 @@ def digest_message(
     ]
 
 
-def digest_list(orders: Sequence[Mapping[str, Any]], *, commerce_manager_url: str) -> list[Block]:
-    """The ephemeral list behind a digest's "List them" button, each order linked to Commerce Manager."""
+def digest_list(
+    orders: Sequence[Mapping[str, Any]],
+    *,
+    commerce_manager_url: str,
+    clocks: Mapping[str, Clock | None] | None = None,
+) -> list[Block]:
+    """The ephemeral list behind a digest's "List them" button, each order linked to Commerce Manager, with its
+    deadline in words for the reader now (``clocks``: order id → clock)."""
+    known = clocks or {}
 
     def linked(order: Mapping[str, Any]) -> str:
-        return _digest_line(order, read.commerce_manager_link(commerce_manager_url, read.order_id(order)))
+        link = read.commerce_manager_link(commerce_manager_url, read.order_id(order))
+        return _digest_line(order, link, known.get(read.order_id(order)))
 
     title = f"*Orders in this digest* ({len(orders)}); look one up with `/order &lt;id&gt;`"
     return line_sections(title, summarised(orders, linked, DIGEST_LIST_SHOWN, "order"))
