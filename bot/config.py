@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
@@ -76,11 +77,21 @@ class Settings:
     # Set: the PostgreSQL backend (several replicas share it), and db_path is unused. Out of repr: it may hold a
     # password.
     database_url: str | None = field(default=None, repr=False)
+    timezone: str = "UTC"
+    remind_after_seconds: int = 3600
+    escalate_after_seconds: int = 4 * 3600
+    oncall_group: str | None = None
+    summary_at: str | None = None
 
     @property
     def graph_base_url(self) -> str:
         """``{FB_GRAPH_URL}/{FB_GRAPH_VERSION}/``: the prefix every Graph request path is joined to."""
         return f"{self.fb_graph_url.rstrip('/')}/{self.fb_graph_version}/"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """``ORDERDESK_TIMEZONE`` as a time zone: where deadlines, the daily summary and ship-by dates are read."""
+        return ZoneInfo(self.timezone)
 
     @property
     def socket_mode_available(self) -> bool:
@@ -165,6 +176,11 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
         False,
         "a PostgreSQL URL such as postgresql://orderdesk:PASSWORD@db.internal:5432/orderdesk",
     ),
+    "ORDERDESK_TIMEZONE": ("timezone", False, "an IANA time zone name such as Europe/Berlin (default UTC)"),
+    "ORDERDESK_REMIND_AFTER": ("remind_after_seconds", False, "a duration of at least 1s, e.g. 1h or 30m"),
+    "ORDERDESK_ESCALATE_AFTER": ("escalate_after_seconds", False, "a duration of at least 1s, e.g. 4h"),
+    "ORDERDESK_ONCALL_GROUP": ("oncall_group", False, "a Slack user-group id such as S0123456789"),
+    "ORDERDESK_SUMMARY_AT": ("summary_at", False, "a local time HH:MM such as 09:00, or empty for no summary"),
 }
 
 # The example values of `.env.example`, which pass the format checks below: a copied `.env` that was never filled
@@ -308,6 +324,27 @@ def _search_key(raw: str) -> str:
     return raw
 
 
+def _timezone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError from exc
+    return raw
+
+
+def _group(raw: str) -> str:
+    if not re.fullmatch(r"S[A-Z0-9]{2,}", raw):
+        raise ValueError
+    return raw
+
+
+def _hh_mm(raw: str) -> str:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw)
+    if match is None:
+        raise ValueError
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
 def _log_level(raw: str) -> str:
     value = raw.upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -354,6 +391,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ORDERDESK_HTTP_WORKERS": _int(1),
     "ORDERDESK_SEARCH_KEY": _search_key,
     "ORDERDESK_DATABASE_URL": _database_url,
+    "ORDERDESK_TIMEZONE": _timezone,
+    "ORDERDESK_REMIND_AFTER": _duration(1),
+    "ORDERDESK_ESCALATE_AFTER": _duration(1),
+    "ORDERDESK_ONCALL_GROUP": _group,
+    "ORDERDESK_SUMMARY_AT": _hh_mm,
 }
 
 

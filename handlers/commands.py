@@ -15,12 +15,12 @@ from slack_bolt.context.respond import Respond
 
 from bot.slack import ids
 from bot.slack.later import Later
-from handlers import acknowledge, export, find, lookup
+from handlers import acknowledge, export, find, lookup, pending, status
 
 Subcommand = Callable[[str, Respond, BoltContext], None]
 
 # First words that name a subcommand rather than start a lookup query.
-KEYWORDS = frozenset({"help", "history", "ack-pending", "export", "find"})
+KEYWORDS = frozenset({"help", "history", "ack-pending", "export", "find", "pending", "ref", "status"})
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": lookup.show_help,
@@ -29,6 +29,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "ack-pending": acknowledge.ack_pending,
     "export": export.export,
     "find": find.find,
+    "pending": pending.pending,
+    "status": status.status,
+    "ref": lookup.lookup,  # `/order ref <reference>` always looks up, even a reference spelled like a command
 }
 
 

@@ -6,6 +6,7 @@ Listeners only: ``ack()`` first, then ``later`` reads the digest's orders and an
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -13,6 +14,7 @@ from slack_bolt.context.respond import Respond
 
 from bot.actions.acknowledge import AcknowledgementService
 from bot.config import Settings
+from bot.domain.deadlines import deadline
 from bot.notify.poller import digest_orders
 from bot.slack import ids
 from bot.slack.later import Later
@@ -49,7 +51,9 @@ def digest_list_answer(action: dict[str, Any], respond: Respond, store: Storage,
     orders = _digest_or_say_why(store, action, respond)
     if orders is None:
         return
-    blocks = digest_list(orders, commerce_manager_url=settings.commerce_manager_url)
+    now = time.time()
+    clocks = {str(order.get("id")): deadline(order, now, settings.zone) for order in orders}
+    blocks = digest_list(orders, commerce_manager_url=settings.commerce_manager_url, clocks=clocks)
     respond(
         blocks=blocks, text=f"{len(orders)} orders in this digest", response_type="ephemeral", replace_original=False
     )

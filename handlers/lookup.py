@@ -8,6 +8,7 @@ draws its answers with :mod:`bot.slack.views.lookup`. The ``/order`` subcommands
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,7 +70,9 @@ def answer_each(answers: Sequence[Answer], respond: Respond, settings: Settings,
     message, the other cards would vanish. ``note`` (mrkdwn) goes under the last answer instead of costing a post.
     """
     for number, answer in enumerate(answers, start=1):
-        blocks, text = render(answer, commerce_manager_url=settings.commerce_manager_url)
+        blocks, text = render(
+            answer, commerce_manager_url=settings.commerce_manager_url, now=time.time(), zone=settings.zone
+        )
         if note and number == len(answers):
             blocks = [*blocks, context_block(note)]
         respond(blocks=blocks, text=text, response_type="ephemeral", replace_original=False)
@@ -142,7 +145,10 @@ def share_in_channel(
     if isinstance(found, Problem):
         respond(blocks=message_blocks(found.text), text=found.text, response_type="ephemeral", replace_original=False)
         return
-    blocks, text = render_shared(found, shared_by=user_id, commerce_manager_url=settings.commerce_manager_url)
+    url = settings.commerce_manager_url
+    blocks, text = render_shared(
+        found, shared_by=user_id, commerce_manager_url=url, now=time.time(), zone=settings.zone
+    )
     try:
         posted = client.chat_postMessage(channel=channel, blocks=blocks, text=text)
     except SlackApiError as error:

@@ -9,6 +9,7 @@ Links to unknown orders get no entry; a message with none known gets no call at 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -16,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
+from bot.domain.deadlines import Clock, deadline
 from bot.graph.client import GraphClient
 from bot.lookup.unfurl import Unfurler, order_links
 from bot.slack.later import Later
@@ -75,8 +77,13 @@ def unfurl_links(event: dict[str, Any], client: WebClient, unfurler: Unfurler, s
     if not orders:
         return
     url = settings.commerce_manager_url
+    now = time.time()
+
+    def clock_of(order: dict[str, Any]) -> Clock | None:
+        return deadline(order, now, settings.zone)
+
     unfurls = {
-        link: {"blocks": notification_card(order, ack_key=None, commerce_manager_url=url)}
+        link: {"blocks": notification_card(order, ack_key=None, commerce_manager_url=url, clock=clock_of(order))}
         for link, order in orders.items()
     }
     try:

@@ -103,6 +103,11 @@ def test_to_env_reads_back_into_the_same_settings() -> None:
         http_workers=3,
         search_key="s" * 32,
         database_url="postgresql://bot:pw@db:5433/orderdesk",
+        timezone="Europe/Berlin",
+        remind_after_seconds=60,
+        escalate_after_seconds=120,
+        oncall_group="S0ONCALL",
+        summary_at="09:00",
     )
     defaults = Settings.from_env(GOOD, dotenv_path=None)
     assert all(getattr(changed, f) != getattr(defaults, f) for f in vars(defaults)), "a field kept its default"
@@ -201,3 +206,28 @@ def test_a_database_url_selects_postgresql_and_is_checked_without_echoing_it() -
         with pytest.raises(ConfigError, match="ORDERDESK_DATABASE_URL is malformed") as refused:
             Settings.from_env({**GOOD, "ORDERDESK_DATABASE_URL": bad}, dotenv_path=None)
         assert bad not in str(refused.value)
+
+
+def test_on_call_settings_have_defaults_and_are_validated_in_words() -> None:
+    s = Settings.from_env(GOOD, dotenv_path=None)
+    assert (s.timezone, s.remind_after_seconds, s.escalate_after_seconds) == ("UTC", 3600, 4 * 3600)
+    assert (s.oncall_group, s.summary_at, str(s.zone)) == (None, None, "UTC")
+    s = Settings.from_env(
+        {
+            **GOOD,
+            "ORDERDESK_TIMEZONE": "Europe/Berlin",
+            "ORDERDESK_REMIND_AFTER": "30m",
+            "ORDERDESK_ESCALATE_AFTER": "7200",
+            "ORDERDESK_ONCALL_GROUP": "S0ONCALL",
+            "ORDERDESK_SUMMARY_AT": "9:05",
+        },
+        dotenv_path=None,
+    )
+    assert (str(s.zone), s.remind_after_seconds, s.escalate_after_seconds) == ("Europe/Berlin", 1800, 7200)
+    assert (s.oncall_group, s.summary_at) == ("S0ONCALL", "09:05")
+    assert Settings.from_env(s.to_env(), dotenv_path=None) == s
+    bad = {"ORDERDESK_TIMEZONE": "Mars/Olympus", "ORDERDESK_REMIND_AFTER": "soon", "ORDERDESK_SUMMARY_AT": "25:00"}
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**GOOD, **bad, "ORDERDESK_ONCALL_GROUP": "U123"}, dotenv_path=None)
+    assert len(raised.value.problems) == 4
+    assert "ORDERDESK_TIMEZONE is malformed: it should be an IANA time zone name" in str(raised.value)

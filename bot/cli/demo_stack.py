@@ -120,6 +120,9 @@ def tips(awaiting: str, reference_id: str, reference: str) -> tuple[str, ...]:
         f"`/order {reference}`: the same lookup by the shop's own order number (order {reference_id}).",
         f"Write a message such as _my order {awaiting} has not arrived_, then ⋮ → *Look up order*.",
         "Switch to *carol* (left) to see a refused acknowledgement. New orders arrive every ~20 seconds.",
+        "`/order pending`: what waits, most urgent first, with its deadline; `/order status`: the integration's "
+        "health. Unacknowledged cards get a reminder in their thread after 30 s (with *Snooze*), and the Home tab "
+        "shows the queue.",
     )
 
 
@@ -136,6 +139,10 @@ def demo_settings(graph: GraphSandbox, slack: SlackSandbox, graph_url: str, data
         ack_allowed=ACK_ALLOWED,
         log_level="WARNING",
         http_workers=8,
+        # On-call in demo time: reminders after 6 polls, escalations to @oncall after 24 (30 s and 2 min live).
+        remind_after_seconds=max(3, 6 * poll),
+        escalate_after_seconds=24 * poll,
+        oncall_group="S0ONCALL",
     )
 
 

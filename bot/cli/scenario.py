@@ -49,6 +49,9 @@ class Scenario:
             ("Acknowledge with reference: the modal rejects a blank reference", self.reference_modal),
             ("A new order is announced in #orders", self.notification),
             ("Acknowledging from the notification updates it", self.notification_update),
+            ("/order pending: the waiting orders, most urgent first, with their deadlines", self.pending),
+            ("A reminder in a card's thread, snoozed with its button", self.reminder_snoozed),
+            ("App Home shows the queue", self.app_home),
         ]
 
     def run(self) -> bool:
@@ -189,6 +192,58 @@ class Scenario:
         if len(acks) != 1:
             raise StepFailed(f"Meta received {len(acks)} acknowledgements of order {order_id}, not 1")
         return "the channel's card shows who acknowledged it, its buttons are gone"
+
+    def pending(self) -> str:
+        self._say(f"   {_name(ALICE)}: /order pending")
+        sent = self.demo.requester.slash_command("pending", user=ALICE, channel=CHANNEL)
+        self._check_ack(sent)
+        url = sent.response_url or ""
+        (answer, *_) = self._wait(lambda: self.slack.responses(url), "the pending queue")
+        text = _all_text(answer)
+        if "Orders waiting for you" not in text:
+            raise StepFailed(f"no queue in the answer: {text[:200]}")
+        clock = re.search(r"ack (?:due in|overdue) \d+ (?:min|h|days?)", text)
+        self._say(f"   orderdesk (to alice only): {_plain(text)[:160]}…")
+        return f"the queue, with each order's deadline ({clock[0] if clock else 'no clock found'})"
+
+    def reminder_snoozed(self) -> str:
+        remind = self.demo.settings.remind_after_seconds
+
+        def reminder() -> tuple[JSON, JSON] | None:
+            for message in self.slack.messages(CHANNEL):
+                for reply in self.slack.messages(CHANNEL, thread_ts=message["ts"])[1:]:
+                    if (reply.get("metadata") or {}).get("event_type") == "orderdesk_reminder":
+                        return message, reply
+            return None
+
+        message, reply = self._wait(reminder, "a reminder in a card's thread", timeout=3 * remind + self.timeout)
+        self._say(f"   orderdesk in the thread, {remind}s after the announcement: {_summary(reply)}")
+        value, block_id = self._button(reply, ids.SNOOZE_15M)
+        self._say("   alice clicks Snooze 15m")
+        self._click(ALICE, ids.SNOOZE_15M, value, reply["ts"], block_id)
+        note = self._wait(
+            lambda: next(
+                (r for r in self.slack.messages(CHANNEL, thread_ts=message["ts"]) if "snoozed" in r.get("text", "")),
+                None,
+            ),
+            "the snooze note in the thread",
+        )
+        self._say(f"   in the thread: {_summary(note)}")
+        return "reminded once per stage; the thread says who snoozed until when"
+
+    def app_home(self) -> str:
+        self._say("   alice opens orderdesk's Home tab")
+        event = {"type": "app_home_opened", "user": ALICE, "channel": "D0ALICE", "tab": "home"}
+        self._check_ack(self.demo.requester.event(event))
+
+        def home() -> JSON | None:
+            return next((v for v in reversed(self.slack.views(user=ALICE)) if v.get("type") == "home"), None)
+
+        view = self._wait(home, "alice's Home to be published")
+        text = _all_text(view)
+        if "Awaiting acknowledgement" not in text:
+            raise StepFailed(f"Home shows no queue: {text[:200]}")
+        return "counts by state and deadline, the most urgent orders with their buttons, her recent actions"
 
     # Playing Slack.
 

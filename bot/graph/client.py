@@ -117,6 +117,8 @@ class GraphClient:
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
+        # Called with each response's X-Business-Use-Case-Usage header (Meta's rate-limit usage), when set.
+        self.on_usage: Callable[[str], None] | None = None
 
     def __repr__(self) -> str:
         return f"GraphClient(page_id={self.page_id!r}, version={self._version!r}, base_url={self._base_url!r})"
@@ -305,6 +307,7 @@ class GraphClient:
         except httpx.TransportError as exc:
             # Timeouts, refused or dropped connections: no answer, so maybe no effect; a same-key retry is safe.
             raise TransientError(self._scrub(f"{type(exc).__name__}: {exc}")) from None
+        self._report_usage(response)
         try:
             body = response.json()
         except ValueError:
@@ -312,6 +315,14 @@ class GraphClient:
         if response.is_success and isinstance(body, dict) and "error" not in body:
             return body
         raise error_from_response(response, body, self._scrub)
+
+    def _report_usage(self, response: httpx.Response) -> None:
+        header = response.headers.get("x-business-use-case-usage")
+        if header and self.on_usage is not None:
+            try:
+                self.on_usage(header)
+            except Exception:  # the usage is for /order status: never a reason to fail a call to Meta
+                log.exception("could not record Meta's rate-limit usage")
 
     def _retry_wait(self, error: GraphError, attempt: int, started: float) -> float | None:
         """Seconds to wait before resending, or ``None`` to give up now (not retryable, or out of tries or time)."""

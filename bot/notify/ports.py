@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.actions.status import AckStatus
+from bot.domain.deadlines import Clock
 
 
 class NotifyError(Exception):
@@ -28,6 +29,35 @@ class Change:
     before: Mapping[str, Any] | None
     after: Mapping[str, Any]
     acknowledged_by: str | None
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One threaded reminder (:mod:`bot.notify.reminders`): its stage, the orders still waiting (each with its
+    deadline clock), the user group an escalation mentions, and when the orders were announced."""
+
+    stage: str
+    orders: tuple[tuple[str, Clock | None], ...]
+    group: str | None
+    announced_at: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The daily summary (:mod:`bot.notify.summary`) of the local ``day``, over ``[start, end)`` (unix seconds):
+    orders new in it, and those whose last change in it left them acknowledged, shipped, cancelled or refunded;
+    and the orders overdue now (the most urgent first, at most a screenful, with ``overdue_count`` in all)."""
+
+    day: str
+    start: float
+    end: float
+    new: int
+    acknowledged: int
+    shipped: int
+    cancelled: int
+    refunded: int
+    overdue: tuple[tuple[str, Clock], ...]
+    overdue_count: int
 
 
 class ChannelWriter(Protocol):
@@ -61,6 +91,30 @@ class ChannelWriter(Protocol):
 
     def posted_digests(self, channel: str, since: float) -> dict[str, str]:
         """Our digests in the channel posted since ``since``: digest id → ts."""
+        ...
+
+    def post_reminder(self, channel: str, thread_ts: str, reminder: Reminder) -> str:
+        """Reply in the thread with a reminder (and its Snooze buttons), marked with its orders and stage."""
+        ...
+
+    def posted_reminders(self, channel: str, thread_ts: str) -> dict[tuple[str, str], str]:
+        """Our reminders in the thread: (order id, stage) → the reply's ts."""
+        ...
+
+    def post_direct(self, user_id: str, reminder: Reminder, channel: str) -> str:
+        """Send ``user_id`` a copy of an escalation posted in ``channel``, in their DM with the app."""
+        ...
+
+    def post_summary(self, channel: str, summary: Summary) -> str:
+        """Post the daily summary, marked with its day."""
+        ...
+
+    def post_summary_direct(self, user_id: str, summary: Summary) -> str:
+        """Send ``user_id`` a copy of the daily summary in their DM with the app."""
+        ...
+
+    def posted_summaries(self, channel: str, since: float) -> dict[str, str]:
+        """Our daily summaries in the channel posted since ``since``: day → ts."""
         ...
 
 

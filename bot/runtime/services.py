@@ -16,6 +16,7 @@ from bot.actions.runner import CrashPoints
 from bot.config import Settings
 from bot.graph.client import GraphClient
 from bot.lookup.service import OrderService
+from bot.notify.health import UsageRecorder
 from bot.slack.access import Access, Members
 from bot.slack.publisher import SlackPublisher
 from bot.storage.ports import Backend
@@ -63,6 +64,7 @@ class Services:
         except BaseException:
             graph.close()
             raise
+        graph.on_usage = UsageRecorder(store)  # Meta's rate-limit headroom, for /order status
         publisher = SlackPublisher.from_settings(settings)
         members = Members(client=publisher.client)
         acks = AcknowledgementService(

@@ -28,8 +28,13 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 from slack_bolt import App
 
+from bot.notify.bands import BandRefresher
+from bot.notify.health import WorkerRecorder
 from bot.notify.poller import Notifier
+from bot.notify.reminders import Reminders
+from bot.notify.summary import DailySummary
 from bot.runtime.services import Services, backend_name
+from bot.slack.home import HOME_EVERY_SECONDS, HomePublisher
 from bot.storage.ports import KeyValue, RunLock, RunLockBusy
 
 log = logging.getLogger(__name__)
@@ -116,10 +121,17 @@ class Worker:
     """
 
     def __init__(
-        self, name: str, fn: Callable[[], object], interval_seconds: float, *, lease: JobLease | None = None
+        self,
+        name: str,
+        fn: Callable[[], object],
+        interval_seconds: float,
+        on_run: Callable[[str, BaseException | None], None] | None = None,
+        *,
+        lease: JobLease | None = None,
     ) -> None:
         self.name = name
         self._fn = fn
+        self._on_run = on_run
         self._interval = interval_seconds
         self.lease = lease
         self._stopping = threading.Event()
@@ -130,14 +142,28 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
+            error: BaseException | None = None
+            ran = False
             try:
                 if self.lease is None or self.lease.take():
+                    ran = True
                     self._fn()
-            except Exception:
+            except Exception as failure:
+                error = failure
                 log.exception("background worker %s failed; retrying in %ss", self.name, self._interval)
+            if ran or error is not None:
+                self._record(error)
             self._stopping.wait(self._interval)
         if self.lease is not None:
             self.lease.release()
+
+    def _record(self, error: BaseException | None) -> None:
+        if self._on_run is None:
+            return
+        try:
+            self._on_run(self.name, error)
+        except Exception:
+            log.exception("could not record the run of background worker %s", self.name)
 
     def stop(self) -> None:
         """Lets a run in progress finish (it may be mid-transaction), then ends the thread."""
@@ -157,6 +183,7 @@ class Running:
         self._close_frontend = close_frontend
         self.work = work  # the listeners' work pool (None for a bare Bolt app): stopped with the bot
         self._workers: list[Worker] = []
+        self._runs = WorkerRecorder(services.store)  # each worker's last run, for /order status
         self._statuses: dict[str, Status] = {}
         self._stopped = False
 
@@ -169,8 +196,9 @@ class Running:
         run lock runs it (see :class:`JobLease`); ``False`` for work every replica does for itself.
         """
         lease = JobLease(self.services.store, name) if one_runner else None
-        worker = Worker(name, fn, interval_seconds, lease=lease)
+        worker = Worker(name, fn, interval_seconds, self._runs, lease=lease)
         self._workers.append(worker)
+        self._runs.started([w.name for w in self._workers])
         if lease is not None:
             names = sorted({w.name for w in self._workers if w.lease is not None})
             self.services.store.set_state(JOBS_STATE, json.dumps(names))
@@ -242,9 +270,53 @@ def attach_sweeper(running: Running) -> None:
         running.add_worker("ack-sweeper", acks.sweep, running.services.settings.sweep_seconds)
 
 
+def attach_band_refresher(running: Running) -> None:
+    """Redraws posted cards whose deadline band changed (later → soon → overdue), when the poller posts cards."""
+    services = running.services
+    if not services.settings.notify_channel or services.publisher is None:
+        return
+    bands = BandRefresher(services.store, services.publisher, services.settings.zone)
+    running.add_worker("card-bands", bands.run_in_service, min(60, services.settings.poll_seconds))
+
+
+def attach_reminders(running: Running) -> None:
+    """Reminders that escalate, in the announcements' threads, when the poller posts announcements."""
+    services = running.services
+    settings = services.settings
+    if not settings.notify_channel or services.publisher is None:
+        return
+    reminders = Reminders(settings, services.store, services.publisher)
+    every = max(1, min(60, settings.remind_after_seconds // 4))
+    running.add_worker("reminders", reminders.run_in_service, every)
+
+
+def attach_daily_summary(running: Running) -> None:
+    """The daily summary at ORDERDESK_SUMMARY_AT in the notify channel, when both are set."""
+    services = running.services
+    settings = services.settings
+    if not settings.summary_at or not settings.notify_channel or services.publisher is None:
+        return
+    summary = DailySummary(settings, services.store, services.publisher)
+    running.add_worker("daily-summary", summary.run_in_service, 30)
+
+
+def attach_home_refresher(running: Running) -> None:
+    """App Home redrawn for the users who opened it in the last day when the queue changes (at most once every
+    few seconds each)."""
+    services = running.services
+    if services.publisher is None:
+        return
+    home = HomePublisher(services.settings, services.store, services.publisher.client)
+    running.add_worker("app-home", home.refresh_in_service, HOME_EVERY_SECONDS)
+
+
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_notifier,  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     attach_sweeper,
+    attach_band_refresher,
+    attach_reminders,
+    attach_daily_summary,
+    attach_home_refresher,
 )
 
 

@@ -22,6 +22,11 @@ DIGEST_LIST = "digest_list"
 DIGEST_ACK_ALL = "digest_ack_all"
 ACK_PENDING_CONFIRM = "ack_pending_confirm"
 OPEN_IN_COMMERCE_MANAGER = "order_open_cm"
+PENDING_MORE = "pending_more"
+SNOOZE_15M = "reminder_snooze_15m"
+SNOOZE_1H = "reminder_snooze_1h"
+SNOOZE_4H = "reminder_snooze_4h"
+HOME_PREFERENCES = "home_preferences"
 
 # Modals (view callback ids) and their inputs
 ACK_REF_MODAL = "ack_ref_modal"
@@ -41,4 +46,9 @@ ALL_ACTION_IDS = (
     DIGEST_ACK_ALL,
     ACK_PENDING_CONFIRM,
     OPEN_IN_COMMERCE_MANAGER,
+    PENDING_MORE,
+    SNOOZE_15M,
+    SNOOZE_1H,
+    SNOOZE_4H,
+    HOME_PREFERENCES,
 )

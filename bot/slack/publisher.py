@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any
 
@@ -42,7 +43,8 @@ from bot.actions.answers import (
 )
 from bot.actions.status import CARD_LOOKUP, CARD_SHARED, AckStatus
 from bot.config import Settings
-from bot.notify.ports import Change, NotifyError, OnError
+from bot.domain.deadlines import Clock, deadline
+from bot.notify.ports import Change, NotifyError, OnError, Reminder, Summary
 from bot.notify.ports import Job as ChannelJob
 from bot.slack import ids
 from bot.slack.lanes import Lanes, Send, call, ignore
@@ -63,6 +65,9 @@ from bot.slack.views.blocks import (
     order_card,
 )
 from bot.slack.views.kit import Block, escape
+from bot.slack.views.kit import context as context_block
+from bot.slack.views.reminders import REMINDER_EVENT, reminder_blocks, reminder_metadata, reminder_text
+from bot.slack.views.summary import SUMMARY_EVENT, summary_blocks, summary_metadata, summary_text
 from bot.storage.rows import Card
 
 log = logging.getLogger(__name__)
@@ -88,13 +93,18 @@ class SlackPublisher:
         commerce_manager_url: str = "",
         pace: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        zone: tzinfo = UTC,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.lanes = Lanes(client, pace, sleep)
         self._commerce_manager_url = commerce_manager_url
+        self.zone = zone  # where cards read ship-by dates (ORDERDESK_TIMEZONE)
+        self.clock = clock
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> SlackPublisher:
+        kwargs.setdefault("zone", settings.zone)
         return cls(publisher_client(settings), commerce_manager_url=settings.commerce_manager_url, **kwargs)
 
     def close(self) -> None:
@@ -107,7 +117,7 @@ class SlackPublisher:
         return self.lanes.submit(channel, partial(self._on_channel, job), on_error)
 
     def _on_channel(self, job: ChannelJob, send: Send) -> object:
-        return job(SlackChannel(send, self._commerce_manager_url))
+        return job(SlackChannel(send, self._commerce_manager_url, self.zone, self.clock))
 
     def __len__(self) -> int:
         """Jobs queued on every lane."""
@@ -148,6 +158,9 @@ class SlackPublisher:
                 self.client.chat_postEphemeral(
                     channel=requester.channel_id, user=requester.user_id, blocks=blocks, text=text
                 )
+            else:  # a click on App Home: no response URL, no channel; the answer goes to the user's DM
+                opened = self.client.conversations_open(users=requester.user_id)
+                self.client.chat_postMessage(channel=str(opened["channel"]["id"]), blocks=blocks, text=text)
         except (SlackApiError, SlackClientError, OSError):
             log.exception("could not answer %s about order %s", requester.user_id, requester.order_id)
 
@@ -156,27 +169,38 @@ class SlackPublisher:
     ) -> tuple[list[Block], str]:
         url = self._commerce_manager_url
         text = notification_text(order)
+        clock = deadline(order, self.clock(), self.zone)
         if card.kind == CARD_LOOKUP:
-            return order_card(order, commerce_manager_url=url, ack_key=key, ack_status=status), text
+            return order_card(order, commerce_manager_url=url, ack_key=key, ack_status=status, clock=clock), text
         if card.kind.startswith(CARD_SHARED):
             shared_by = card.kind.removeprefix(CARD_SHARED)
             return order_card(
-                order, commerce_manager_url=url, ack_key=key, ack_status=status, shared_by=shared_by
+                order, commerce_manager_url=url, ack_key=key, ack_status=status, shared_by=shared_by, clock=clock
             ), text
         # Notifications, and any channel card of a kind this module does not know: the PII-free card.
-        return notification_card(order, ack_key=key, commerce_manager_url=url, ack_status=status), text
+        card_blocks = notification_card(order, ack_key=key, commerce_manager_url=url, ack_status=status, clock=clock)
+        return card_blocks, text
 
 
 class SlackChannel:
     """A lane's :class:`bot.notify.ports.ChannelWriter`: the poller's cards, digests and threaded replies, and
     the channel's history searched for them after a crash (by the message metadata every post carries)."""
 
-    def __init__(self, send: Send, commerce_manager_url: str) -> None:
+    def __init__(
+        self, send: Send, commerce_manager_url: str, zone: tzinfo = UTC, clock: Callable[[], float] = time.time
+    ) -> None:
         self._send = send
         self._url = commerce_manager_url
+        self._zone = zone
+        self._clock = clock
 
     def _card(self, order: Mapping[str, Any], status: AckStatus | None, key: str) -> list[Block]:
-        return notification_card(order, ack_key=key, commerce_manager_url=self._url, ack_status=status)
+        clock = deadline(order, self._clock(), self._zone)
+        return notification_card(order, ack_key=key, commerce_manager_url=self._url, ack_status=status, clock=clock)
+
+    def _clocks(self, orders: Sequence[Mapping[str, Any]]) -> dict[str, Clock | None]:
+        now = self._clock()
+        return {str(order.get("id")): deadline(order, now, self._zone) for order in orders}
 
     def post_card(self, channel: str, order: Mapping[str, Any], status: AckStatus | None, key: str) -> str:
         posted = self._send(
@@ -198,14 +222,14 @@ class SlackChannel:
         posted = self._send(
             "chat_postMessage",
             channel=channel,
-            blocks=digest_message(orders, digest_id=digest_id),
+            blocks=digest_message(orders, digest_id=digest_id, clocks=self._clocks(orders)),
             text=digest_text(orders),
             metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": digest_id}},
         )
         return str(posted["ts"])
 
     def update_digest(self, channel: str, ts: str, digest_id: str, orders: Sequence[Mapping[str, Any]]) -> None:
-        blocks = digest_message(orders, digest_id=digest_id)
+        blocks = digest_message(orders, digest_id=digest_id, clocks=self._clocks(orders))
         self._send("chat_update", channel=channel, ts=ts, blocks=blocks, text=digest_text(orders))
 
     def reply_change(self, channel: str, ts: str, change: Change) -> None:
@@ -218,6 +242,67 @@ class SlackChannel:
         lines = [(order_id, summary) for order_id, summary in summaries if summary]
         if lines:
             self._send("chat_postMessage", channel=channel, thread_ts=ts, text=digest_changes_text(lines))
+
+    def post_reminder(self, channel: str, thread_ts: str, reminder: Reminder) -> str:
+        names: dict[str, str] = {}
+        if reminder.group:
+            groups = self._send("usergroups_list").get("usergroups") or []
+            names = {str(g.get("id")): str(g.get("handle")) for g in groups if isinstance(g, dict)}
+        posted = self._send(
+            "chat_postMessage",
+            channel=channel,
+            thread_ts=thread_ts,
+            blocks=reminder_blocks(reminder, names),
+            text=reminder_text(reminder),
+            metadata=reminder_metadata(reminder),
+        )
+        return str(posted["ts"])
+
+    def post_direct(self, user_id: str, reminder: Reminder, channel: str) -> str:
+        opened = self._send("conversations_open", users=user_id)
+        dm = str(opened["channel"]["id"])
+        blocks = [
+            *reminder_blocks(reminder),
+            *[context_block(f"Posted in <#{channel}>; you asked for escalations here.")],
+        ]
+        posted = self._send("chat_postMessage", channel=dm, blocks=blocks, text=reminder_text(reminder))
+        return str(posted["ts"])
+
+    def posted_reminders(self, channel: str, thread_ts: str) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        cursor = None
+        for _ in range(HISTORY_MAX_PAGES):
+            page = self._send(
+                "conversations_replies", channel=channel, ts=thread_ts, include_all_metadata=True, cursor=cursor
+            )
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == REMINDER_EVENT:
+                    for order_id in payload.get("order_ids") or []:
+                        found.setdefault((str(order_id), str(payload.get("stage"))), str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return found
+
+    def post_summary(self, channel: str, summary: Summary) -> str:
+        posted = self._send(
+            "chat_postMessage",
+            channel=channel,
+            blocks=summary_blocks(summary),
+            text=summary_text(summary),
+            metadata=summary_metadata(summary),
+        )
+        return str(posted["ts"])
+
+    def post_summary_direct(self, user_id: str, summary: Summary) -> str:
+        dm = str(self._send("conversations_open", users=user_id)["channel"]["id"])
+        posted = self._send("chat_postMessage", channel=dm, blocks=summary_blocks(summary), text=summary_text(summary))
+        return str(posted["ts"])
+
+    def posted_summaries(self, channel: str, since: float) -> dict[str, str]:
+        return self._posted(channel, since, SUMMARY_EVENT, "day")
 
     def posted_cards(self, channel: str, since: float) -> dict[str, str]:
         return self._posted(channel, since, ids.ORDER_CARD_EVENT, "order_id")

@@ -15,7 +15,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from bot.storage.rows import AuditRow, Card, DigestRow, IndexedOrder, NotificationRow, Row
+from bot.storage.rows import (
+    AuditRow,
+    Card,
+    DigestRow,
+    HomeUser,
+    IndexedOrder,
+    NotificationRow,
+    ReminderRow,
+    Row,
+    Snooze,
+    SummaryRow,
+)
 
 
 class Transaction(Protocol):
@@ -271,6 +282,81 @@ class BuyerCoverage(Protocol):
     def forget_buyer_index(self) -> int:
         """Drop every buyer hash and every covered span, in one transaction (after the search key changed, the
         hashes match nothing): how many orders had hashes."""
+
+
+class OnCall(Protocol):
+    """The on-call helpers' state: the urgency band each posted card shows, one claim per order and reminder
+    stage, and each order's latest snooze."""
+
+    def open_announcements(self, states: Iterable[str]) -> list[NotificationRow]:
+        """Posted notifications (``ts`` set) whose order was last seen in one of ``states``, oldest post first."""
+        ...
+
+    def shown_band(self, order_id: str, channel: str) -> str | None:
+        """The urgency band the order's card in the channel was last drawn with; None if never recorded."""
+        ...
+
+    def set_shown_band(self, order_id: str, channel: str, band: str) -> None: ...
+
+    def claim_reminder(self, order_id: str, stage: str, *, channel: str, thread_ts: str) -> bool:
+        """True for the one caller that should post this stage's reminder for the order, ever."""
+        ...
+
+    def complete_reminder(self, order_id: str, stage: str, ts: str) -> None:
+        """The claimed reminder was posted as the reply ``ts``."""
+        ...
+
+    def reminders_for(self, order_id: str) -> list[ReminderRow]:
+        """The order's claimed reminders, oldest claim first."""
+        ...
+
+    def unfinished_reminders(self) -> list[ReminderRow]:
+        """Reminders claimed and not known to be posted (a crash between claim and post), oldest first."""
+        ...
+
+    def snooze(self, order_id: str, *, until: float, user_id: str) -> None:
+        """No reminders for the order before ``until``; replaces an earlier snooze (the latest click wins)."""
+        ...
+
+    def snoozed(self, order_id: str) -> Snooze | None: ...
+
+
+class Summaries(Protocol):
+    """The daily summary: one claim per local day, whoever runs it."""
+
+    def claim_summary(self, day: str, channel: str) -> bool:
+        """True for the one caller that should post the summary of ``day`` (a local ``YYYY-MM-DD``)."""
+        ...
+
+    def complete_summary(self, day: str, ts: str) -> None: ...
+
+    def get_summary(self, day: str) -> SummaryRow | None: ...
+
+    def unfinished_summaries(self) -> list[SummaryRow]:
+        """Claimed and not known to be posted (a crash between claim and post), oldest day first."""
+        ...
+
+
+class HomeUsers(Protocol):
+    """Who opened App Home and when, their preferences, and when their Home was last published."""
+
+    def home_opened(self, user_id: str) -> None: ...
+
+    def claim_home_publish(self, user_id: str, *, every_seconds: float) -> bool:
+        """True for the one caller that should publish the user's Home now: never published, or not within the
+        last ``every_seconds``; False for unknown users."""
+        ...
+
+    def home_users_since(self, since: float) -> list[HomeUser]:
+        """Users who opened Home at or after ``since``."""
+        ...
+
+    def home_user(self, user_id: str) -> HomeUser | None: ...
+
+    def set_home_preferences(self, user_id: str, *, dm_escalations: bool, daily_summary: bool) -> None: ...
+
+    def actions_by_user(self, user_id: str, *, limit: int = 10) -> list[AuditRow]:
+        """The user's own audit rows (what they did, or were refused), newest first."""
         ...
 
 
@@ -286,6 +372,9 @@ class Storage(
     UnfurlReads,
     BuyerIndex,
     BuyerCoverage,
+    OnCall,
+    Summaries,
+    HomeUsers,
     Protocol,
 ):
     """Every port at once: what a backend's store offers."""

@@ -71,3 +71,47 @@ class AuditRow:
     key: str | None
     outcome: str
     detail: str | None
+
+
+@dataclass(frozen=True)
+class ReminderRow:
+    """One reminder stage of an order: claimed at ``claimed_at`` under the message ``thread_ts``; ``ts`` is the
+    reply once posted (None: claimed, not known to be posted)."""
+
+    order_id: str
+    stage: str
+    channel: str
+    thread_ts: str
+    claimed_at: float
+    ts: str | None
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """An order's latest snooze: no reminder for it before ``until``, set by ``user_id`` at ``at``."""
+
+    order_id: str
+    until: float
+    user_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """The daily summary for one local day: claimed at ``claimed_at``; ``ts`` once posted."""
+
+    day: str
+    channel: str
+    claimed_at: float
+    ts: str | None
+
+
+@dataclass(frozen=True)
+class HomeUser:
+    """Someone who opened App Home: when, when their Home was last published, and their preferences."""
+
+    user_id: str
+    opened_at: float
+    published_at: float | None
+    dm_escalations: bool
+    daily_summary: bool

@@ -65,6 +65,12 @@ def populate(store: Storage, clock: Clock) -> None:
     store.set_state("notifier.watermark", "1700000000.0")
     assert store.claim_unfurl_read("7001", within_seconds=60)
     store.add_covered_span(1_699_000_000.0, 1_700_000_000.0)
+    store.set_shown_band("7001", "C1", "soon")
+    assert store.claim_reminder("7001", "remind", channel="C1", thread_ts="1.5")
+    store.snooze("7001", until=clock.now + 900, user_id="U2")
+    assert store.claim_summary("2026-12-01", "C1")
+    store.home_opened("U2")
+    store.set_home_preferences("U2", dm_escalations=True, daily_summary=False)
 
 
 def reads(store: Storage) -> dict[str, object]:
@@ -87,6 +93,12 @@ def reads(store: Storage) -> dict[str, object]:
         "buyers": store.buyers_matching("email", ["nope"], since=0),
         "unfurl_again": store.claim_unfurl_read("7001", within_seconds=60),
         "covered": store.covered_spans(0, 2_000_000_000),
+        "band": store.shown_band("7001", "C1"),
+        "reminders": store.reminders_for("7001"),
+        "snoozed": store.snoozed("7001"),
+        "summary": store.get_summary("2026-12-01"),
+        "home_user": store.home_user("U2"),
+        "actions_by_user": store.actions_by_user("U2"),
     }
 
 

@@ -9,9 +9,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.domain.acknowledgement import ACKNOWLEDGED_STATES
+from bot.domain.deadlines import Clock
 from bot.slack import ids
 from bot.slack.views import reading as read
 from bot.slack.views import words
+from bot.slack.views.clock import clock_text
 from bot.slack.views.kit import (
     Block,
     actions,
@@ -36,7 +38,7 @@ def _acknowledged(order: Mapping[str, Any]) -> bool:
     return read.state(order) in ACKNOWLEDGED_STATES
 
 
-def _digest_line(order: Mapping[str, Any], link: str | None = None) -> str:
+def _digest_line(order: Mapping[str, Any], link: str | None = None, clock: Clock | None = None) -> str:
     order_id = clip(escape(read.order_id(order)), 100) or "(no id)"
     items = len(read.items(order))
     parts = [
@@ -47,6 +49,7 @@ def _digest_line(order: Mapping[str, Any], link: str | None = None) -> str:
         read.ship_to(order),
         read.ship_by(order) and f"ship by {read.ship_by(order)}",
         "acknowledged" if _acknowledged(order) else None,
+        clock_text(clock, live=link is not None) if clock is not None else None,
     ]
     return (":white_check_mark: " if _acknowledged(order) else "• ") + " · ".join(p for p in parts if p)
 
@@ -66,15 +69,21 @@ def digest_text(orders: Sequence[Mapping[str, Any]]) -> str:
     return f"{awaiting} of {plural(count, 'new order')} still awaiting acknowledgement"
 
 
-def digest_message(orders: Sequence[Mapping[str, Any]], *, digest_id: str) -> list[Block]:
+def digest_message(
+    orders: Sequence[Mapping[str, Any]], *, digest_id: str, clocks: Mapping[str, Clock | None] | None = None
+) -> list[Block]:
     """One message for a burst of new orders ("37 new orders") instead of a flood of cards.
 
     ``orders`` are the orders as last seen: the message counts those still awaiting acknowledgement, and once
-    none is left its buttons go (there is nothing left to list or acknowledge).
+    none is left its buttons go (there is nothing left to list or acknowledge). ``clocks`` (order id → deadline)
+    put each line's deadline in the form that stays true in a posted message.
     """
     count = len(orders)
     awaiting = count - sum(map(_acknowledged, orders))
-    lines = summarised(orders, _digest_line, DIGEST_SHOWN, "order")
+    known = clocks or {}
+    lines = summarised(
+        orders, lambda order: _digest_line(order, clock=known.get(read.order_id(order))), DIGEST_SHOWN, "order"
+    )
     if awaiting == 0:
         return line_sections(f":white_check_mark: *{digest_text(orders)}*", lines, line_limit=300)
     if awaiting == count:
@@ -99,11 +108,19 @@ def digest_message(orders: Sequence[Mapping[str, Any]], *, digest_id: str) -> li
     ]
 
 
-def digest_list(orders: Sequence[Mapping[str, Any]], *, commerce_manager_url: str) -> list[Block]:
-    """The ephemeral list behind a digest's "List them" button, each order linked to Commerce Manager."""
+def digest_list(
+    orders: Sequence[Mapping[str, Any]],
+    *,
+    commerce_manager_url: str,
+    clocks: Mapping[str, Clock | None] | None = None,
+) -> list[Block]:
+    """The ephemeral list behind a digest's "List them" button, each order linked to Commerce Manager, with its
+    deadline in words for the reader now (``clocks``: order id → clock)."""
+    known = clocks or {}
 
     def linked(order: Mapping[str, Any]) -> str:
-        return _digest_line(order, read.commerce_manager_link(commerce_manager_url, read.order_id(order)))
+        link = read.commerce_manager_link(commerce_manager_url, read.order_id(order))
+        return _digest_line(order, link, known.get(read.order_id(order)))
 
     title = f"*Orders in this digest* ({len(orders)}); look one up with `/order &lt;id&gt;`"
     return line_sections(title, summarised(orders, linked, DIGEST_LIST_SHOWN, "order"))

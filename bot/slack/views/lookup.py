@@ -7,6 +7,9 @@ into Block Kit.
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
+
+from bot.domain.deadlines import deadline
 from bot.lookup.service import Ambiguous, Answer, Contact, OrderFound, Problem
 from bot.slack.views import words
 from bot.slack.views.help import message_blocks
@@ -17,14 +20,18 @@ from bot.storage.rows import IndexedOrder
 AMBIGUOUS_SHOWN = 20
 
 
-def render(answer: Answer, *, commerce_manager_url: str) -> tuple[list[Block], str]:
-    """One answer as an ephemeral message: ``(blocks, notification text)``."""
+def render(
+    answer: Answer, *, commerce_manager_url: str, now: float | None = None, zone: tzinfo = UTC
+) -> tuple[list[Block], str]:
+    """One answer as an ephemeral message: ``(blocks, notification text)``; with ``now``, cards show their
+    deadline clock."""
     if isinstance(answer, OrderFound):
         blocks = order_card(
             answer.order,
             commerce_manager_url=commerce_manager_url,
             ack_key=answer.ack_key,
             ack_status=answer.ack_status,
+            clock=deadline(answer.order, now, zone) if now is not None else None,
         )
         return blocks, notification_text(answer.order)
     if isinstance(answer, Ambiguous):
@@ -32,7 +39,9 @@ def render(answer: Answer, *, commerce_manager_url: str) -> tuple[list[Block], s
     return message_blocks(answer.text), answer.text
 
 
-def render_shared(found: OrderFound, *, shared_by: str, commerce_manager_url: str) -> tuple[list[Block], str]:
+def render_shared(
+    found: OrderFound, *, shared_by: str, commerce_manager_url: str, now: float | None = None, zone: tzinfo = UTC
+) -> tuple[list[Block], str]:
     """The PII-free card of an order for the channel, credited to ``shared_by``: ``(blocks, notification text)``."""
     blocks = order_card(
         found.order,
@@ -40,6 +49,7 @@ def render_shared(found: OrderFound, *, shared_by: str, commerce_manager_url: st
         ack_key=found.ack_key,
         ack_status=found.ack_status,
         shared_by=shared_by,
+        clock=deadline(found.order, now, zone) if now is not None else None,
     )
     return blocks, notification_text(found.order)
 

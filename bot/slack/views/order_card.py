@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.domain.acknowledgement import AckStatus
+from bot.domain.deadlines import Clock
 from bot.slack import ids
 from bot.slack.views import reading as read
 from bot.slack.views import words
 from bot.slack.views.acknowledge import ack_buttons, status_text
+from bot.slack.views.clock import clock_text
 from bot.slack.views.help import message_blocks
 from bot.slack.views.kit import (
     Block,
@@ -100,11 +102,13 @@ def order_card(
     ack_key: str | None = None,
     ack_status: AckStatus | None = None,
     shared_by: str | None = None,
+    clock: Clock | None = None,
 ) -> list[Block]:
     """The full card of one order: for the asking agent (ephemeral), or, with ``shared_by``, for the channel.
 
     The channel version leaves out the buyer's name and the "Show contact" button. Neither version ever holds
-    the buyer's email, phone or street address: those are revealed by :func:`contact_blocks` only.
+    the buyer's email, phone or street address: those are revealed by :func:`contact_blocks` only. ``clock`` is
+    the order's deadline (:func:`bot.domain.deadlines.deadline`), drawn to stay true in the channel version.
     """
     order_id = read.order_id(order)
     overview = [
@@ -147,7 +151,8 @@ def order_card(
             lines = summarised(entries, line, CARD_EDGE_SHOWN, noun)
             blocks += line_sections(f"*{title}* ({len(entries)})", lines)
 
-    notes = [status_text(ack_status)] if ack_status else []
+    notes = [clock_text(clock, live=not shared_by)] if clock else []
+    notes += [status_text(ack_status)] if ack_status else []
     if shared_by:
         notes.append(f"Shared by {mention(shared_by)}")
     if notes:
@@ -204,8 +209,10 @@ def notification_card(
     ack_key: str | None,
     commerce_manager_url: str,
     ack_status: AckStatus | None = None,
+    clock: Clock | None = None,
 ) -> list[Block]:
-    """The compact, PII-free card posted in the on-call channel, kept current as the order moves on."""
+    """The compact, PII-free card posted in the on-call channel, kept current as the order moves on; ``clock``
+    (the order's deadline) is drawn so that it stays true until its band changes."""
     order_id = clip(escape(read.order_id(order)), 100) or "with no id"
     url = read.commerce_manager_link(commerce_manager_url, read.order_id(order))
     title = f"<{url}|{order_id}>" if url else order_id
@@ -221,8 +228,9 @@ def notification_card(
         f"State: {words.state_text(order)}",
     ]
     blocks = [section("\n".join(line for line in lines if line))]
-    if ack_status:
-        blocks.append(context(status_text(ack_status)))
+    notes = ([clock_text(clock, live=False)] if clock else []) + ([status_text(ack_status)] if ack_status else [])
+    if notes:
+        blocks.append(context(*notes))
     return blocks + actions(ack_buttons(order, ack_key, ack_status) + _open_button(order, commerce_manager_url))
 
 

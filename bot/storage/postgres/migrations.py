@@ -193,6 +193,48 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "0011_on_call",
+        """
+        CREATE TABLE card_bands (
+            order_id TEXT NOT NULL, channel TEXT NOT NULL, band TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (order_id, channel)
+        );
+        CREATE TABLE reminders (
+            order_id TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            thread_ts TEXT NOT NULL,
+            claimed_at DOUBLE PRECISION NOT NULL,
+            ts TEXT,
+            PRIMARY KEY (order_id, stage)
+        );
+        CREATE TABLE snoozes (
+            order_id TEXT PRIMARY KEY,
+            until DOUBLE PRECISION NOT NULL,
+            user_id TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        "0012_summaries_and_home",
+        """
+        CREATE TABLE daily_summaries (
+            day TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            claimed_at DOUBLE PRECISION NOT NULL,
+            ts TEXT
+        );
+        CREATE TABLE home_users (
+            user_id TEXT PRIMARY KEY,
+            opened_at DOUBLE PRECISION NOT NULL,
+            published_at DOUBLE PRECISION,
+            dm_escalations INTEGER NOT NULL DEFAULT 0,
+            daily_summary INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    ),
 )
 
 COPIED_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -218,6 +260,11 @@ COPIED_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("unfurl_reads", ("order_id", "read_at")),
     ("buyer_hashes", ("order_id", "kind", "hash")),
     ("buyer_coverage", ("covered_from", "covered_to")),
+    ("card_bands", ("order_id", "channel", "band", "updated_at")),
+    ("reminders", ("order_id", "stage", "channel", "thread_ts", "claimed_at", "ts")),
+    ("snoozes", ("order_id", "until", "user_id", "at")),
+    ("daily_summaries", ("day", "channel", "claimed_at", "ts")),
+    ("home_users", ("user_id", "opened_at", "published_at", "dm_escalations", "daily_summary")),
 )  # fmt: skip
 """Every table holding orderdesk's state and its columns, in the order ``--from-sqlite`` copies them (the sqlite
 backend has the same tables and columns; its rowid order is kept where order matters)."""

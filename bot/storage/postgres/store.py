@@ -1,7 +1,7 @@
 """orderdesk's PostgreSQL store: one object through which callers reach every table, for several replicas.
 
 Each aggregate's SQL lives in its own module of this package, as in the sqlite backend (orders and the buyer
-index, ledger, notifications and cards, audit, key/value state, run locks, unfurl reads, buyer-index coverage), built on
+index, ledger, notifications and cards, audit, key/value state, run locks, unfurl reads, buyer-index coverage, on-call state, summaries and App Home users), built on
 :class:`bot.storage.postgres.db.PostgresDatabase`; :class:`PostgresStore` puts them together.
 
 A new table: a migration appended to ``migrations.MIGRATIONS`` (and its columns to ``COPIED_TABLES``), a module
@@ -15,9 +15,11 @@ from bot.storage.postgres.audit import PostgresAudit
 from bot.storage.postgres.buyers import PostgresBuyers
 from bot.storage.postgres.coverage import PostgresCoverage
 from bot.storage.postgres.db import PostgresDatabase, PostgresUnusable, redacted
+from bot.storage.postgres.home import PostgresHome
 from bot.storage.postgres.ledger import PostgresLedger
 from bot.storage.postgres.notifications import PostgresCards, PostgresNotifications
 from bot.storage.postgres.orders import PostgresOrders
+from bot.storage.postgres.reminders import PostgresOnCall
 from bot.storage.postgres.run_lock import PostgresRunLocks
 from bot.storage.postgres.state import PostgresState
 from bot.storage.postgres.unfurls import PostgresUnfurls
@@ -36,6 +38,8 @@ class PostgresStore(
     PostgresUnfurls,
     PostgresBuyers,
     PostgresCoverage,
+    PostgresOnCall,
+    PostgresHome,
     PostgresDatabase,
 ):
     """The PostgreSQL database at a URL: every port of ``bot.storage.ports``.

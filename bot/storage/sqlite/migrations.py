@@ -236,3 +236,53 @@ def _buyer_coverage(db: Database) -> None:
     unix seconds, merged so none overlap or touch), so that ``/order find`` reads from Meta only the part of its
     window the buyer index does not cover yet. Holds no buyer data."""
     db.execute("CREATE TABLE buyer_coverage (covered_from REAL PRIMARY KEY, covered_to REAL NOT NULL)")
+
+
+@MIGRATIONS(name="0011_on_call")
+def _on_call(db: Database) -> None:
+    """The on-call helpers' state: the urgency band each posted card shows (so a card is redrawn only when its
+    band changes), one claim per order and reminder stage (so each reminder is posted once across processes and
+    restarts), and each order's latest snooze. Holds no buyer data."""
+    db.executescript(
+        """
+        CREATE TABLE card_bands (
+            order_id TEXT NOT NULL, channel TEXT NOT NULL, band TEXT NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (order_id, channel)
+        );
+        CREATE TABLE reminders (
+            order_id TEXT NOT NULL,
+            stage TEXT NOT NULL,                -- remind, escalate, ship_soon, ship_overdue
+            channel TEXT NOT NULL,
+            thread_ts TEXT NOT NULL,            -- the card (or digest) the reply goes under
+            claimed_at REAL NOT NULL,
+            ts TEXT,                            -- the reply, once posted
+            PRIMARY KEY (order_id, stage)
+        );
+        CREATE TABLE snoozes (
+            order_id TEXT PRIMARY KEY, until REAL NOT NULL, user_id TEXT NOT NULL, at REAL NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS(name="0012_summaries_and_home")
+def _summaries_and_home(db: Database) -> None:
+    """One claim per local day for the daily summary (posted once across processes and restarts), and who opened
+    App Home when, with their preferences and when their Home was last published. Holds no buyer data."""
+    db.executescript(
+        """
+        CREATE TABLE daily_summaries (
+            day TEXT PRIMARY KEY,               -- the local date (ORDERDESK_TIMEZONE) the summary is for
+            channel TEXT NOT NULL,
+            claimed_at REAL NOT NULL,
+            ts TEXT                             -- the message, once posted
+        );
+        CREATE TABLE home_users (
+            user_id TEXT PRIMARY KEY,
+            opened_at REAL NOT NULL,
+            published_at REAL,
+            dm_escalations INTEGER NOT NULL DEFAULT 0,
+            daily_summary INTEGER NOT NULL DEFAULT 0
+        );
+        """
+    )

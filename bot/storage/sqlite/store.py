@@ -18,10 +18,12 @@ from bot.storage.sqlite.audit import SqliteAudit
 from bot.storage.sqlite.buyers import SqliteBuyers
 from bot.storage.sqlite.coverage import SqliteCoverage
 from bot.storage.sqlite.db import DatabaseUnusable, SqliteDatabase, database_path_problem, in_memory
+from bot.storage.sqlite.home import SqliteHome
 from bot.storage.sqlite.ledger import SqliteLedger
 from bot.storage.sqlite.migrations import MIGRATIONS
 from bot.storage.sqlite.notifications import SqliteCards, SqliteNotifications
 from bot.storage.sqlite.orders import SqliteOrders
+from bot.storage.sqlite.reminders import SqliteOnCall
 from bot.storage.sqlite.run_lock import SqliteRunLocks
 from bot.storage.sqlite.state import SqliteState
 from bot.storage.sqlite.unfurls import SqliteUnfurls
@@ -53,6 +55,8 @@ class Store(
     SqliteUnfurls,
     SqliteBuyers,
     SqliteCoverage,
+    SqliteOnCall,
+    SqliteHome,
     SqliteDatabase,
 ):
     """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state,

@@ -1,0 +1,105 @@
+"""Posted cards whose deadline band changed are redrawn, and no others.
+
+A channel card shows its deadline in a form that stays true until the urgency band changes (later → soon →
+overdue, see :mod:`bot.domain.deadlines`). This job compares each open card's band now with the band it was last
+drawn with (stored per card), and redraws through the channel's lane only the cards whose band moved: a queue of
+hundreds of orders costs a ``chat.update`` per band change, within Slack's pace, never one per pass. A digest is
+redrawn once for all its orders that moved. The band is recorded after Slack took the redraw, so a failure is
+tried again on the next pass.
+
+One runner per database (the ``card-bands`` run lock): two ``serve`` processes never redraw a card twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import tzinfo
+from functools import partial
+
+from bot.actions.ledger import Ledger, new_key
+from bot.domain.deadlines import deadline
+from bot.notify.announce import Announcer
+from bot.notify.ports import ChannelWriter, Outbox
+from bot.storage.ports import RunLockBusy, Storage
+from bot.storage.rows import NotificationRow
+
+log = logging.getLogger(__name__)
+
+OPEN_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS")
+NO_DEADLINE = "none"  # the band recorded for a card that shows no clock
+
+
+class BandRefresher:
+    """One pass redraws the open cards whose band changed since they were drawn; returns how many it queued."""
+
+    def __init__(self, store: Storage, outbox: Outbox, zone: tzinfo, *, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._zone = zone
+        self._clock = clock
+        self._announcer = Announcer(store, Ledger(store, clock=clock))
+
+    def band_at(self, order_id: str, at: float) -> str:
+        clock = deadline(self._announcer.order(order_id), at, self._zone)
+        return clock.band if clock is not None else NO_DEADLINE
+
+    def run_in_service(self) -> int:
+        """The worker: skip this turn when another process is refreshing the same database."""
+        try:
+            with self._store.run_lock("card_bands", wait=False):
+                return self.refresh()
+        except RunLockBusy:
+            return 0
+
+    def refresh(self) -> int:
+        now = self._clock()
+        cards: list[tuple[NotificationRow, str]] = []
+        digests: dict[str, list[tuple[NotificationRow, str]]] = defaultdict(list)
+        for row in self._store.open_announcements(OPEN_STATES):
+            band = self.band_at(row.order_id, now)
+            shown = self._store.shown_band(row.order_id, row.channel)
+            if shown is None:  # drawn when posted (the poller's redraws since then drew the band of their time)
+                shown = self.band_at(row.order_id, row.posted_at or row.claimed_at)
+                self._store.set_shown_band(row.order_id, row.channel, shown)
+            if shown == band or row.ts is None:
+                continue
+            digest = self._store.digest_at(row.channel, row.ts)
+            if digest is not None:
+                digests[digest.id].append((row, band))
+            else:
+                cards.append((row, band))
+        jobs: list[tuple[Future[object], list[tuple[NotificationRow, str]]]] = []
+        for row, band in cards:
+            jobs.append(
+                (self._outbox.submit(row.channel, partial(self._redraw_card, row=row), self._on_error), [(row, band)])
+            )
+        for digest_id, moved in digests.items():
+            channel = moved[0][0].channel
+            jobs.append(
+                (self._outbox.submit(channel, partial(self._redraw_digest, digest_id=digest_id), self._on_error), moved)
+            )
+        for future, moved in jobs:
+            if future.exception() is not None:
+                continue  # the band stays as shown: the next pass tries again
+            for row, band in moved:
+                self._store.set_shown_band(row.order_id, row.channel, band)
+        return len(jobs)
+
+    def _on_error(self, message: str) -> None:
+        log.warning("could not redraw a card whose deadline band changed: %s", message)
+
+    def _redraw_card(self, out: ChannelWriter, row: NotificationRow) -> None:
+        assert row.ts is not None
+        order = self._announcer.order(row.order_id)
+        out.update_card(row.channel, row.ts, order, self._announcer.status(order), new_key())
+
+    def _redraw_digest(self, out: ChannelWriter, digest_id: str) -> None:
+        digest = self._store.get_digest(digest_id)
+        if digest is None or digest.ts is None:
+            return
+        orders = [self._announcer.order(order_id) for order_id in digest.order_ids]
+        out.update_digest(digest.channel, digest.ts, digest.id, orders)
