@@ -14,7 +14,10 @@ class PostgresHome(PostgresDatabase):
     def claim_summary(self, day: str, channel: str) -> bool:
         return (
             self._write(
-                "INSERT INTO daily_summaries (day, channel, claimed_at) VALUES (%s, %s, %s) ON CONFLICT (day) DO NOTHING",
+                """
+                INSERT INTO daily_summaries (day, channel, claimed_at) VALUES (%s, %s, %s)
+                ON CONFLICT (day) DO NOTHING
+                """,
                 (day, channel, self._clock()),
             )
             == 1

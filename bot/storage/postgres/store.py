@@ -1,8 +1,9 @@
 """orderdesk's PostgreSQL store: one object through which callers reach every table, for several replicas.
 
 Each aggregate's SQL lives in its own module of this package, as in the sqlite backend (orders and the buyer
-index, ledger, notifications and cards, audit, key/value state, run locks, unfurl reads, buyer-index coverage, on-call state, summaries and App Home users), built on
-:class:`bot.storage.postgres.db.PostgresDatabase`; :class:`PostgresStore` puts them together.
+index, ledger, notifications and cards, audit, key/value state, run locks, unfurl reads, the buyer index's
+coverage, on-call state, summaries and App Home users), built on :class:`bot.storage.postgres.db.PostgresDatabase`;
+:class:`PostgresStore` puts them together.
 
 A new table: a migration appended to ``migrations.MIGRATIONS`` (and its columns to ``COPIED_TABLES``), a module
 here with a ``PostgresDatabase`` subclass holding its SQL, and that class added to :class:`PostgresStore`'s bases.
