@@ -102,6 +102,9 @@ def test_to_env_reads_back_into_the_same_settings() -> None:
         log_level="DEBUG",
         http_workers=3,
         search_key="s" * 32,
+        ship_allowed=("U0SHIP",),
+        cancel_allowed=("S0LEADS", "U0LEAD"),
+        refund_allowed=("U0LEAD",),
     )
     defaults = Settings.from_env(GOOD, dotenv_path=None)
     assert all(getattr(changed, f) != getattr(defaults, f) for f in vars(defaults)), "a field kept its default"
