@@ -126,7 +126,7 @@ class Runner:
     def _record_failure(self, operation: Operation, entry: LedgerEntry, exc: GraphError) -> LedgerEntry:
         """Transient: retryable with the same key. Refused by state: read the order, since a refusal with the
         order showing this intent done means an earlier send of it (or another card's) got through."""
-        if exc.is_transient:
+        if exc.is_transient or problems.action_of(exc) == "retry":  # e.g. 2361076: payment not captured yet
             return self.ledger.fail(entry.key, problems.for_ledger(exc), retryable=True)
         message = None
         if isinstance(exc, OrderStateError):
