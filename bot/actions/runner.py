@@ -148,7 +148,7 @@ class Runner:
         """Show the recorded outcome on every card of the order(s) and to whoever waited for it; a requester
         whose card cannot show it is told."""
         if entry.state != "pending":
-            self._tell_waiters(entry)
+            self.tell_waiters(entry)
         if self._describe is not None:
             self._finish_action(entry)
             return
@@ -223,9 +223,9 @@ class Runner:
         self._publisher.tell(to, self.outcome(entry, request.order_id, waiting=True))
         settled = self.ledger.get(entry.key)
         if settled is not None and settled.state != "pending":  # it ended before the waiter was written
-            self._tell_waiters(settled)
+            self.tell_waiters(settled)
 
-    def _tell_waiters(self, entry: LedgerEntry) -> None:
+    def tell_waiters(self, entry: LedgerEntry) -> None:
         """Tell everyone who asked while ``entry`` was in flight how it ended (each once)."""
         for waiter in self.ledger.take_waiters(entry.key):
             order_id = str(waiter["order_id"])

@@ -412,3 +412,90 @@ def test_a_shipment_whose_answer_was_lost_is_sent_again_with_its_key_and_counted
     assert done.state == "succeeded"
     assert len(stack.graph_sandbox.order(order_id)["shipments"]["data"]) == 1
     assert len(posts(stack, "shipments")) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"reason": ""}, "reason", "Choose a reason"),
+        ({"note": "x" * 501}, "note", "At most 500 characters"),
+        ({"qty": "0"}, "qty", "Cancel at least one unit"),
+        ({"qty": "5"}, "qty", "At most 1"),
+    ],
+)
+def test_the_cancel_form_refuses_each_invalid_input_inline_without_calling_meta(
+    stack: Stack, change: dict[str, str], field: str, words: str
+) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=[{"quantity": 1}])["id"])
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_CANCEL)
+    full = stack.graph_sandbox.order(order_id)
+    item = full["items"]["data"][0]["id"]
+    values = cancel_values(full, change.get("reason", "OUT_OF_STOCK"), change.get("note", ""), False)
+    values[f"qty_{item}"][f"qty_{item}"]["value"] = change.get("qty", "1")
+    stack.graph_sandbox.clear_calls()
+    answer = submit(stack, view, values)
+    assert answer["response_action"] == "errors", answer
+    assert words in answer["errors"][f"qty_{item}" if field == "qty" else field]
+    assert stack.graph_sandbox.calls() == []
+
+
+def test_the_tracking_form_refuses_a_number_already_on_the_order_inline(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    stack.services.graph.send(
+        "POST",
+        f"{order_id}/shipments",
+        {"idempotency_key": new_key(), "tracking_info": {"carrier": "FEDEX", "tracking_number": "OLD123"}},
+    )
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_TRACKING)
+    values = {
+        "shipment": {"shipment": {"type": "static_select", "selected_option": None}},
+        "carrier": {ids.CARRIER_SELECT: option("DHL", "external_select")["value"]},
+        "tracking_number": {"tracking_number": text("old123")["value"]},
+    }
+    stack.graph_sandbox.clear_calls()
+    answer = submit(stack, view, values)
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"shipment", "tracking_number"}
+    assert "already on this order" in answer["errors"]["tracking_number"]
+    assert stack.graph_sandbox.calls() == []
+
+
+def test_the_carrier_picker_is_served_over_signed_http_common_carriers_first(stack: Stack) -> None:
+    def suggest(typed: str) -> list[str]:
+        payload = {
+            "type": "block_suggestion",
+            "token": "sandbox-verification-token",
+            "user": {"id": ALLOWED, "team_id": stack.slack_sandbox.team_id},
+            "team": {"id": stack.slack_sandbox.team_id},
+            "action_id": ids.CARRIER_SELECT,
+            "block_id": "carrier",
+            "value": typed,
+            "view": {"id": "V0", "type": "modal", "callback_id": ids.ACTION_MODAL},
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **stack.slack.sign(body)}
+        answer = stack.slack.send_raw(body, headers)
+        assert answer.status_code == 200
+        return [o["value"] for o in answer.json()["options"]]
+
+    common = suggest("")
+    assert {"UPS", "USPS", "FEDEX", "DHL"} <= set(common)
+    assert common[-1] == "OTHER"  # the common carriers, then Other
+    found = suggest("fedex")
+    assert "FEDEX" in found
+    assert "OTHER" in found
+
+
+def test_a_slack_connect_guest_cannot_open_an_action(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    ts = post_card(stack, order_id)
+    stack.graph_sandbox.clear_calls()
+    sent = stack.slack.block_action(
+        ids.ORDER_SHIP, card_buttons(stack, ts)[ids.ORDER_SHIP], user="U0FOREIGN", message_ts=ts
+    )
+    answer = json.dumps(stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url)))
+    assert "members of this workspace" in answer
+    assert stack.slack_sandbox.views() == []
+    assert stack.graph_sandbox.calls() == []

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.actions.answers import ActionConflict, ActionOutcome, NotAllowed, WriteBusy
+from bot.actions.answers import ActionConflict, ActionOutcome, Answer, NotAllowed, NotShown, WriteBusy
 from bot.actions.entries import CANCEL_ORDER, CREATE_SHIPMENT, REFUND_ORDER, UPDATE_SHIPMENT, derived_key
 from bot.actions.forms import quantity_field
 from bot.actions.order_actions import CANCEL, REFUND, SHIP, TRACKING, Line, Snapshot, offered_actions
@@ -325,8 +325,21 @@ def busy_text(answer: WriteBusy) -> str:
     )
 
 
-def answer_text(answer: ActionOutcome | ActionConflict | WriteBusy | NotAllowed) -> str:
+def answer_modal(action: str, answer: Answer) -> dict[str, Any]:
+    """A card action's answer shown on the modal it came from."""
+    if isinstance(answer, ActionOutcome):
+        action = ACTION_OF_OPERATION.get(answer.operation, action)
+    return outcome_modal(action, answer_text(answer))
+
+
+def answer_text(answer: Answer) -> str:
     match answer:
+        case NotShown(order_id):
+            shown = clip(escape(order_id), 100)
+            return (
+                "orderdesk did not show this button for this order, so nothing was sent to Meta. "
+                f"Look the order up again with `/order {shown}` and use the buttons on that card."
+            )
         case ActionOutcome():
             return outcome_text(answer)
         case ActionConflict():
