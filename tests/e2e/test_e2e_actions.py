@@ -4,6 +4,7 @@ refreshed cards and the modal, in the Slack sandbox."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -520,3 +521,20 @@ def test_an_action_from_a_lookup_card_replaces_that_card_with_the_order_as_it_no
     )
     assert replaced[-1].get("replace_original") is True
     assert "*Shipments* (1)" in json.dumps(replaced[-1]["blocks"])
+
+
+def test_an_order_held_in_processing_for_a_day_can_be_cancelled_whole(stack: Stack) -> None:
+    young = str(stack.graph_sandbox.add_order(state="FB_PROCESSING", items=1)["id"])
+    assert ids.ORDER_CANCEL not in card_buttons(stack, post_card(stack, young))
+    held = str(
+        stack.graph_sandbox.add_order(state="FB_PROCESSING", items=1, created=int(time.time()) - 25 * 3600)["id"]
+    )
+    ts = post_card(stack, held)
+    view = open_form(stack, ts, ids.ORDER_CANCEL)
+    review = review_of(stack, view, cancel_values(stack.graph_sandbox.order(held), "SUSPICIOUS_ORDER", "", False))
+    assert "the whole order" in json.dumps(review["blocks"])
+    submit(stack, review, {})
+    assert "white_check_mark" in outcome_text(stack, view["id"])
+    [sent] = posts(stack, "cancellations")
+    assert "items" not in sent["params"]  # the whole order
+    assert stack.graph_sandbox.order(held)["order_status"]["state"] == "COMPLETED"
