@@ -82,6 +82,9 @@ class Settings:
     escalate_after_seconds: int = 4 * 3600
     oncall_group: str | None = None
     summary_at: str | None = None
+    ship_allowed: tuple[str, ...] = ()  # empty: whoever may acknowledge
+    cancel_allowed: tuple[str, ...] = ()  # empty: nobody (money leaves the shop)
+    refund_allowed: tuple[str, ...] = ()  # empty: nobody
 
     @property
     def graph_base_url(self) -> str:
@@ -181,6 +184,9 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_ESCALATE_AFTER": ("escalate_after_seconds", False, "a duration of at least 1s, e.g. 4h"),
     "ORDERDESK_ONCALL_GROUP": ("oncall_group", False, "a Slack user-group id such as S0123456789"),
     "ORDERDESK_SUMMARY_AT": ("summary_at", False, "a local time HH:MM such as 09:00, or empty for no summary"),
+    "ORDERDESK_SHIP_ALLOWED": ("ship_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
+    "ORDERDESK_CANCEL_ALLOWED": ("cancel_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
+    "ORDERDESK_REFUND_ALLOWED": ("refund_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
 }
 
 # The example values of `.env.example`, which pass the format checks below: a copied `.env` that was never filled
@@ -396,6 +402,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ORDERDESK_ESCALATE_AFTER": _duration(1),
     "ORDERDESK_ONCALL_GROUP": _group,
     "ORDERDESK_SUMMARY_AT": _hh_mm,
+    "ORDERDESK_SHIP_ALLOWED": _ack_allowed,
+    "ORDERDESK_CANCEL_ALLOWED": _ack_allowed,
+    "ORDERDESK_REFUND_ALLOWED": _ack_allowed,
 }
 
 

@@ -108,6 +108,9 @@ def test_to_env_reads_back_into_the_same_settings() -> None:
         escalate_after_seconds=120,
         oncall_group="S0ONCALL",
         summary_at="09:00",
+        ship_allowed=("U0SHIP",),
+        cancel_allowed=("S0LEADS", "U0LEAD"),
+        refund_allowed=("U0LEAD",),
     )
     defaults = Settings.from_env(GOOD, dotenv_path=None)
     assert all(getattr(changed, f) != getattr(defaults, f) for f in vars(defaults)), "a field kept its default"

@@ -137,6 +137,9 @@ def demo_settings(graph: GraphSandbox, slack: SlackSandbox, graph_url: str, data
         poll_seconds=poll,
         merchant_ref_template=MERCHANT_REF_TEMPLATE,
         ack_allowed=ACK_ALLOWED,
+        ship_allowed=ACK_ALLOWED,  # the card actions: the same people (carol is refused, in words)
+        cancel_allowed=ACK_ALLOWED,
+        refund_allowed=ACK_ALLOWED,
         log_level="WARNING",
         http_workers=8,
         # On-call in demo time: reminders after 6 polls, escalations to @oncall after 24 (30 s and 2 min live).

@@ -310,6 +310,14 @@ def attach_home_refresher(running: Running) -> None:
     running.add_worker("app-home", home.refresh_in_service, HOME_EVERY_SECONDS)
 
 
+def attach_action_sweeper(running: Running) -> None:
+    """Finishes card actions (shipments, tracking updates, cancellations) a crash left pending, and re-sends those
+    Meta did not answer: now, then every ``sweep_seconds``."""
+    actions = running.services.order_actions
+    if actions is not None:
+        running.add_worker("action-sweeper", actions.sweep, running.services.settings.sweep_seconds)
+
+
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_notifier,  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     attach_sweeper,
@@ -317,6 +325,7 @@ BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_reminders,
     attach_daily_summary,
     attach_home_refresher,
+    attach_action_sweeper,
 )
 
 

@@ -18,6 +18,7 @@ from bot.slack import ids
 from bot.slack.views import reading as read
 from bot.slack.views import words
 from bot.slack.views.acknowledge import ack_buttons, status_text
+from bot.slack.views.action_modal import action_buttons
 from bot.slack.views.clock import clock_text
 from bot.slack.views.help import message_blocks
 from bot.slack.views.kit import (
@@ -106,6 +107,9 @@ def order_card(
 ) -> list[Block]:
     """The full card of one order: for the asking agent (ephemeral), or, with ``shared_by``, for the channel.
 
+    ``ack_key`` is the card's key: the Acknowledge buttons carry it, and each action button (Mark shipped…, ...)
+    a key derived from it.
+
     The channel version leaves out the buyer's name and the "Show contact" button. Neither version ever holds
     the buyer's email, phone or street address: those are revealed by :func:`contact_blocks` only. ``clock`` is
     the order's deadline (:func:`bot.domain.deadlines.deadline`), drawn to stay true in the channel version.
@@ -158,7 +162,7 @@ def order_card(
     if notes:
         blocks.append(context(*notes))
 
-    buttons = ack_buttons(order, ack_key, ack_status)
+    buttons = ack_buttons(order, ack_key, ack_status) + action_buttons(order, ack_key)
     actionable = read.actionable_id(order)
     if actionable and not shared_by:
         buttons += [
@@ -231,7 +235,8 @@ def notification_card(
     notes = ([clock_text(clock, live=False)] if clock else []) + ([status_text(ack_status)] if ack_status else [])
     if notes:
         blocks.append(context(*notes))
-    return blocks + actions(ack_buttons(order, ack_key, ack_status) + _open_button(order, commerce_manager_url))
+    buttons = ack_buttons(order, ack_key, ack_status) + action_buttons(order, ack_key)
+    return blocks + actions(buttons + _open_button(order, commerce_manager_url))
 
 
 def notification_text(order: Mapping[str, Any]) -> str:
