@@ -87,7 +87,8 @@ def test_healthz_reports_database_graph_version_and_added_sections(stack: Stack)
         "database": True,
         "graph": "reachable",
         "poller": {"last_poll": None, "queue": 0},
-        "jobs": {"ack-sweeper": "running here"},  # the single-runner jobs, and whether this process runs them
+        # the single-runner jobs, and whether this process runs them
+        "jobs": {"ack-sweeper": "running here", "app-home": "running here", "action-sweeper": "running here"},
     }
     assert isinstance(body["version"], str)
     assert body["version"]
