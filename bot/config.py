@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,9 @@ class Settings:
     log_level: str = "INFO"
     http_workers: int = 16
     search_key: str | None = field(default=None, repr=False)
+    refund_approval_over: Decimal | None = None  # None: no refund needs a second person's approval
+    approval_channel: str | None = None  # None: the channel of the card the refund was asked from
+    approval_ttl_seconds: int = 24 * 3600
 
     @property
     def graph_base_url(self) -> str:
@@ -156,6 +160,13 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_LOG_LEVEL": ("log_level", False, "one of DEBUG, INFO, WARNING, ERROR"),
     "ORDERDESK_HTTP_WORKERS": ("http_workers", False, "a whole number of server threads >= 1, e.g. 16"),
     "ORDERDESK_SEARCH_KEY": ("search_key", False, "a random secret of at least 16 characters (openssl rand -hex 32)"),
+    "ORDERDESK_REFUND_APPROVAL_OVER": (
+        "refund_approval_over",
+        False,
+        "an amount in the orders' currency such as 100 or 250.50 (empty: no refund needs approval)",
+    ),
+    "ORDERDESK_APPROVAL_CHANNEL": ("approval_channel", False, "a Slack channel id such as C0123456789 (not a DM)"),
+    "ORDERDESK_APPROVAL_TTL": ("approval_ttl_seconds", False, "a duration of at least 1m, e.g. 24h or 2d"),
 }
 
 # The example values of `.env.example`, which pass the format checks below: a copied `.env` that was never filled
@@ -299,6 +310,20 @@ def _search_key(raw: str) -> str:
     return raw
 
 
+def _amount(raw: str) -> Decimal:
+    """A plain non-negative amount (``100``, ``250.50``): compared with each refund in its order's currency."""
+    if not re.fullmatch(r"\d{1,15}(\.\d{1,4})?", raw):
+        raise ValueError
+    return Decimal(raw)
+
+
+def _shared_channel(raw: str) -> str:
+    """A channel people share: a public or private channel id, never a direct message (``D…``)."""
+    if raw.startswith("D"):
+        raise ValueError
+    return _channel(raw)
+
+
 def _log_level(raw: str) -> str:
     value = raw.upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -335,6 +360,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ORDERDESK_LOG_LEVEL": _log_level,
     "ORDERDESK_HTTP_WORKERS": _int(1),
     "ORDERDESK_SEARCH_KEY": _search_key,
+    "ORDERDESK_REFUND_APPROVAL_OVER": _amount,
+    "ORDERDESK_APPROVAL_CHANNEL": _shared_channel,
+    "ORDERDESK_APPROVAL_TTL": _duration(60),
 }
 
 

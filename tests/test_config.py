@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,9 @@ def test_to_env_reads_back_into_the_same_settings() -> None:
         log_level="DEBUG",
         http_workers=3,
         search_key="s" * 32,
+        refund_approval_over=Decimal("99.5"),
+        approval_channel="C0APPROVE",
+        approval_ttl_seconds=3600,
     )
     defaults = Settings.from_env(GOOD, dotenv_path=None)
     assert all(getattr(changed, f) != getattr(defaults, f) for f in vars(defaults)), "a field kept its default"
@@ -183,3 +187,37 @@ def test_the_search_key_is_optional_long_and_never_shown() -> None:
         Settings.from_env({**GOOD, "ORDERDESK_SEARCH_KEY": "short"}, dotenv_path=None)
     assert "ORDERDESK_SEARCH_KEY is malformed" in str(raised.value)
     assert "short" not in str(raised.value)
+
+
+def test_four_eyes_settings_parse_and_refuse_what_they_cannot_use() -> None:
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "FB_PAGE_ID": "1", "FB_PAGE_ACCESS_TOKEN": "t"}
+    default = Settings.from_env(base, dotenv_path=None)
+    assert (default.refund_approval_over, default.approval_channel, default.approval_ttl_seconds) == (
+        None,
+        None,
+        86_400,
+    )
+    taken = Settings.from_env(
+        {
+            **base,
+            "ORDERDESK_REFUND_APPROVAL_OVER": "250.50",
+            "ORDERDESK_APPROVAL_CHANNEL": "C0APPROVE",
+            "ORDERDESK_APPROVAL_TTL": "2d",
+        },
+        dotenv_path=None,
+    )
+    assert (taken.refund_approval_over, taken.approval_channel, taken.approval_ttl_seconds) == (
+        Decimal("250.50"),
+        "C0APPROVE",
+        172_800,
+    )
+    assert Settings.from_env(taken.to_env(), dotenv_path=None) == taken
+    bad = {
+        "ORDERDESK_REFUND_APPROVAL_OVER": "-5",
+        "ORDERDESK_APPROVAL_CHANNEL": "D0DIRECT",
+        "ORDERDESK_APPROVAL_TTL": "5s",
+    }
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({**base, **bad}, dotenv_path=None)
+    assert len(error.value.problems) == 3
+    assert all(name in str(error.value) for name in bad)

@@ -35,6 +35,19 @@ REASON_WORDS: dict[str, str] = REFUND_REASONS
 REFUNDS_BEFORE = "refunds_before"  # stored with the request, never sent: see the module docstring
 _GRAPH_PARAMS = ("reason_code", "reason_text", "items", "shipping", "deductions")
 READ_BACK_FIELDS = "id,order_status,refunds.limit(100){id,refund_reason,refund_amount,items}"
+# What :func:`bot.domain.remaining.remaining` needs of an order, without buyer data, in one request.
+REFUND_ORDER_FIELDS = ",".join(
+    (
+        "id",
+        "order_status",
+        "estimated_payment_details",
+        "selected_shipping_option",
+        "items.limit(100){id,retailer_id,product_name,quantity,price_per_unit}",
+        "shipments.limit(100){id,items}",
+        "cancellations.limit(100){id,items}",
+        "refunds.limit(100){id,refund_reason,refund_amount,items}",
+    )
+)
 
 
 def reason_words(code: str) -> str:
