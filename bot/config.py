@@ -73,6 +73,9 @@ class Settings:
     log_level: str = "INFO"
     http_workers: int = 16
     search_key: str | None = field(default=None, repr=False)
+    ship_allowed: tuple[str, ...] = ()  # empty: whoever may acknowledge
+    cancel_allowed: tuple[str, ...] = ()  # empty: nobody (money leaves the shop)
+    refund_allowed: tuple[str, ...] = ()  # empty: nobody
     refund_approval_over: Decimal | None = None  # None: no refund needs a second person's approval
     approval_channel: str | None = None  # None: the channel of the card the refund was asked from
     approval_ttl_seconds: int = 24 * 3600
@@ -160,6 +163,9 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_LOG_LEVEL": ("log_level", False, "one of DEBUG, INFO, WARNING, ERROR"),
     "ORDERDESK_HTTP_WORKERS": ("http_workers", False, "a whole number of server threads >= 1, e.g. 16"),
     "ORDERDESK_SEARCH_KEY": ("search_key", False, "a random secret of at least 16 characters (openssl rand -hex 32)"),
+    "ORDERDESK_SHIP_ALLOWED": ("ship_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
+    "ORDERDESK_CANCEL_ALLOWED": ("cancel_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
+    "ORDERDESK_REFUND_ALLOWED": ("refund_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
     "ORDERDESK_REFUND_APPROVAL_OVER": (
         "refund_approval_over",
         False,
@@ -360,6 +366,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ORDERDESK_LOG_LEVEL": _log_level,
     "ORDERDESK_HTTP_WORKERS": _int(1),
     "ORDERDESK_SEARCH_KEY": _search_key,
+    "ORDERDESK_SHIP_ALLOWED": _ack_allowed,
+    "ORDERDESK_CANCEL_ALLOWED": _ack_allowed,
+    "ORDERDESK_REFUND_ALLOWED": _ack_allowed,
     "ORDERDESK_REFUND_APPROVAL_OVER": _amount,
     "ORDERDESK_APPROVAL_CHANNEL": _shared_channel,
     "ORDERDESK_APPROVAL_TTL": _duration(60),

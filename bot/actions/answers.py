@@ -22,6 +22,7 @@ class Requester:
     channel_id: str | None
     response_url: str | None
     order_id: str | None = None
+    view_id: str | None = None  # the modal the request came from, which shows the answer while it is open
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,48 @@ class NotAllowed:
     allowed: tuple[str, ...]
     other_workspace: bool
     group_names: Mapping[str, str] = field(default_factory=dict)
+    verb: str = "acknowledge"  # what was refused, as a verb: "acknowledge", "ship", "cancel", "refund"
+    setting: str = "ORDERDESK_ACK_ALLOWED"  # the list that would allow it (named when nobody is on it)
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """Where a card action's write stands (a shipment, a tracking update, a cancellation, a refund).
+
+    ``summary`` says what it does in words ("Shipped 2 items with UPS 1Z…"); ``message``, ``code`` and
+    ``subcode`` say why it failed; ``waiting``: it is in flight and the requester is told the end later.
+    """
+
+    order_id: str
+    operation: str
+    state: str  # "pending", "succeeded", "failed" (fix and try again), "retryable", "given_up"
+    user_id: str
+    summary: str
+    key: str
+    message: str | None = None
+    code: int | None = None
+    subcode: int | None = None
+    next_try: float | None = None
+    waiting: bool = False
+    approver: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionConflict:
+    """The card's key was already used for a different write of this kind: nothing was sent to Meta."""
+
+    order_id: str
+    noun: str  # "shipment", "cancellation", ...
+
+
+@dataclass(frozen=True)
+class WriteBusy:
+    """Another write to the order (another card's) is in flight or being retried: nothing was sent."""
+
+    order_id: str
+    operation: str
+    user_id: str
+    state: str
 
 
 @dataclass(frozen=True)
@@ -110,4 +153,7 @@ Answer = (
     | History
     | HistoryUsage
     | UnknownOrder
+    | ActionOutcome
+    | ActionConflict
+    | WriteBusy
 )

@@ -18,6 +18,14 @@ from bot.storage.sqlite.store import Row
 
 ACKNOWLEDGE_ORDER = "acknowledge_order"
 ACKNOWLEDGE_ORDERS = "acknowledge_orders"
+ACK_OPERATIONS = frozenset({ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS})
+
+# The writes from a card's modals. Unlike an acknowledgement, each may happen many times to one order (a partial
+# shipment, then another), so their claims hold the order's *write* lock only while in flight (see ``lock_ids``).
+CREATE_SHIPMENT = "create_shipment"
+UPDATE_SHIPMENT = "update_shipment"
+CANCEL_ORDER = "cancel_order"
+REFUND_ORDER = "refund_order"
 
 # Meta accepts "any alphanumeric string up to 100 characters" and its own samples use hyphenated UUIDs.
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -28,6 +36,22 @@ LedgerState = Literal["pending", "succeeded", "failed"]
 def new_key() -> str:
     """A fresh idempotency key for one intent: 32 alphanumeric characters, valid for Meta however it reads."""
     return uuid.uuid4().hex
+
+
+def derived_key(card_key: str, action: str) -> str:
+    """The idempotency key of one action offered by one rendered card: 32 hex characters, a pure function of the
+    card's key and the action, so every press of that card's button (and every modal it opens) is one intent."""
+    return hashlib.sha256(f"{card_key}:{action}".encode()).hexdigest()[:32]
+
+
+def write_lock(order_id: str) -> str:
+    """The lock an order's shipment, tracking update, cancellation or refund holds while it is in flight.
+
+    Meta lets one request modify an order at a time (2361050), and two cards of one order must not both ship its
+    last units: one such write per order at a time. It is a name in the same table as the acknowledgement locks,
+    apart from them, so an acknowledged order can still be shipped.
+    """
+    return f"{order_id}/write"
 
 
 def canonical_json(value: Any) -> str:
@@ -71,6 +95,14 @@ class LedgerEntry:
         if self.operation == ACKNOWLEDGE_ORDERS:
             return [str(order["id"]) for order in self.params.get("orders", [])]
         return [self.order_id]
+
+    @property
+    def lock_ids(self) -> list[str]:
+        """The locks this entry's claim holds while it lives: the orders of an acknowledgement, else the order's
+        write lock (:func:`write_lock`), which a success frees again."""
+        if self.operation in ACK_OPERATIONS:
+            return self.order_ids
+        return [write_lock(self.order_id)]
 
     def reference_for(self, order_id: str) -> str | None:
         """The merchant reference this entry sends for ``order_id``."""

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot.actions.entries import (
+    ACK_OPERATIONS,
     ACKNOWLEDGE_ORDER,
     ACKNOWLEDGE_ORDERS,
     KEY_PATTERN,
@@ -137,11 +138,11 @@ class Ledger:
                 with self._store.transaction():
                     if not self._store.ledger_insert(self._row(entry)):
                         return self._same_key(entry)
-                    if not self._store.lock_order(order_id, key, entry.reference):
+                    if not all(self._store.lock_order(lock, key, entry.reference) for lock in entry.lock_ids):
                         raise _Rollback
                     return Claim(won=True, entry=entry)
             except _Rollback:
-                blocked = self._blocked(order_id, entry.reference)
+                blocked = self._blocked(entry.lock_ids[0], entry.reference)
                 if blocked is not None:
                     return blocked
                 # The holder ended between our insert and this read: the order is free, so claim again.
@@ -201,18 +202,26 @@ class Ledger:
                 if row is None:
                     return None
                 entry = entry_from_row(row)
-                for order_id in entry.order_ids:
-                    if not self._store.lock_order(order_id, key, entry.reference_for(order_id)):
+                for lock in entry.lock_ids:
+                    if not self._store.lock_order(lock, key, entry.reference_for(lock)):
                         raise _Rollback
                 return entry
         except _Rollback:
             return None
 
-    def succeed(self, key: str, response: Mapping[str, Any], *, order_state: str = "IN_PROGRESS") -> LedgerEntry:
+    def succeed(
+        self,
+        key: str,
+        response: Mapping[str, Any],
+        *,
+        order_state: str = "IN_PROGRESS",
+        detail: str | None = None,
+    ) -> LedgerEntry:
         """Record Meta's success, its audit row and (for acknowledgements) the orders index, in one transaction.
 
-        The orders of a batch that Meta refused one by one are freed. Succeeding twice (an abandoned owner and
-        its successor both hear Meta's replay) records it once.
+        The orders of a batch that Meta refused one by one are freed; any other write frees the order's write
+        lock, since the order may be changed again. ``detail`` (words of what was done) goes into the audit row.
+        Succeeding twice (an abandoned owner and its successor both hear Meta's replay) records it once.
         """
         now = self._clock()
         with self._store.transaction():
@@ -220,7 +229,11 @@ class Ledger:
             if row is None:
                 return self._existing(key)
             entry = entry_from_row(row)
-            self._audit(entry, "succeeded", f"reference {entry.reference}" if entry.reference else None, now)
+            words = detail or (f"reference {entry.reference}" if entry.reference else None)
+            self._audit(entry, "succeeded", words, now)
+            if entry.operation not in ACK_OPERATIONS:
+                self._store.unlock(key)
+                return entry
             acknowledged = _acknowledged(entry, response)
             for order_id, reference in acknowledged:
                 self._store.set_order_state(order_id, order_state)

@@ -1,5 +1,6 @@
-"""Who may write to Meta: members of the workspace orderdesk is installed in, and, when ``ORDERDESK_ACK_ALLOWED``
-names users and user groups, only those.
+"""Who may write to Meta: members of the workspace orderdesk is installed in, and, when the action's setting
+(``ORDERDESK_ACK_ALLOWED``, ``ORDERDESK_SHIP_ALLOWED``, ...) names users and user groups, only those. An empty list
+means everyone for acknowledging and shipping, and nobody for cancelling and refunding (money leaves the shop).
 
 Group membership comes through the :class:`Groups` port (Slack's user groups, cached, in
 :class:`bot.slack.access.Members`); when it cannot say, a group has no members (fail closed). Every refusal is in
@@ -43,18 +44,44 @@ def is_group(entry: str) -> bool:
 
 
 class Permissions:
-    """The check every write makes before claiming anything."""
+    """The check every write makes before claiming anything.
 
-    def __init__(self, allowed: tuple[str, ...], store: Store, groups: Groups | None = None) -> None:
+    ``setting`` names the list in answers and the audit; ``verb`` says what it allows ("acknowledge");
+    ``empty_allows_all`` says what an empty list means.
+    """
+
+    def __init__(
+        self,
+        allowed: tuple[str, ...],
+        store: Store,
+        groups: Groups | None = None,
+        *,
+        setting: str = "ORDERDESK_ACK_ALLOWED",
+        verb: str = "acknowledge",
+        empty_allows_all: bool = True,
+    ) -> None:
         self._allowed = allowed
         self._store = store
         self._groups = groups or NoGroups()
+        self.setting = setting
+        self.verb = verb
+        self._empty_allows_all = empty_allows_all
+
+    @property
+    def nobody(self) -> bool:
+        """True when nobody may act: an empty list that means nobody (the button says who can allow it)."""
+        return not self._allowed and not self._empty_allows_all
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return self._allowed
 
     def refusal(self, actor: Actor, *, order_id: str | None, key: str | None, action: str) -> NotAllowed | None:
         """The answer for someone who may not act (and its audit row), or None if they may."""
         foreign = bool(actor.user_team_id and actor.workspace_id and actor.user_team_id != actor.workspace_id)
         allowed = self._allowed
-        if not foreign and (not allowed or actor.user_id in self._allowed_users()):
+        everyone = not allowed and self._empty_allows_all
+        if not foreign and (everyone or actor.user_id in self._allowed_users()):
             return None
         self._store.add_audit(
             action=action,
@@ -63,10 +90,12 @@ class Permissions:
             team_id=actor.user_team_id,
             key=key,
             outcome="refused",
-            detail="user from another workspace" if foreign else "not in ORDERDESK_ACK_ALLOWED",
+            detail="user from another workspace" if foreign else f"not in {self.setting}",
         )
         names = self._groups.group_names() if any(is_group(o) for o in allowed) else {}
-        return NotAllowed(tuple(allowed), other_workspace=foreign, group_names=names)
+        return NotAllowed(
+            tuple(allowed), other_workspace=foreign, group_names=names, verb=self.verb, setting=self.setting
+        )
 
     def _allowed_users(self) -> frozenset[str]:
         users = {entry for entry in self._allowed if not is_group(entry)}

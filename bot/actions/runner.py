@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from bot import logs
-from bot.actions.answers import Answer, Outcome, Requester
+from bot.actions.answers import ActionOutcome, Answer, Outcome, Requester
 from bot.actions.ledger import Ledger, LedgerEntry, new_key
 from bot.actions.operation import Operation, Request
 from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION, AckStatus, status_of
@@ -32,10 +32,17 @@ class Publisher(Protocol):
     """Where the engine's news goes: every card of an order, and the people who asked."""
 
     def order_changed(
-        self, order: Mapping[str, Any], cards: Sequence[Card], status: AckStatus, key: str | None
+        self,
+        order: Mapping[str, Any],
+        cards: Sequence[Card],
+        status: AckStatus | None,
+        key: str | None,
+        *,
+        change: ActionOutcome | None = None,
     ) -> list[Card]:
-        """Redraw ``cards`` of ``order`` with ``status`` (``key``: the fresh key a card offers when the order is
-        free again); the cards that were updated."""
+        """Redraw ``cards`` of ``order`` with ``status`` (``key``: the fresh key the card's buttons carry); the
+        cards that were updated. ``change``, a card action's outcome, also gets a line in each notification's
+        thread."""
         ...
 
     def tell(self, requester: Requester, answer: Answer) -> None:
@@ -78,13 +85,22 @@ class Runner:
         operations: Sequence[Operation],
         *,
         crash_points: CrashPoints | None = None,
+        describe: Callable[[LedgerEntry], str] | None = None,
     ) -> None:
+        """``describe`` (card actions): says what an entry does in words; the runner then answers with
+        :class:`ActionOutcome`, keeps each card's acknowledgement status, and adds a thread line on success.
+        Without it the runner answers for acknowledgements."""
         self.graph = graph
         self.store = store
         self.ledger = ledger
         self._publisher = publisher
         self._operations = {operation.name: operation for operation in operations}
         self._crash_points = crash_points or CrashPoints()
+        self._describe = describe
+
+    def knows(self, entry: LedgerEntry) -> bool:
+        """Whether ``entry`` is one of this runner's operations."""
+        return entry.operation in self._operations
 
     def operation(self, entry: LedgerEntry) -> Operation:
         return self._operations[entry.operation]
@@ -133,24 +149,69 @@ class Runner:
         whose card cannot show it is told."""
         if entry.state != "pending":
             self._tell_waiters(entry)
+        if self._describe is not None:
+            self._finish_action(entry)
+            return
         for order_id in self.operation(entry).shown_on(entry):
             status = status_of(entry, order_id)
-            # A permanent failure leaves the order to a fresh, corrected request; Retry carries the claim's own key.
-            key = new_key() if status.state == "failed" else None
+            # Every redrawn card carries a fresh key: a permanent failure leaves the order to a corrected request,
+            # a success to the next action; Retry carries the claim's own key.
             mine = request if order_id == entry.order_id else None
-            updated = self._update_cards(order_id, status, key, mine)
+            updated = self._update_cards(order_id, status, new_key(), mine)
             if mine is not None and not updated:
                 self.tell(mine, Outcome(order_id, status))
+
+    def _finish_action(self, entry: LedgerEntry) -> None:
+        """A card action's outcome: every card of the order redrawn (each keeps its acknowledgement status) with
+        a fresh key, and, once it succeeded or needs a person, one line in each notification's thread."""
+        if entry.state == "pending":
+            return
+        order_id = entry.order_id
+        cards = self.store.cards_for_order(order_id)
+        if not cards:
+            return
+        outcome = self.outcome(entry, order_id)
+        told = entry.state == "succeeded" or entry.gave_up
+        change = outcome if told and isinstance(outcome, ActionOutcome) else None
+        self._publisher.order_changed(
+            self._card_order(order_id), cards, self.ack_status(order_id), new_key(), change=change
+        )
+
+    def ack_status(self, order_id: str) -> AckStatus | None:
+        """The order's acknowledgement as its cards show it (a card action leaves that line as it is)."""
+        current = self.ledger.current(order_id)
+        return status_of(current, order_id) if current is not None else None
+
+    def outcome(self, entry: LedgerEntry, order_id: str, *, waiting: bool = False) -> Answer:
+        """How ``entry`` ends (or stands) for one of its orders, as an answer to whoever asked."""
+        if self._describe is None:
+            return Outcome(order_id, status_of(entry, order_id), waiting=waiting)
+        status = status_of(entry, order_id)
+        error = entry.error or {}
+        return ActionOutcome(
+            order_id=order_id,
+            operation=entry.operation,
+            state=status.state,
+            user_id=entry.user_id,
+            summary=self._describe(entry),
+            key=entry.key,
+            message=status.message,
+            code=error.get("code") if isinstance(error.get("code"), int) else None,
+            subcode=error.get("subcode") if isinstance(error.get("subcode"), int) else None,
+            next_try=status.next_try,
+            waiting=waiting,
+        )
 
     def tell(self, request: Request, answer: Answer) -> None:
         self._publisher.tell(requester_of(request), answer)
 
-    def answer_status(self, request: Request, entry: LedgerEntry) -> None:
+    def answer_status(self, request: Request, entry: LedgerEntry, *, requester: Requester | None = None) -> None:
         """Answer a request from the claim that has the order: its outcome, or, while it is in flight, that it is
-        under way, and its outcome later (the requester waits on it in the database, so a crash loses no answer)."""
-        status = status_of(entry, request.order_id)
-        if status.state != "pending":
-            self.tell(request, Outcome(request.order_id, status))
+        under way, and its outcome later (the requester waits on it in the database, so a crash loses no answer).
+        ``requester`` overrides where the answer goes (a modal's view)."""
+        to = requester or requester_of(request)
+        if entry.state != "pending":
+            self._publisher.tell(to, self.outcome(entry, request.order_id))
             return
         self.ledger.add_waiter(
             entry.key,
@@ -159,7 +220,7 @@ class Runner:
             channel=request.channel_id,
             response_url=request.response_url,
         )
-        self.tell(request, Outcome(request.order_id, status, waiting=True))
+        self._publisher.tell(to, self.outcome(entry, request.order_id, waiting=True))
         settled = self.ledger.get(entry.key)
         if settled is not None and settled.state != "pending":  # it ended before the waiter was written
             self._tell_waiters(settled)
@@ -169,7 +230,7 @@ class Runner:
         for waiter in self.ledger.take_waiters(entry.key):
             order_id = str(waiter["order_id"])
             requester = Requester(str(waiter["user_id"]), waiter["channel"], waiter["response_url"], order_id)
-            self._publisher.tell(requester, Outcome(order_id, status_of(entry, order_id)))
+            self._publisher.tell(requester, self.outcome(entry, order_id))
 
     def _update_cards(self, order_id: str, status: AckStatus, key: str | None, request: Request | None) -> bool:
         """Redraw every known card of the order; True if the requester's card was among them."""

@@ -21,6 +21,8 @@ def sweep(runner: Runner) -> int:
     """Re-drive every due entry this caller wins; how many it took over."""
     finished = 0
     for due in runner.ledger.due():
+        if not runner.knows(due):
+            continue  # another runner's operation (acknowledgements and card actions each sweep their own)
         entry = runner.ledger.take_over(due.key)
         if entry is None:
             continue  # another process or thread got it first

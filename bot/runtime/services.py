@@ -12,7 +12,11 @@ from dataclasses import dataclass, fields
 from types import TracebackType
 
 from bot.actions.acknowledge import AcknowledgementService
+from bot.actions.cancel import CANCEL_ACTION
+from bot.actions.order_actions import OrderActionsService
 from bot.actions.runner import CrashPoints
+from bot.actions.ship import SHIP_ACTION
+from bot.actions.update_tracking import TRACKING_ACTION
 from bot.config import Settings
 from bot.graph.client import GraphClient
 from bot.lookup.service import OrderService
@@ -34,6 +38,7 @@ class Services:
     notifier: object | None = None
     access: Access | None = None
     publisher: SlackPublisher | None = None
+    order_actions: OrderActionsService | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, crash_points: CrashPoints | None = None) -> Services:
@@ -53,8 +58,24 @@ class Services:
         )
         orders = OrderService(settings, graph, store)
         access = Access(store, members)
+        order_actions = OrderActionsService(
+            settings,
+            graph,
+            store,
+            publisher=publisher,
+            actions=[SHIP_ACTION, TRACKING_ACTION, CANCEL_ACTION],
+            groups=members,
+            crash_points=crash_points,
+        )
         return cls(
-            settings=settings, graph=graph, store=store, orders=orders, acks=acks, access=access, publisher=publisher
+            settings=settings,
+            graph=graph,
+            store=store,
+            orders=orders,
+            acks=acks,
+            access=access,
+            publisher=publisher,
+            order_actions=order_actions,
         )
 
     def context(self) -> dict[str, object]:

@@ -132,9 +132,18 @@ def attach_sweeper(running: Running) -> None:
         running.add_worker("ack-sweeper", acks.sweep, running.services.settings.sweep_seconds)
 
 
+def attach_action_sweeper(running: Running) -> None:
+    """Finishes card actions (shipments, tracking updates, cancellations) a crash left pending, and re-sends those
+    Meta did not answer: now, then every ``sweep_seconds``."""
+    actions = running.services.order_actions
+    if actions is not None:
+        running.add_worker("action-sweeper", actions.sweep, running.services.settings.sweep_seconds)
+
+
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_notifier,  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     attach_sweeper,
+    attach_action_sweeper,
 )
 
 

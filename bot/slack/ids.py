@@ -28,6 +28,14 @@ ACK_REF_MODAL = "ack_ref_modal"
 ACK_REF_BLOCK = "ack_ref_block"
 ACK_REF_INPUT = "ack_ref_input"
 
+# Card actions (buttons), their one modal (the action is in its metadata) and the carrier picker's options.
+ORDER_SHIP = "order_ship"
+ORDER_TRACKING = "order_tracking"
+ORDER_CANCEL = "order_cancel"
+ORDER_REFUND = "order_refund"
+ACTION_MODAL = "order_action_modal"
+CARRIER_SELECT = "carrier"  # an external_select: its options come from the options listener
+
 # Message metadata event type: lets the notifier find its own cards after a crash.
 ORDER_CARD_EVENT = "orderdesk_order_card"
 
@@ -41,4 +49,8 @@ ALL_ACTION_IDS = (
     DIGEST_ACK_ALL,
     ACK_PENDING_CONFIRM,
     OPEN_IN_COMMERCE_MANAGER,
+    ORDER_SHIP,
+    ORDER_TRACKING,
+    ORDER_CANCEL,
+    ORDER_REFUND,
 )

@@ -1,5 +1,6 @@
 """Slack's payloads turned into the actions engine's requests: a card's button press (:class:`Click`), the
-reference modal that carries it, and who pressed a bulk button (:func:`actor`).
+reference modal that carries it, who pressed a bulk button (:func:`actor`), and a card action's modal
+(:class:`ActionForm`, :func:`form_values`).
 
 Payloads come in signed, but their shape and the button values are whatever a client sent: anything orderdesk
 did not render itself is refused with :class:`BadRequest` (words for the user), never half read.
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.actions.operation import Actor, Request
+from bot.actions.order_actions import Snapshot
 from bot.slack.errors import BadRequest
 from bot.slack.views.blocks import ack_reference_modal, ack_value, parse_ack_value
 
@@ -125,3 +127,84 @@ def ack_pending_confirmed(body: Mapping[str, Any]) -> None:
             "orderdesk could not read that button, so nothing was done. Type /order ack-pending again and use "
             "the new button."
         )
+
+
+MAX_METADATA = 3000  # Slack's limit on a view's private_metadata
+FORM_STEPS = ("loading", "form", "review", "sending")
+
+
+@dataclass(frozen=True)
+class ActionForm:
+    """A card action's modal as it travels in ``private_metadata``: the click it was opened from (order, key,
+    card), the action, the step, the order snapshot the form was filled from and, at review, the checked
+    parameters that the final submission sends."""
+
+    click: Click
+    action: str
+    step: str
+    snap: Snapshot | None = None
+    params: dict[str, Any] | None = None
+
+    def to_metadata(self) -> str:
+        """Compact JSON within Slack's 3000 characters; ValueError when the order is too big to carry."""
+        data: dict[str, Any] = {"c": asdict(self.click), "a": self.action, "st": self.step}
+        if self.snap is not None:
+            data["s"] = self.snap.to_json()
+        if self.params is not None:
+            data["p"] = self.params
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        if len(text) > MAX_METADATA:
+            raise ValueError("the form's metadata does not fit in a modal")
+        return text
+
+    def at(self, step: str, *, snap: Snapshot | None = None, params: dict[str, Any] | None = None) -> ActionForm:
+        return ActionForm(
+            self.click, self.action, step, snap or self.snap, params if params is not None else self.params
+        )
+
+    @classmethod
+    def from_metadata(cls, text: object, *, user_id: object, user_team_id: object) -> ActionForm:
+        """The form orderdesk wrote, submitted by ``user_id``; :class:`BadRequest` for anything else."""
+        try:
+            data = json.loads(text) if isinstance(text, str) else None
+            if not isinstance(data, dict) or data.get("st") not in FORM_STEPS or not isinstance(data.get("a"), str):
+                raise TypeError("not an action form")
+            params = data.get("p")
+            if params is not None and not isinstance(params, dict):
+                raise TypeError("params are not an object")
+            snap = Snapshot.from_json(data["s"]) if "s" in data else None
+        except (KeyError, TypeError, ValueError) as error:
+            raise BadRequest(NOT_OUR_BUTTON) from error
+        click = Click.from_metadata(json.dumps(data.get("c")), user_id=user_id, user_team_id=user_team_id)
+        if snap is not None and snap.order_id != click.order_id:
+            raise BadRequest(NOT_OUR_BUTTON)
+        return cls(click, data["a"], data["st"], snap, params)
+
+
+def form_values(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A submitted modal's inputs by block id: text for text, number and select inputs (the option's value), True
+    or False for checkboxes; :class:`BadRequest` when the view carries no state."""
+    try:
+        values = view["state"]["values"]
+        if not isinstance(values, Mapping):
+            raise TypeError("no values")
+    except (KeyError, TypeError) as error:
+        raise BadRequest("orderdesk could not read that form, so nothing was done. Open it again.") from error
+    read: dict[str, Any] = {}
+    for block_id, inputs in values.items():
+        if not isinstance(inputs, Mapping):
+            continue
+        for element in inputs.values():
+            if not isinstance(element, Mapping):
+                continue
+            kind = element.get("type")
+            if kind == "checkboxes":
+                read[str(block_id)] = bool(element.get("selected_options"))
+            elif kind in ("static_select", "external_select", "radio_buttons"):
+                option = element.get("selected_option")
+                value = option.get("value") if isinstance(option, Mapping) else None
+                read[str(block_id)] = value if isinstance(value, str) else ""
+            else:
+                value = element.get("value")
+                read[str(block_id)] = value if isinstance(value, str) else ""
+    return read

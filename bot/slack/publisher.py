@@ -27,6 +27,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.actions.answers import (
+    ActionConflict,
+    ActionOutcome,
     Answer,
     BatchResults,
     History,
@@ -39,13 +41,15 @@ from bot.actions.answers import (
     ReferenceTaken,
     Requester,
     UnknownOrder,
+    WriteBusy,
 )
-from bot.actions.status import CARD_LOOKUP, CARD_SHARED, AckStatus
+from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION, CARD_SHARED, AckStatus
 from bot.config import Settings
 from bot.notify.ports import Change, NotifyError, OnError
 from bot.notify.ports import Job as ChannelJob
 from bot.slack import ids
 from bot.slack.lanes import Lanes, Send, call, ignore
+from bot.slack.views.action_modal import ACTION_OF_OPERATION, answer_text, outcome_modal, thread_line
 from bot.slack.views.blocks import (
     ack_conflict_blocks,
     ack_not_allowed_blocks,
@@ -117,9 +121,18 @@ class SlackPublisher:
         return True  # a publisher with nothing queued is still there
 
     def order_changed(
-        self, order: Mapping[str, Any], cards: Sequence[Card], status: AckStatus, key: str | None
+        self,
+        order: Mapping[str, Any],
+        cards: Sequence[Card],
+        status: AckStatus | None,
+        key: str | None,
+        *,
+        change: ActionOutcome | None = None,
     ) -> list[Card]:
-        """Redraw every given card of the order; the cards Slack took (a failure is logged, never raised)."""
+        """Redraw every given card of the order; the cards Slack took (a failure is logged, never raised).
+
+        ``change`` (a card action's outcome) also goes, as one line, into the thread of each notification card.
+        """
         updated = []
         for card in cards:
             blocks, text = self._render(card, order, status, key)
@@ -127,6 +140,11 @@ class SlackPublisher:
                 if card.channel and card.ts:
                     update = partial(call, "chat_update", channel=card.channel, ts=card.ts, blocks=blocks, text=text)
                     self.lanes.submit(card.channel, update, attempts=1, urgent=True).result()
+                    if change is not None and card.kind == CARD_NOTIFICATION:
+                        line = partial(
+                            call, "chat_postMessage", channel=card.channel, thread_ts=card.ts, text=thread_line(change)
+                        )
+                        self.lanes.submit(card.channel, line, attempts=3)
                 elif card.response_url:
                     WebhookClient(card.response_url).send(blocks=blocks, text=text, replace_original=True)
             except (NotifyError, SlackClientError, OSError):
@@ -136,9 +154,16 @@ class SlackPublisher:
         return updated
 
     def tell(self, requester: Requester, answer: Answer) -> None:
-        """An ephemeral answer that leaves the card as it is: through the ``response_url``, else the channel."""
+        """An ephemeral answer that leaves the card as it is: on the modal the request came from while it is open,
+        else through the ``response_url``, else in the channel."""
+        if requester.view_id and isinstance(answer, ActionOutcome | ActionConflict | WriteBusy | NotAllowed):
+            try:
+                self.client.views_update(view_id=requester.view_id, view=_answer_modal(answer))
+                return
+            except (SlackApiError, SlackClientError, OSError):
+                log.info("modal %s is gone; answering %s privately", requester.view_id, requester.user_id)
         blocks = answer_blocks(answer)
-        text = "orderdesk: acknowledgement"
+        text = "orderdesk: acknowledgement" if isinstance(answer, Outcome) else "orderdesk"
         try:
             if requester.response_url:
                 WebhookClient(requester.response_url).send(
@@ -152,7 +177,7 @@ class SlackPublisher:
             log.exception("could not answer %s about order %s", requester.user_id, requester.order_id)
 
     def _render(
-        self, card: Card, order: Mapping[str, Any], status: AckStatus, key: str | None
+        self, card: Card, order: Mapping[str, Any], status: AckStatus | None, key: str | None
     ) -> tuple[list[Block], str]:
         url = self._commerce_manager_url
         text = notification_text(order)
@@ -272,6 +297,8 @@ def answer_blocks(answer: Answer) -> list[Block]:
                 "orderdesk did not show this button for this order, so nothing was sent to Meta. "
                 f"Look the order up again with `/order {order_id}` and use the buttons on that card."
             )
+        case NotAllowed(allowed, other_workspace, group_names, verb) if verb != "acknowledge":
+            return message_blocks(answer_text(answer))
         case NotAllowed(allowed, other_workspace, group_names):
             return ack_not_allowed_blocks(allowed, other_workspace=other_workspace, group_names=group_names)
         case BatchResults(results, user_id):
@@ -282,4 +309,12 @@ def answer_blocks(answer: Answer) -> list[Block]:
             return message_blocks("Usage: `/order history &lt;order id or reference&gt;`")
         case UnknownOrder(query):
             return message_blocks(f"No order known with id or reference `{escape(query)}`.")
+        case ActionOutcome() | ActionConflict() | WriteBusy():
+            return message_blocks(answer_text(answer))
     raise TypeError(f"not an answer: {answer!r}")
+
+
+def _answer_modal(answer: ActionOutcome | ActionConflict | WriteBusy | NotAllowed) -> dict[str, Any]:
+    """A card action's answer shown on the modal it came from."""
+    action = ACTION_OF_OPERATION.get(answer.operation, "") if isinstance(answer, ActionOutcome) else ""
+    return outcome_modal(action, answer_text(answer))

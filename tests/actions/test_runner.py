@@ -13,7 +13,7 @@ import pytest
 from service_settings import service_settings
 
 from bot.actions.acknowledge import AcknowledgementService
-from bot.actions.answers import Answer, KeyConflict, NotAllowed, NotShown, Outcome, Requester
+from bot.actions.answers import ActionOutcome, Answer, KeyConflict, NotAllowed, NotShown, Outcome, Requester
 from bot.actions.operation import Actor, Request
 from bot.actions.permissions import Permissions
 from bot.actions.status import CARD_NOTIFICATION, AckStatus
@@ -33,8 +33,15 @@ class Recorder:
         self.told: list[tuple[Requester, Answer]] = []
 
     def order_changed(
-        self, order: Mapping[str, Any], cards: Sequence[Card], status: AckStatus, key: str | None
+        self,
+        order: Mapping[str, Any],
+        cards: Sequence[Card],
+        status: AckStatus | None,
+        key: str | None,
+        *,
+        change: ActionOutcome | None = None,
     ) -> list[Card]:
+        assert status is not None  # acknowledgements always redraw with their status
         self.changed.append((str(order["id"]), [card.id for card in cards], status, key))
         return list(cards)
 
@@ -87,7 +94,9 @@ def test_an_acknowledgement_redraws_the_orders_cards_and_a_second_card_is_told_t
     acks.acknowledge(request(order_id))
 
     [(changed_id, cards, status, key)] = recorder.changed
-    assert (changed_id, len(cards), status.state, key) == (order_id, 1, "succeeded", None)
+    assert (changed_id, len(cards), status.state) == (order_id, 1, "succeeded")
+    assert key is not None
+    assert key != KEY
     assert status.reference == f"FB-{order_id}"
     assert recorder.told == []  # the clicked card showed it
 

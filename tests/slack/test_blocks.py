@@ -175,8 +175,18 @@ def assert_within_limits(blocks: list[dict[str, Any]]) -> None:
     assert_no_foreign_markup(blocks)
 
 
+CARD_ACTION_IDS = {ids.ORDER_SHIP, ids.ORDER_TRACKING, ids.ORDER_CANCEL, ids.ORDER_REFUND}
+
+
 def action_ids(blocks: list[dict[str, Any]]) -> list[str]:
-    return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    """The card's buttons other than the card actions' (tested in tests/slack/test_action_views.py)."""
+    return [
+        e["action_id"]
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] not in CARD_ACTION_IDS
+    ]
 
 
 def buttons(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -18,12 +18,24 @@ _ACTION_WORDS: dict[str, tuple[str, str, str]] = {
     "acknowledge_order": ("Acknowledged", "Acknowledgement", "acknowledge"),
     "acknowledge_orders": ("Acknowledged (batch)", "Batch acknowledgement", "acknowledge in bulk"),
     "show_contact": ("Viewed contact", "Viewing contact", "view contact details"),
+    "create_shipment": ("Shipped", "Shipment", "ship"),
+    "update_shipment": ("Updated tracking", "Tracking update", "update tracking"),
+    "cancel_order": ("Cancelled", "Cancellation", "cancel"),
+    "refund_order": ("Refunded", "Refund", "refund"),
+    # Refusals before anything was claimed are audited under the card action's name.
+    "ship": ("Shipped", "Shipment", "ship"),
+    "update_tracking": ("Updated tracking", "Tracking update", "update tracking"),
+    "cancel": ("Cancelled", "Cancellation", "cancel"),
+    "refund": ("Refunded", "Refund", "refund"),
 }
 
 
 # Audit details written for support in configuration terms, in words an agent can act on.
 _DETAIL_WORDS = {
     "not in ORDERDESK_ACK_ALLOWED": "not on the list of who may acknowledge orders",
+    "not in ORDERDESK_SHIP_ALLOWED": "not on the list of who may ship orders",
+    "not in ORDERDESK_CANCEL_ALLOWED": "not on the list of who may cancel orders",
+    "not in ORDERDESK_REFUND_ALLOWED": "not on the list of who may refund orders",
     "user from another workspace": "a member of another workspace",
 }
 
@@ -59,7 +71,11 @@ def _history_detail(detail: object) -> str | None:
         parsed = None
     if isinstance(parsed, Mapping):
         message = parsed.get("message") or parsed.get("error_message")
-        return read.text(message, 200) if message else None
+        words = read.text(message, 200) if message else None
+        approver = parsed.get("approver")
+        if isinstance(approver, str) and approver:
+            words = f"{words or 'approved'} · approved by {mention(approver)}"
+        return words
     return read.text(_DETAIL_WORDS.get(detail, detail), 200)
 
 

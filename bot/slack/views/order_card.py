@@ -17,6 +17,7 @@ from bot.slack import ids
 from bot.slack.views import reading as read
 from bot.slack.views import words
 from bot.slack.views.acknowledge import ack_buttons, status_text
+from bot.slack.views.action_modal import action_buttons
 from bot.slack.views.help import message_blocks
 from bot.slack.views.kit import (
     Block,
@@ -103,6 +104,9 @@ def order_card(
 ) -> list[Block]:
     """The full card of one order: for the asking agent (ephemeral), or, with ``shared_by``, for the channel.
 
+    ``ack_key`` is the card's key: the Acknowledge buttons carry it, and each action button (Mark shipped…, ...)
+    a key derived from it.
+
     The channel version leaves out the buyer's name and the "Show contact" button. Neither version ever holds
     the buyer's email, phone or street address: those are revealed by :func:`contact_blocks` only.
     """
@@ -153,7 +157,7 @@ def order_card(
     if notes:
         blocks.append(context(*notes))
 
-    buttons = ack_buttons(order, ack_key, ack_status)
+    buttons = ack_buttons(order, ack_key, ack_status) + action_buttons(order, ack_key)
     actionable = read.actionable_id(order)
     if actionable and not shared_by:
         buttons += [
@@ -223,7 +227,8 @@ def notification_card(
     blocks = [section("\n".join(line for line in lines if line))]
     if ack_status:
         blocks.append(context(status_text(ack_status)))
-    return blocks + actions(ack_buttons(order, ack_key, ack_status) + _open_button(order, commerce_manager_url))
+    buttons = ack_buttons(order, ack_key, ack_status) + action_buttons(order, ack_key)
+    return blocks + actions(buttons + _open_button(order, commerce_manager_url))
 
 
 def notification_text(order: Mapping[str, Any]) -> str:
