@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import acknowledge, actions, commands, digest, export, find, lookup, unfurl
+from handlers import acknowledge, actions, approvals, commands, digest, export, find, lookup, unfurl
 
-FEATURES = (commands, lookup, acknowledge, digest, export, unfurl, find, actions)
+FEATURES = (commands, lookup, acknowledge, digest, export, unfurl, find, actions, approvals)
 
 
 def register_all(app: App) -> None:

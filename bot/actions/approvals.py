@@ -31,11 +31,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from bot.actions.answers import NotAllowed
+from bot.actions.answers import NotAllowed, NotShown
+from bot.actions.entries import REFUND_ORDER
 from bot.actions.ledger import Ledger, LedgerEntry
 from bot.actions.operation import Actor, Request
+from bot.actions.order_actions import REFUND, OrderActionsService
 from bot.actions.permissions import Permissions
-from bot.actions.refund import REFUND_ORDER, REFUND_ORDER_FIELDS, refund_params
+from bot.actions.refund import REFUND_ORDER_FIELDS, refund_params
 from bot.actions.runner import Runner
 from bot.actions.status import AckStatus, status_of
 from bot.domain import money
@@ -188,16 +190,19 @@ ApprovalNews = (
     | ApprovalUnknown
     | ApprovalBusy
     | NotAllowed
+    | NotShown
 )
 
 
 @dataclass(frozen=True)
 class Person:
-    """Whom to tell: a user, through a ``response_url`` if there is one, else privately in ``channel``."""
+    """Whom to tell: a user, on the modal ``view_id`` while it is open, else through a ``response_url``, else
+    privately in ``channel``."""
 
     user_id: str
     channel: str | None = None
     response_url: str | None = None
+    view_id: str | None = None
 
 
 class ApprovalBoard(Protocol):
@@ -212,6 +217,10 @@ class ApprovalBoard(Protocol):
         ...
 
     def tell(self, person: Person, news: ApprovalNews) -> None: ...
+
+    def shared_channel(self, channel: str) -> bool:
+        """Whether ``channel`` is shared with another organisation (Slack Connect); True when that is not known."""
+        ...
 
 
 class ApprovalService:
@@ -246,14 +255,38 @@ class ApprovalService:
         """Whether the refund's total before tax is strictly greater than ``ORDERDESK_REFUND_APPROVAL_OVER``."""
         return self._over is not None and preview.total > self._over
 
-    def ask(self, request: Request, preview: RefundPreview, *, shared_channel: bool = False) -> ApprovalNews:
+    def submit(
+        self,
+        actions: OrderActionsService,
+        request: Request,
+        preview: RefundPreview,
+        params: Mapping[str, Any],
+        *,
+        view_id: str | None = None,
+    ) -> None:
+        """The Refund modal's final submission: sent like every card action (``params``, checked against the
+        order), or, when its total is over ``ORDERDESK_REFUND_APPROVAL_OVER``, asked for a second person's approval
+        (the requester hears where, on the modal)."""
+        if not self.needs_approval(preview):
+            actions.submit(REFUND, request, params, view_id=view_id)
+            return
+        person = Person(request.user_id, request.channel_id, request.response_url, view_id)
+        refused = actions.refusal(REFUND, request)
+        if refused is not None:
+            self._board.tell(person, refused)
+            return
+        self._board.tell(person, self.ask(request, preview))
+
+    def ask(self, request: Request, preview: RefundPreview) -> ApprovalNews:
         """Store and post a request for ``preview`` (already checked) under the request's key; tell nobody yet.
 
-        ``shared_channel``: the card's channel is a Slack Connect channel, where approvals are never asked.
+        Without ``ORDERDESK_APPROVAL_CHANNEL`` the request goes to the card's channel, unless that is a direct
+        message or a Slack Connect channel (people of another organisation would see, and could not decide).
         """
         channel = self._channel or request.channel_id
-        if channel is None or (self._channel is None and (channel.startswith("D") or shared_channel)):
-            where = "a direct message" if channel is None or channel.startswith("D") else "a Slack Connect channel"
+        direct = channel is None or channel.startswith("D")
+        if channel is None or (self._channel is None and (direct or self._board.shared_channel(channel))):
+            where = "a direct message" if direct else "a Slack Connect channel"
             return ApprovalNotPossible(
                 request.order_id,
                 f"This refund of {preview.money(preview.total)} needs a second person's approval, which is not "

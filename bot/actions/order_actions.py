@@ -30,6 +30,7 @@ from bot.actions.permissions import Groups, Permissions
 from bot.actions.runner import CrashPoints, Publisher, Runner
 from bot.actions.sweeper import sweep
 from bot.config import Settings
+from bot.domain.remaining import remaining, to_compact
 from bot.graph.client import GraphClient
 from bot.graph.wire import segment
 from bot.storage.sqlite.store import Store
@@ -179,6 +180,7 @@ class Snapshot:
     shipments: tuple[Shipment, ...] = ()
     offered: tuple[str, ...] = ()
     more_lines: int = 0  # items left out of ``lines`` (beyond :data:`MAX_FORM_LINES`)
+    refund: dict[str, Any] | None = None  # what is left to refund (bot.domain.remaining.to_compact), when offered
 
     def line(self, item_id: str) -> Line | None:
         return next((line for line in self.lines if line.item_id == item_id), None)
@@ -196,6 +198,7 @@ class Snapshot:
             "s": [[s.shipment_id, s.carrier, s.tracking_number, s.units, s.external_id] for s in self.shipments],
             "a": list(self.offered),
             "m": self.more_lines,
+            **({"r": self.refund} if self.refund is not None else {}),
         }
 
     @classmethod
@@ -216,9 +219,16 @@ class Snapshot:
                 ),
                 offered=tuple(str(a) for a in data["a"]),
                 more_lines=int(data["m"]),
+                refund=_refund_data(data.get("r")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError("not a snapshot orderdesk wrote") from error
+
+
+def _refund_data(value: object) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise ValueError("refund data is not an object")
+    return value
 
 
 def _text(value: object, limit: int) -> str:
@@ -270,14 +280,16 @@ def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
         )
         if t
     )
+    offered = tuple(offered_actions(order, now=now))
     return Snapshot(
         order_id=str(order.get("id")),
         state=_state(order) or "",
         lines=tuple(lines),
         tracking_numbers=numbers,
         shipments=tuple(shipments),
-        offered=tuple(offered_actions(order, now=now)),
+        offered=offered,
         more_lines=max(0, len(items) - MAX_FORM_LINES),
+        refund=to_compact(remaining(order)) if REFUND in offered else None,
     )
 
 

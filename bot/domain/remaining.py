@@ -131,6 +131,59 @@ class Remaining:
         return money.format_money(amount, self.currency)
 
 
+def to_compact(left: Remaining) -> dict[str, Any]:
+    """``left`` in a few characters (no names), to travel in a modal's metadata; :func:`from_compact` reads it."""
+    return {
+        "c": left.currency,
+        "i": [
+            [
+                item.item_id,
+                None if item.unit_price is None else str(item.unit_price),
+                item.ordered,
+                item.shipped,
+                item.cancelled,
+                item.refunded_units,
+                str(item.refunded_amount),
+            ]
+            for item in left.items
+        ],
+        "s": [str(left.shipping_charged), str(left.shipping_refunded)],
+        "r": list(left.refund_ids),
+        "k": int(left.complete),
+    }
+
+
+def from_compact(data: Mapping[str, Any], order_id: str, names: Mapping[str, str] | None = None) -> Remaining:
+    """The :class:`Remaining` :func:`to_compact` wrote (item names from ``names``); ValueError for anything else."""
+    try:
+        items = tuple(
+            ItemLeft(
+                item_id=str(item_id),
+                retailer_id=None,
+                name=(names or {}).get(str(item_id)),
+                ordered=int(ordered),
+                unit_price=None if price is None else Decimal(str(price)),
+                shipped=int(shipped),
+                cancelled=int(cancelled),
+                refunded_units=int(units),
+                refunded_amount=Decimal(str(amount)),
+            )
+            for item_id, price, ordered, shipped, cancelled, units, amount in data["i"]
+        )
+        charged, refunded = data["s"]
+        return Remaining(
+            order_id=order_id,
+            currency=str(data["c"]),
+            items=items,
+            shipping_charged=Decimal(str(charged)),
+            shipping_refunded=Decimal(str(refunded)),
+            complete=bool(data["k"]),
+            refund_ids=tuple(str(refund_id) for refund_id in data["r"]),
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        raise ValueError("not what to_compact wrote") from error
+
+
 def remaining(order: Mapping[str, Any]) -> Remaining:
     """What is left of ``order`` (a Graph order with its ``items`` and the edges that change them)."""
     items = _records(order.get("items"))

@@ -34,7 +34,7 @@ from bot.actions.approvals import (
 from bot.actions.ledger import Ledger
 from bot.actions.operation import Actor, Request
 from bot.actions.permissions import Permissions
-from bot.actions.refund import REFUND
+from bot.actions.refund import REFUND_ACTION
 from bot.actions.runner import Runner
 from bot.actions.status import AckStatus
 from bot.domain.remaining import ItemAsk, RefundAsk, RefundPreview, check_refund, remaining
@@ -65,6 +65,7 @@ class Board:
         self.shown: list[tuple[Approval, AckStatus | None]] = []
         self.told: list[tuple[Person, ApprovalNews]] = []
         self.fail_posts = False
+        self.shared: set[str] = set()
         self._lock = threading.Lock()
 
     def post_request(self, channel: str, approval: Approval) -> str | None:
@@ -81,6 +82,9 @@ class Board:
     def tell(self, person: Person, news: ApprovalNews) -> None:
         with self._lock:
             self.told.append((person, news))
+
+    def shared_channel(self, channel: str) -> bool:
+        return channel in self.shared
 
     def news_for(self, user_id: str) -> list[ApprovalNews]:
         return [news for person, news in self.told if person.user_id == user_id]
@@ -114,7 +118,7 @@ def service(
     graph: GraphClient, store: Store, board: Board, clock: Clock, *, channel: str | None = None
 ) -> ApprovalService:
     ledger = Ledger(store, clock=clock)
-    runner = Runner(graph, store, ledger, Quiet(), [REFUND])
+    runner = Runner(graph, store, ledger, Quiet(), [REFUND_ACTION])
     return ApprovalService(
         graph,
         store,
@@ -217,7 +221,8 @@ def test_requests_are_never_asked_in_a_dm_or_a_slack_connect_channel_unless_a_ch
     assert isinstance(in_dm, ApprovalNotPossible)
     assert "direct message" in in_dm.words
     assert "ORDERDESK_APPROVAL_CHANNEL" in in_dm.words
-    shared = approvals.ask(asked(order["id"], key="k" * 32), preview(order), shared_channel=True)
+    board.shared.add("C0PARTNER")
+    shared = approvals.ask(asked(order["id"], channel="C0PARTNER", key="k" * 32), preview(order))
     assert isinstance(shared, ApprovalNotPossible)
     assert "Slack Connect" in shared.words
     assert board.posted == []

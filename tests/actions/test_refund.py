@@ -11,8 +11,9 @@ from service_settings import service_settings
 
 from bot.actions import sweeper
 from bot.actions.answers import Answer, Requester
+from bot.actions.entries import REFUND_ORDER
 from bot.actions.ledger import Ledger, RetryPolicy
-from bot.actions.refund import REFUND, REFUND_ORDER, REFUNDS_BEFORE, made_by, reason_words, refund_params
+from bot.actions.refund import REFUND_ACTION, REFUNDS_BEFORE, made_by, reason_words, refund_params
 from bot.actions.runner import Runner
 from bot.actions.status import AckStatus
 from bot.domain.remaining import REFUND_REASONS, ItemAsk, RefundAsk, RefundPreview, check_refund, remaining
@@ -75,7 +76,7 @@ def test_the_claimant_sends_the_stored_refund_and_never_the_ids_it_keeps_for_con
     order = shipped_order(sandbox, graph)
     preview = preview_of(order)
     ledger = Ledger(store)
-    runner = Runner(graph, store, ledger, Quiet(), [REFUND])
+    runner = Runner(graph, store, ledger, Quiet(), [REFUND_ACTION])
     won = claim(ledger, order["id"], refund_params(preview))
     assert won.won
     recorded = runner.drive(won.entry, None)
@@ -106,7 +107,7 @@ def test_a_lost_answer_is_confirmed_by_reading_the_refund_back_and_nothing_is_se
 
     clock = Clock()
     ledger = Ledger(store, lease_seconds=60, retry=RetryPolicy((1.0,)), clock=clock)
-    runner = Runner(graph, store, ledger, Quiet(), [REFUND])
+    runner = Runner(graph, store, ledger, Quiet(), [REFUND_ACTION])
     sandbox.set_faults(drop_after_commit=1, match={"path": "/refunds"})
     entry = claim(ledger, order["id"], refund_params(preview)).entry
     failed = runner.drive(entry, None)
@@ -128,4 +129,4 @@ def test_reasons_read_as_words() -> None:
     assert reason_words("FACEBOOK_INITIATED") == "Refunded by Meta"
     assert reason_words("REFUND_SFI_FAKE") == "REFUND_SFI_FAKE"
     assert all(reason_words(code) == words for code, words in REFUND_REASONS.items())
-    assert REFUND.offered_in == frozenset({"IN_PROGRESS", "COMPLETED"})
+    assert REFUND_ACTION.offered_in == frozenset({"IN_PROGRESS", "COMPLETED"})

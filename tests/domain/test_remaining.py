@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -25,9 +26,11 @@ from bot.domain.remaining import (
     amount_field,
     cancellable,
     check_refund,
+    from_compact,
     preview_from_json,
     quantity_field,
     remaining,
+    to_compact,
 )
 
 
@@ -380,3 +383,19 @@ def test_a_checked_refund_never_exceeds_what_is_left_and_adds_up(data: st.DataOb
     later = remaining(after)
     assert later.refundable_total == left.refundable_total - checked.items_total - checked.shipping
     assert later.refund_ids == (*left.refund_ids, "NEW")
+
+
+def test_what_is_left_travels_compactly_and_comes_back_the_same() -> None:
+    left = remaining(
+        order(
+            [(3, "10.00"), (2, "4.00")],
+            currency="KWD",
+            shipped=[[3, 1]],
+            refunds=[refund_record("F1", [("I0", 1, "10.00"), ("I1", None, "1.50")], shipping="2.00")],
+        )
+    )
+    names = {item.item_id: item.name or "" for item in left.items}
+    back = from_compact(to_compact(left), left.order_id, names)
+    assert back == replace(left, items=tuple(replace(item, retailer_id=None) for item in left.items))
+    with pytest.raises(ValueError, match="to_compact"):
+        from_compact({"c": "USD"}, "1")
