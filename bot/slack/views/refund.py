@@ -77,7 +77,7 @@ def form_blocks(snap: Snapshot) -> list[Block]:
 
 
 def _item_inputs(left: Remaining, item: ItemLeft) -> list[Block]:
-    name = clip(item.name or f"item {item.item_id}", 100)
+    name = clip(escape(item.name or f"item {item.item_id}"), 100)
     price = left.money(item.unit_price) if item.unit_price is not None else "no price"
     blocks: list[Block] = []
     if item.refundable_units > 0:
