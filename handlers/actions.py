@@ -169,13 +169,13 @@ def on_action_modal(
         return
     if form.step == "review" and form.params is not None:
         params = form.params
+        view_id = str(view.get("id") or "") or None
+        if form.action == REFUND:  # may ask for approval instead of sending
+            refund_handlers.submit(ack, form, params, view_id, order_actions, approvals, later)
+            return
         sending = form.at("sending")
         ack(response_action="update", view=sending_modal(form.action, sending.to_metadata(), operation.summary(params)))
-        view_id = str(view.get("id") or "") or None
-        if form.action == REFUND:
-            refund_handlers.submit(form, params, view_id, order_actions, approvals, later)
-        else:
-            later(order_actions.submit, form.action, form.click, params, view_id=view_id)
+        later(order_actions.submit, form.action, form.click, params, view_id=view_id)
         return
     ack()  # a step with nothing to submit (Slack shows no submit button there)
 

@@ -49,7 +49,8 @@ from bot.storage.sqlite.store import Store
 log = logging.getLogger(__name__)
 
 ApprovalState = Literal["pending", "approved", "declined", "expired", "sent"]
-APPROVE = "approve_refund"  # the audit's name for a decision on a request
+APPROVAL = "refund_approval"  # the audit's name for every step of a request: asked, approved, declined, expired
+WITHDRAWN = "withdrawn by the requester"
 STALLED_AFTER_SECONDS = 120.0  # an approval not sent after this long lost its process: the worker resumes it
 
 
@@ -329,7 +330,7 @@ class ApprovalService:
                 request.order_id, f"orderdesk could not post the approval request in <#{channel}>: nothing was sent."
             )
         self._store.approval_set_message(approval.id, channel=channel, ts=ts)
-        self._audit(approval, request.user_id, "approval requested", f"{approval.total} in {channel}")
+        self._audit(approval, request.user_id, "requested", f"{approval.total} in {channel}")
         return AwaitingApproval(replace(approval, channel=channel, ts=ts))
 
     def approve(self, approval_id: str, actor: Actor, person: Person) -> None:
@@ -364,7 +365,7 @@ class ApprovalService:
         own = actor.user_id == approval.requester_id
         if not own and not self._may_decide(approval, actor, person):
             return
-        detail = "withdrawn by the requester" if own else "declined"
+        detail = WITHDRAWN if own else "declined"
         moved = self._store.approval_move(
             approval_id,
             from_state="pending",
@@ -377,7 +378,7 @@ class ApprovalService:
             self._lost(approval_id, person)
             return
         declined = approval_from_row(moved)
-        self._audit(declined, actor.user_id, detail)
+        self._audit(declined, actor.user_id, "withdrawn" if own else "declined")
         self._ended(declined, decider=None if own else person)
 
     def expire_due(self) -> int:
@@ -505,7 +506,7 @@ class ApprovalService:
         return approval
 
     def _may_decide(self, approval: Approval, actor: Actor, person: Person) -> bool:
-        refusal = self._permissions.refusal(actor, order_id=approval.order_id, key=approval.key, action=APPROVE)
+        refusal = self._permissions.refusal(actor, order_id=approval.order_id, key=approval.key, action=APPROVAL)
         if refusal is not None:
             self._board.tell(person, refusal)
         return refusal is None
@@ -543,7 +544,7 @@ class ApprovalService:
 
     def _audit(self, approval: Approval, user_id: str, outcome: str, detail: str | None = None) -> None:
         self._store.add_audit(
-            action=REFUND_ORDER,
+            action=APPROVAL,
             order_id=approval.order_id,
             user_id=user_id,
             team_id=None,

@@ -214,7 +214,11 @@ class RefundOrder:
     def record_success(
         self, store: Store, ledger: Ledger, entry: LedgerEntry, response: Mapping[str, Any]
     ) -> LedgerEntry:
-        return ledger.succeed(entry.key, response, detail=json.dumps({"message": self.summary(entry.params)}))
+        words: dict[str, str] = {"message": self.summary(entry.params)}
+        request = store.approval_for_key(entry.key)
+        if request is not None and request["decided_by"] and request["state"] in ("approved", "sent"):
+            words["approver"] = str(request["decided_by"])
+        return ledger.succeed(entry.key, response, detail=json.dumps(words))
 
     def shown_on(self, entry: LedgerEntry) -> Sequence[str]:
         return [entry.order_id]

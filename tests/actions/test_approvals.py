@@ -209,7 +209,7 @@ def test_a_request_is_posted_once_per_intent_and_a_different_refund_on_the_same_
     assert len(board.posted) == 1
     assert refund_posts(sandbox) == []
     audit = [(row.outcome, row.user_id) for row in store.audit_for_order(order["id"])]
-    assert ("approval requested", REQUESTER) in audit
+    assert ("requested", REQUESTER) in audit
 
 
 def test_requests_are_never_asked_in_a_dm_or_a_slack_connect_channel_unless_a_channel_is_set(

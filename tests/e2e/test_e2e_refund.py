@@ -266,9 +266,12 @@ def test_a_refund_over_the_threshold_waits_and_ten_concurrent_approvals_send_it_
         lambda: [m for m in stack.slack_sandbox.messages(CHANNEL, thread_ts=card_ts) if m["ts"] != card_ts]
     )
     assert "approved by" in thread[-1]["text"]
-    history = [(row.outcome, row.user_id) for row in stack.services.store.audit_for_order(order["id"])]
-    assert ("approval requested", AGENT) in history
-    assert ("approved", APPROVER) in history
+    url = stack.slack.slash_command(f"history {order['id']}").response_url or ""
+    history = json.dumps(stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(url)))
+    assert f"<@{AGENT}> *Refund approval: requested*" in history
+    assert f"<@{APPROVER}> *Refund approval: approved*" in history
+    assert f"approved by <@{APPROVER}>" in history  # on the refund's own line
+    assert "*Refunded*" in history
 
 
 def test_decline_tells_the_requester_and_nothing_is_sent(stack: Stack) -> None:

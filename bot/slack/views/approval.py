@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.actions.answers import NotAllowed, NotShown
 from bot.actions.approvals import (
+    WITHDRAWN,
     Approval,
     ApprovalBusy,
     ApprovalClosed,
@@ -85,7 +86,7 @@ def ended_words(approval: Approval, status: AckStatus | None = None) -> str:
             return f":hourglass_flowing_sand: Approved by {who}; orderdesk is checking the order and sending it."
         case "declined" if approval.detail and approval.detail.startswith("The order changed"):
             return f":warning: Approved by {who}, but not sent: {detail}"
-        case "declined" if approval.detail == "withdrawn by the requester":
+        case "declined" if approval.detail == WITHDRAWN:
             return f":leftwards_arrow_with_hook: Withdrawn by {mention(approval.requester_id)}; nothing was sent."
         case "declined":
             return f":no_entry: Declined by {who}; nothing was sent."
