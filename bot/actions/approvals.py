@@ -558,6 +558,7 @@ _UNSET = {"channel": None, "ts": None, "decided_by": None, "decided_at": None, "
 
 
 def _requester(approval: Approval) -> Person:
+    """The requester, where they asked (the board falls back to a DM when that no longer works)."""
     return Person(approval.requester_id, approval.origin_channel, approval.origin_response_url)
 
 

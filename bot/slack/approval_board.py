@@ -6,6 +6,8 @@ and never raised into the service (a request that cannot be posted is reported b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -53,27 +55,43 @@ class SlackApprovalBoard:
             log.exception("could not redraw approval request %s", approval.id)
 
     def tell(self, person: Person, news: ApprovalNews) -> None:
+        """On the person's modal while it is open, else through their ``response_url``, else privately in the
+        channel, else (and whenever one of those fails: a response URL expires after 30 minutes) in a DM, which
+        also keeps news that arrives hours later, such as a decision on a request."""
         text = news_text(news)
-        if person.view_id:
+        blocks = [section(text)]
+        if person.view_id and self._quietly(
+            self._client.views_update, view_id=person.view_id, view=outcome_modal("refund", text)
+        ):
+            return
+        if person.response_url:
             try:
-                self._client.views_update(view_id=person.view_id, view=outcome_modal("refund", text))
-                return
+                answer = WebhookClient(person.response_url).send(
+                    text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+                )
+                if answer.status_code == 200:
+                    return
             except _SLACK_FAILURES:
-                log.info("modal %s is gone; telling %s privately", person.view_id, person.user_id)
+                pass
+        if person.channel and self._quietly(
+            self._client.chat_postEphemeral, channel=person.channel, user=person.user_id, text=text, blocks=blocks
+        ):
+            return
         try:
-            if person.response_url:
-                WebhookClient(person.response_url).send(
-                    text=text, blocks=[section(text)], response_type="ephemeral", replace_original=False
-                )
-            elif person.channel:
-                self._client.chat_postEphemeral(
-                    channel=person.channel, user=person.user_id, text=text, blocks=[section(text)]
-                )
-            else:
-                opened = self._client.conversations_open(users=person.user_id)
-                self._client.chat_postMessage(channel=str(opened["channel"]["id"]), text=text, blocks=[section(text)])
+            opened = self._client.conversations_open(users=person.user_id)
+            self._client.chat_postMessage(channel=str(opened["channel"]["id"]), text=text, blocks=blocks)
         except _SLACK_FAILURES:
             log.exception("could not tell %s about an approval request", person.user_id)
+
+    @staticmethod
+    def _quietly(call: Callable[..., object], **kwargs: Any) -> bool:
+        """Make a Web API call; False (logged) when Slack refused it or could not be reached."""
+        try:
+            call(**kwargs)
+        except _SLACK_FAILURES as error:
+            log.info("%s failed: %s", getattr(call, "__name__", "call"), error)
+            return False
+        return True
 
     def shared_channel(self, channel: str) -> bool:
         try:

@@ -224,6 +224,11 @@ def ask_for_approval(stack: Stack, order: dict[str, Any], units: str = "2") -> t
     return str(request["ts"]), ts, view
 
 
+def told(stack: Stack, user: str) -> str:
+    """What the bot told ``user`` privately."""
+    return json.dumps(stack.slack_sandbox.ephemerals(user=user))
+
+
 def click(stack: Stack, action_id: str, ts: str, user: str) -> None:
     value = buttons(stack, CHANNEL, ts)[action_id]
     sent = stack.slack.block_action(action_id, value, user=user, channel=CHANNEL, message_ts=ts)
@@ -262,6 +267,7 @@ def test_a_refund_over_the_threshold_waits_and_ten_concurrent_approvals_send_it_
     [sent] = refund_posts(stack)
     assert sent["status"] == 200
     assert ids.APPROVAL_APPROVE not in buttons(stack, CHANNEL, request_ts)
+    stack.slack_sandbox.wait_for(lambda: "went through at Meta" in told(stack, AGENT))
     thread = stack.slack_sandbox.wait_for(
         lambda: [m for m in stack.slack_sandbox.messages(CHANNEL, thread_ts=card_ts) if m["ts"] != card_ts]
     )
@@ -281,9 +287,7 @@ def test_decline_tells_the_requester_and_nothing_is_sent(stack: Stack) -> None:
     stack.slack_sandbox.wait_for(
         lambda: "Declined by" in json.dumps(stack.slack_sandbox.message(CHANNEL, request_ts)["blocks"])
     )
-    stack.slack_sandbox.wait_for(
-        lambda: any("was not sent" in json.dumps(e) for e in stack.slack_sandbox.ephemerals(user=AGENT))
-    )
+    stack.slack_sandbox.wait_for(lambda: "was not sent" in told(stack, AGENT))
     assert refund_posts(stack) == []
 
 
@@ -305,9 +309,7 @@ def test_an_expired_request_is_marked_and_cannot_be_approved(stack: Stack) -> No
     stack.slack_sandbox.wait_for(
         lambda: "Expired" in json.dumps(stack.slack_sandbox.message(CHANNEL, request_ts)["blocks"])
     )
-    stack.slack_sandbox.wait_for(
-        lambda: any("was not sent" in json.dumps(e) for e in stack.slack_sandbox.ephemerals(user=AGENT))
-    )
+    stack.slack_sandbox.wait_for(lambda: "was not sent" in told(stack, AGENT))
     assert ids.APPROVAL_APPROVE not in buttons(stack, CHANNEL, request_ts)
     assert refund_posts(stack) == []
 
@@ -323,4 +325,5 @@ def test_an_order_refunded_meanwhile_is_refused_in_words_at_approval(stack: Stac
     stack.slack_sandbox.wait_for(
         lambda: "The order changed" in json.dumps(stack.slack_sandbox.message(CHANNEL, request_ts)["blocks"])
     )
+    stack.slack_sandbox.wait_for(lambda: "The order changed" in told(stack, AGENT))
     assert len(refund_posts(stack)) == 1  # only the refund made meanwhile
