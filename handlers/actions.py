@@ -37,6 +37,7 @@ from bot.slack.views import tracking as tracking_views
 from bot.slack.views.action_modal import (
     ACTION_OF_BUTTON,
     TITLES,
+    answer_modal,
     carrier_options,
     loading_modal,
     message_modal,
@@ -168,14 +169,21 @@ def on_action_modal(
         )
         return
     if form.step == "review" and form.params is not None:
-        params = form.params
-        view_id = str(view.get("id") or "") or None
-        if form.action == REFUND:  # may ask for approval instead of sending
-            refund_handlers.submit(ack, form, params, view_id, order_actions, approvals, later)
+        if form.action == REFUND:  # may ask for approval instead of sending: handlers.refund decides and acks
+            refund_handlers.submit(
+                ack, form, form.params, str(view.get("id") or "") or None, order_actions, approvals, later
+            )
             return
-        sending = form.at("sending")
-        ack(response_action="update", view=sending_modal(form.action, sending.to_metadata(), operation.summary(params)))
-        later(order_actions.submit, form.action, form.click, params, view_id=view_id)
+        # Permission, the claim and any answer that needs no call to Meta are decided before the ack, so they
+        # replace the modal with the ack itself (a later views.update could land before Slack applies the ack).
+        started = order_actions.start(form.action, form.click, form.params)
+        if started.entry is None:
+            assert started.answer is not None
+            ack(response_action="update", view=answer_modal(form.action, started.answer))
+            return
+        summary = operation.summary(form.params)
+        ack(response_action="update", view=sending_modal(form.action, form.at("sending").to_metadata(), summary))
+        later(order_actions.send, started.entry, form.click, view_id=str(view.get("id") or "") or None)
         return
     ack()  # a step with nothing to submit (Slack shows no submit button there)
 

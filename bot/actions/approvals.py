@@ -271,11 +271,15 @@ class ApprovalService:
         if not self.needs_approval(preview):
             actions.submit(REFUND, request, params, view_id=view_id)
             return
-        person = Person(request.user_id, request.channel_id, request.response_url, view_id)
         refused = actions.refusal(REFUND, request)
         if refused is not None:
-            self._board.tell(person, refused)
+            self._board.tell(Person(request.user_id, request.channel_id, request.response_url, view_id), refused)
             return
+        self.request_approval(request, preview, view_id=view_id)
+
+    def request_approval(self, request: Request, preview: RefundPreview, *, view_id: str | None = None) -> None:
+        """:meth:`ask`, and tell the requester how it went (on their modal while it is open)."""
+        person = Person(request.user_id, request.channel_id, request.response_url, view_id)
         self._board.tell(person, self.ask(request, preview))
 
     def ask(self, request: Request, preview: RefundPreview) -> ApprovalNews:
@@ -478,7 +482,7 @@ class ApprovalService:
                 self._runner.remember(request)
             recorded = self._runner.drive(entry, request)
             status = status_of(recorded)
-        self._board.show_request(sent, status)
+        self._show(sent, status)
         news = RefundSent(sent, status)
         self._board.tell(_requester(sent), news)
         if approver is not None:
@@ -523,10 +527,18 @@ class ApprovalService:
         self._board.tell(person, ApprovalClosed(current))
 
     def _ended(self, approval: Approval, *, decider: Person | None) -> None:
-        self._board.show_request(approval)
+        self._show(approval)
         self._board.tell(_requester(approval), ApprovalEnded(approval))
         if decider is not None and decider.user_id != approval.requester_id:
             self._board.tell(decider, ApprovalEnded(approval))
+
+    def _show(self, approval: Approval, status: AckStatus | None = None) -> None:
+        """Redraw the posted request, naming its message from a fresh read (it is stored just after posting)."""
+        if approval.ts is None:
+            current = self.get(approval.id)
+            if current is not None:
+                approval = replace(approval, channel=current.channel, ts=current.ts)
+        self._board.show_request(approval, status)
 
     def _request(self, approval: Approval) -> Request:
         """The refund's request as the requester made it, so the runner updates their card and tells them."""

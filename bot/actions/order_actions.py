@@ -294,6 +294,14 @@ def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
 
 
 @dataclass(frozen=True)
+class Started:
+    """A final submission once decided: the claimed ``entry`` to send, or the ``answer`` (nothing to send)."""
+
+    entry: LedgerEntry | None = None
+    answer: Answer | None = None
+
+
+@dataclass(frozen=True)
 class Checked:
     """A form checked against its snapshot: the Graph parameters to send, or what is wrong, by field name."""
 
@@ -397,18 +405,30 @@ class OrderActionsService:
         return snapshot(read_order(self._graph, order_id), now=self._clock())
 
     def submit(self, action: str, request: Request, params: Mapping[str, Any], *, view_id: str | None = None) -> None:
-        """The final submission of a modal: permission again, then claim → send → record → publish.
+        """The final submission of a modal, start to end (:meth:`start`, then :meth:`send`); the requester hears
+        the outcome on the modal (``view_id``) or privately."""
+        started = self.start(action, request, params)
+        requester = self.requester(request, view_id)
+        if started.entry is None:
+            assert started.answer is not None
+            self.tell(requester, started.answer)
+            return
+        self.send(started.entry, request, view_id=view_id)
 
-        The requester hears the outcome on the modal (``view_id``) or privately.
+    @staticmethod
+    def requester(request: Request, view_id: str | None) -> Requester:
+        return Requester(request.user_id, request.channel_id, request.response_url, request.order_id, view_id=view_id)
+
+    def start(self, action: str, request: Request, params: Mapping[str, Any]) -> Started:
+        """Everything decided without calling Meta: permission again, then the claim. Fast enough for Slack's
+        3 seconds, so a refusal, a conflict or a write already under way is answered on the modal at once.
+
+        Returns the entry this caller must send (:meth:`send`), or the answer when there is nothing to send.
         """
         operation = self._actions[action]
-        requester = Requester(
-            request.user_id, request.channel_id, request.response_url, request.order_id, view_id=view_id
-        )
         refused = self.refusal(action, request)
         if refused is not None:
-            self.tell(requester, refused)
-            return
+            return Started(answer=refused)
         claim = self.ledger.claim(
             key=request.key,
             operation=operation.name,
@@ -421,23 +441,39 @@ class OrderActionsService:
             reference=None,
         )
         if claim.conflict:
-            self.tell(requester, ActionConflict(request.order_id, operation.noun))
-            return
+            return Started(answer=ActionConflict(request.order_id, operation.noun))
         if claim.blocked is not None:
             holder = claim.entry
-            self.tell(requester, WriteBusy(request.order_id, holder.operation, holder.user_id, holder.state))
-            return
-        entry = claim.entry
-        if not claim.won:
-            taken = self.ledger.take_over(request.key)
-            if taken is None:
-                self.runner.answer_status(request, entry, requester=requester)
-                return
-            entry = taken
-        else:
+            return Started(answer=WriteBusy(request.order_id, holder.operation, holder.user_id, holder.state))
+        if claim.won:
             self.runner.remember(request)
+            return Started(entry=claim.entry)
+        taken = self.ledger.take_over(request.key)  # the same intent again: re-sent if it failed transiently
+        if taken is not None:
+            return Started(entry=taken)
+        return Started(answer=self._so_far(request, claim.entry))
+
+    def _so_far(self, request: Request, entry: LedgerEntry) -> Answer:
+        """Where the same intent stands for someone who asked again. Another person (the same card's button)
+        waits on it in the database and is told its end; its owner's modal is told by the owner's request."""
+        if entry.state == "pending" and entry.user_id != request.user_id:
+            self.ledger.add_waiter(
+                entry.key,
+                order_id=request.order_id,
+                user_id=request.user_id,
+                channel=request.channel_id,
+                response_url=request.response_url,
+            )
+            settled = self.ledger.get(entry.key)
+            if settled is not None and settled.state != "pending":  # it ended before the waiter was written
+                self.runner.tell_waiters(settled)
+                entry = settled
+        return self.runner.outcome(entry, request.order_id, waiting=entry.state == "pending")
+
+    def send(self, entry: LedgerEntry, request: Request, *, view_id: str | None = None) -> None:
+        """Send a claimed entry to Meta, record and publish the outcome, and tell the requester."""
         recorded = self.runner.drive(entry, request)
-        self.tell(requester, self.runner.outcome(recorded, request.order_id))
+        self.tell(self.requester(request, view_id), self.runner.outcome(recorded, request.order_id))
 
     def sweep(self) -> int:
         """Finish writes whose process died and re-send transient failures that are due."""

@@ -126,7 +126,7 @@ class Runner:
     def _record_failure(self, operation: Operation, entry: LedgerEntry, exc: GraphError) -> LedgerEntry:
         """Transient: retryable with the same key. Refused by state: read the order, since a refusal with the
         order showing this intent done means an earlier send of it (or another card's) got through."""
-        if exc.is_transient:
+        if exc.is_transient or problems.action_of(exc) == "retry":  # e.g. 2361076: payment not captured yet
             return self.ledger.fail(entry.key, problems.for_ledger(exc), retryable=True)
         message = None
         if isinstance(exc, OrderStateError):
@@ -148,7 +148,7 @@ class Runner:
         """Show the recorded outcome on every card of the order(s) and to whoever waited for it; a requester
         whose card cannot show it is told."""
         if entry.state != "pending":
-            self._tell_waiters(entry)
+            self.tell_waiters(entry)
         if self._describe is not None:
             self._finish_action(entry)
             return
@@ -229,9 +229,9 @@ class Runner:
         self._publisher.tell(to, self.outcome(entry, request.order_id, waiting=True))
         settled = self.ledger.get(entry.key)
         if settled is not None and settled.state != "pending":  # it ended before the waiter was written
-            self._tell_waiters(settled)
+            self.tell_waiters(settled)
 
-    def _tell_waiters(self, entry: LedgerEntry) -> None:
+    def tell_waiters(self, entry: LedgerEntry) -> None:
         """Tell everyone who asked while ``entry`` was in flight how it ended (each once)."""
         for waiter in self.ledger.take_waiters(entry.key):
             order_id = str(waiter["order_id"])

@@ -134,6 +134,9 @@ def demo_settings(graph: GraphSandbox, slack: SlackSandbox, graph_url: str, data
         poll_seconds=poll,
         merchant_ref_template=MERCHANT_REF_TEMPLATE,
         ack_allowed=ACK_ALLOWED,
+        ship_allowed=ACK_ALLOWED,  # the card actions: the same people (carol is refused, in words)
+        cancel_allowed=ACK_ALLOWED,
+        refund_allowed=ACK_ALLOWED,
         log_level="WARNING",
         http_workers=8,
     )

@@ -58,6 +58,7 @@ def diagnose(settings: Settings, manifest: dict[str, Any], mode: str) -> Iterato
     yield from graph_checks(settings)
     yield database_check(settings)
     yield search_key_check(settings)
+    yield from permission_checks(settings)
     # The notification channel and every routed channel: the poller posts to all of them.
     for channel in dict.fromkeys([settings.notify_channel, *(route.channel for route in settings.routes)]):
         if channel:
@@ -73,6 +74,43 @@ def search_key_check(settings: Settings) -> Check:
         "ORDERDESK_SEARCH_KEY is not set: /order find answers that it is not configured",
         "set ORDERDESK_SEARCH_KEY to a random secret of at least 16 characters (openssl rand -hex 32), then restart",
     )
+
+
+def _who(allowed: tuple[str, ...]) -> str:
+    users = sum(1 for entry in allowed if not entry.startswith("S"))
+    groups = len(allowed) - users
+    parts = [
+        f"{users} user{'s' if users != 1 else ''}" if users else "",
+        f"{groups} user group{'s' if groups != 1 else ''}" if groups else "",
+    ]
+    return " and ".join(p for p in parts if p)
+
+
+def permission_checks(settings: Settings) -> Iterator[Check]:
+    """Who may take the card actions. Shipping follows acknowledging unless ORDERDESK_SHIP_ALLOWED says
+    otherwise; cancelling and refunding need a list (money leaves the shop), so an empty one is a warning that
+    says how to allow them."""
+    if settings.ship_allowed:
+        yield ok("who may ship", f"{_who(settings.ship_allowed)} (ORDERDESK_SHIP_ALLOWED)")
+    elif settings.ack_allowed:
+        yield ok("who may ship", f"whoever may acknowledge: {_who(settings.ack_allowed)} (ORDERDESK_ACK_ALLOWED)")
+    else:
+        yield ok(
+            "who may ship", "everyone in the workspace (ORDERDESK_SHIP_ALLOWED and ORDERDESK_ACK_ALLOWED are empty)"
+        )
+    for verb, name, allowed in (
+        ("cancel", "ORDERDESK_CANCEL_ALLOWED", settings.cancel_allowed),
+        ("refund", "ORDERDESK_REFUND_ALLOWED", settings.refund_allowed),
+    ):
+        if allowed:
+            yield ok(f"who may {verb}", f"{_who(allowed)} ({name})")
+        else:
+            yield warning(
+                f"who may {verb}",
+                f"{name} is empty: nobody can {verb} orders from Slack (the button says so)",
+                f"set {name} to the Slack user ids (U…) and user-group ids (S…) of who may {verb} orders, "
+                "comma-separated, then restart",
+            )
 
 
 def _print(check: Check) -> None:

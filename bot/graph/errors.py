@@ -49,6 +49,19 @@ class GraphError(Exception):
         self.fbtrace_id = fbtrace_id
         self.user_message = user_message  # Meta's error_user_msg: written for people, fit to show in Slack
 
+    @property
+    def commerce_code(self) -> int | None:
+        """Meta's commerce order-management number (2361009, 1818xxx, 2382045, ...) if the error carries one.
+
+        Meta's error-code page calls these numbers "Code", Meta's Magento plugin reads them from ``error_subcode``
+        and its WooCommerce plugin from ``code``: the subcode is taken first, then the code. The sandbox's own
+        idempotency-conflict subcode is not one of Meta's numbers.
+        """
+        for number in (self.subcode, self.code):
+            if number is not None and _COMMERCE_LOW <= number <= _COMMERCE_HIGH and number != _SANDBOX_CONFLICT_SUBCODE:
+                return number
+        return None
+
 
 class InvalidTokenError(GraphError):
     """The Page token is expired, revoked or wrong (190, 102): someone must issue a new one."""
@@ -90,6 +103,7 @@ _TOKEN_CODES = frozenset({190, 102})
 _RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80004})
 _TRANSIENT_CODES = frozenset({1, 2})
 _TRANSIENT_COMMERCE = frozenset({2361081, 2361050})
+_COMMERCE_LOW, _COMMERCE_HIGH = 1_000_000, 9_999_999  # Meta's commerce numbers have seven digits
 _SANDBOX_CONFLICT_SUBCODE = 9000001  # the sandbox's own number: Meta documents no code for a reused key
 _CONFLICT_WORDING = re.compile(r"idempotency.key.*differ|differ.*idempotency.key", re.IGNORECASE | re.DOTALL)
 

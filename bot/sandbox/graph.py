@@ -20,19 +20,29 @@ parameters as a query string, a form body with nested values JSON-encoded, or a 
   ``edge{sub}`` / ``edge.limit(n){sub}`` expansion, edges as ``{data, paging}`` (25 per page by default). Unknown
   ids: 400 ``GraphMethodException`` code 100 subcode 33; unknown fields: code 100.
 - ``POST /{order-id}/acknowledge_order``, ``/{page-id}/acknowledge_orders`` (at most 100, per-order
-  ``error_code``/``error_message``, 2361003 for unknown ids, 2361009 for orders not CREATED), ``/{order-id}/
-  shipments``, ``/cancellations``, ``/refunds``. Every POST needs ``idempotency_key`` matching
-  ``[A-Za-z0-9_-]{1,100}`` (else code 100). The same key with the same request (a canonical fingerprint of route and
-  parameters, token and encoding excluded) replays the stored status and body, failures included, with no second
-  effect; the same key with a different request gets HTTP 400, ``OAuthException``, code 100 and
-  ``error_subcode`` :data:`IDEMPOTENCY_CONFLICT_SUBCODE` (9000001). **That subcode is this sandbox's own**: Meta
-  documents only that such a request "throws an error". Keys are scoped to the sandbox (one app, one Page).
+  ``error_code``/``error_message``, 2361003 for unknown ids, 2361009 for orders not CREATED), and the writes after
+  acknowledgement: ``/{order-id}/shipments``, ``/update_shipment``, ``/cancellations``, ``/refunds``, each answering
+  ``{"success": true}``. Their request shapes and every rule they enforce (carrier codes, one tracking number per
+  shipment, 2382045, ``external_shipment_id``, cancel only open units, refund only shipped ones by quantity or
+  pre-tax amount, FB_PROCESSING after 24 h, amounts in the currency's minor units, the 11.3 commerce codes) are
+  listed in :mod:`bot.sandbox.graph_orders`. Read them back at ``GET /{order-id}/shipments`` (default fields ``id,
+  items, tracking_info, created``; ask for ``external_shipment_id``), ``/cancellations`` (``id, items,
+  cancel_reason, created``; ``restock_items`` on request) and ``/refunds`` (``id, items, refund_reason,
+  refund_amount, created``), or nested in the order (``shipments{...}``). Item ``status`` is Meta's object of
+  quantities ``{"in_progress", "fulfilled", "cancelled"}``.
+- Every POST needs ``idempotency_key`` matching ``[A-Za-z0-9_-]{1,100}`` (else code 100). The same key with the
+  same request (a canonical fingerprint of route and parameters, token and encoding excluded) replays the stored
+  status and body, failures included, with no second effect; the same key with a different request gets HTTP
+  400, ``OAuthException``, code 100 and ``error_subcode`` :data:`IDEMPOTENCY_CONFLICT_SUBCODE` (9000001). **That
+  subcode is this sandbox's own**: Meta documents only that such a request "throws an error". Keys are scoped to
+  the sandbox (one app, one Page), across routes: a key used for a shipment and then for a refund is a conflict.
 - Every response carries ``X-Business-Use-Case-Usage`` (keyed by the Page id) and ``X-App-Usage``; every error is a
   Graph envelope (``error_subcode`` and the user title/message only when there is one, as Graph does).
 
 Test controls under ``/_sandbox/`` are the sandbox's own, not Meta's; they need no token and speak JSON:
 ``GET /_sandbox/`` (description), ``GET|DELETE /_sandbox/calls`` (``?since=seq``), ``POST /_sandbox/orders``,
-``GET /_sandbox/orders/{id}``, ``POST /_sandbox/orders/{id}/advance`` (``{"to", "merchant_order_reference"}``),
+``GET /_sandbox/orders/{id}`` (``POST /_sandbox/orders`` takes order fields plus ``state`` and ``currency``),
+``POST /_sandbox/orders/{id}/advance`` (``{"to", "merchant_order_reference"}``),
 ``GET|POST /_sandbox/faults``, ``POST /_sandbox/reset``. Fault specs (``POST /_sandbox/faults``), each optionally
 scoped by ``{"match": {"method": "POST", "path": "substring"}}``: ``{"latency_ms": 300}`` (until changed),
 ``{"status": 500|503, "count": N}``, ``{"throttle": N, "regain_minutes": M}`` (code 80001, the usage header at
@@ -77,7 +87,18 @@ from bot.sandbox.graph_fields import (
     render,
     render_all,
 )
-from bot.sandbox.graph_orders import FILTERS, ApiError, Entry, IndexKey, OrderBook, index_key, invalid, not_found
+from bot.sandbox.graph_orders import (
+    CANCEL_REASONS,
+    FILTERS,
+    REFUND_REASONS,
+    ApiError,
+    Entry,
+    IndexKey,
+    OrderBook,
+    index_key,
+    invalid,
+    not_found,
+)
 from bot.sandbox.server import DropConnection, DroppingWSGITransport, ServerThread
 
 SANDBOX_TOKEN = "sandbox-page-token"  # noqa: S105 - the offline sandbox's well-known default, not a secret
@@ -616,6 +637,7 @@ class GraphSandbox:
                 node, _opt_str(p.get("merchant_order_reference")), now
             ),
             "shipments": lambda p, now: book.ship(node, p, now),
+            "update_shipment": lambda p, now: book.update_shipment(node, p, now),
             "cancellations": lambda p, now: book.cancel(node, p, now),
             "refunds": lambda p, now: book.refund(node, p, now),
         }
@@ -663,12 +685,38 @@ class GraphSandbox:
             "idempotency_conflict_subcode": IDEMPOTENCY_CONFLICT_SUBCODE,
             "controls": {
                 "GET /_sandbox/calls?since=N": "requests received (no token); DELETE clears",
-                "POST /_sandbox/orders": "add an order (JSON fields, default state CREATED)",
+                "POST /_sandbox/orders": (
+                    "add an order (JSON fields, default state CREATED; currency: ISO 4217, default USD; "
+                    "created: unix seconds)"
+                ),
                 "GET /_sandbox/orders/{id}": "the full stored order",
                 "POST /_sandbox/orders/{id}/advance": '{"to": STATE, "merchant_order_reference": ...}',
                 "GET|POST /_sandbox/faults": sorted(_FAULT_KEYS),
                 "POST /_sandbox/reset": "back to the seeded state",
             },
+            "writes": {
+                "POST /{order-id}/shipments": (
+                    "IN_PROGRESS only; items [{item_id|retailer_id, quantity}] (omitted: every open unit); "
+                    "tracking_info {carrier: an uppercase code of Meta's list or OTHER, tracking_number: one, "
+                    "shipping_method_name?}; external_shipment_id [A-Za-z0-9_]+; a tracking number already on "
+                    "the order: 2382045"
+                ),
+                "POST /{order-id}/update_shipment": (
+                    "external_shipment_id or shipment_id, tracking_info (the same rules as shipments)"
+                ),
+                "POST /{order-id}/cancellations": (
+                    f"cancel_reason {{reason_code: {'|'.join(sorted(CANCEL_REASONS))}, reason_description}}, "
+                    "restock_items, items [{item_id|retailer_id, quantity}] of open units (omitted: all); "
+                    "CREATED, IN_PROGRESS, FB_PROCESSING after 24 h"
+                ),
+                "POST /{order-id}/refunds": (
+                    f"reason_code {'|'.join(sorted(REFUND_REASONS))}, reason_text, items [{{item_id|retailer_id, "
+                    "item_refund_quantity | item_refund_amount {amount, currency}}}] of shipped units (omitted: "
+                    "all that is left), shipping {shipping_refund}, deductions [{deduction_type: RETURN_SHIPPING, "
+                    "deduction_amount}]; over-refund: 2382023 (items), 2382022 (shipping)"
+                ),
+            },
+            "currencies": "amounts are decimal strings in the currency's minor units (JPY none, KWD three)",
         }
 
 

@@ -4,6 +4,12 @@ Everything random comes from the generator the caller passes in, so the same see
 buyers and items, run after run; tests and the demo can name orders that exist. Histories (acknowledgements,
 shipments, cancellations, refunds) are *not* made up here: the sandbox replays them through its own write
 operations (see ``graph_orders``), so seeded orders obey exactly the rules the API enforces.
+
+Money is kept as integers of the currency's minor unit (ISO 4217: USD cents, JPY has no minor unit, KWD has
+three decimals) and written as Graph's ``currency_amount``, a decimal *string* with exactly that many decimals:
+``{"amount": "34.50", "currency": "USD"}``, ``{"amount": "5175", "currency": "JPY"}``, ``{"amount": "10.695",
+"currency": "KWD"}``. An order is in one currency (``add_order(currency="JPY")``; default USD): catalogue prices,
+written in US cents, are converted at a fixed rough rate, so a seed always gives the same prices.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import random
 import string
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
@@ -49,6 +57,17 @@ _CITIES = (
 _SHIPPING = (("Standard", 599, 5, 8), ("Expedited", 1299, 2, 3), ("Free shipping", 0, 6, 10))
 _TAX_RATE = Decimal("0.08")
 
+# ISO 4217 currencies whose minor unit is not the cent: none (JPY, KRW, ...) or three decimals (KWD, BHD, ...).
+_EXPONENTS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI"), 0),
+    **dict.fromkeys(("VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    "CLF": 4,
+    "UYW": 4,
+}
+# Rough units of a currency per US dollar: only so that seeded prices look plausible in that currency.
+_PER_USD = {"EUR": "0.92", "GBP": "0.79", "JPY": "150", "KRW": "1350", "KWD": "0.31", "BHD": "0.38", "CAD": "1.36"}
+
 ORDER_FIELDS = frozenset(
     {
         "id",
@@ -73,14 +92,55 @@ def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def money(cents: int) -> dict[str, str]:
-    """A ``currency_amount``: Meta sends the amount as a decimal *string*."""
-    sign = "-" if cents < 0 else ""
-    return {"amount": f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}", "currency": CURRENCY}
+def exponent(currency: str) -> int:
+    """Decimals of the currency's minor unit (ISO 4217): 2 unless the table says otherwise."""
+    return _EXPONENTS.get(currency, 2)
 
 
-def cents(amount: Mapping[str, Any]) -> int:
-    return int(Decimal(str(amount["amount"])) * 100)
+def money(minor_units: int, currency: str = CURRENCY) -> dict[str, str]:
+    """A ``currency_amount`` from minor units: the amount a decimal *string* with the currency's own decimals."""
+    places = exponent(currency)
+    sign = "-" if minor_units < 0 else ""
+    whole, part = divmod(abs(minor_units), 10**places)
+    return {"amount": f"{sign}{whole}" + (f".{part:0{places}d}" if places else ""), "currency": currency}
+
+
+def minor(amount: Mapping[str, Any]) -> int:
+    """Minor units of a ``currency_amount`` the sandbox wrote itself (see :func:`parse_amount` for requests)."""
+    return int(Decimal(str(amount["amount"])) * 10 ** exponent(str(amount.get("currency") or CURRENCY)))
+
+
+def parse_amount(value: Any, currency: str) -> int | str:
+    """Minor units of a requested ``currency_amount`` in ``currency``, or why it is not one (words)."""
+    if not isinstance(value, Mapping) or "amount" not in value:
+        return "must be a currency amount {amount, currency}"
+    if str(value.get("currency") or "") != currency:
+        return f"must be in the order's currency {currency}, got {value.get('currency')!r}"
+    raw = value["amount"]
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        return f"amount must be a decimal string, got {raw!r}"
+    try:
+        number = Decimal(str(raw).strip())
+    except InvalidOperation:
+        return f"amount must be a decimal string, got {raw!r}"
+    scaled = number * 10 ** exponent(currency)
+    if not number.is_finite() or scaled != scaled.to_integral_value():
+        return f"amount {raw!r} has more decimals than {currency} allows ({exponent(currency)})"
+    return int(scaled)
+
+
+def convert(usd_cents: int, currency: str) -> int:
+    """A catalogue price (US cents) in minor units of ``currency``, at a fixed rough rate."""
+    rate = Decimal(_PER_USD.get(currency, "1"))
+    return int((Decimal(usd_cents) / 100 * rate * 10 ** exponent(currency)).to_integral_value())
+
+
+@cache
+def carrier_codes() -> frozenset[str]:
+    """Meta's carrier codes (uppercase, ``OTHER`` among them) from the snapshot the bot ships in ``bot/data``."""
+    text = files("bot").joinpath("data/meta-carrier-codes.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t")[0].strip() for line in text.splitlines() if line and not line.startswith("#")]
+    return frozenset(rows[1:])  # the first row is the header
 
 
 class IdMint:
@@ -106,7 +166,9 @@ class IdMint:
         self._used.add(existing)
 
 
-def new_item(rng: random.Random, mint: IdMint, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def new_item(
+    rng: random.Random, mint: IdMint, overrides: Mapping[str, Any] | None = None, currency: str = CURRENCY
+) -> dict[str, Any]:
     """One order line; ``overrides`` (e.g. a product name full of special characters) win over the catalogue."""
     name, retailer_id, price = rng.choice(_CATALOG)
     item: dict[str, Any] = {
@@ -114,12 +176,19 @@ def new_item(rng: random.Random, mint: IdMint, overrides: Mapping[str, Any] | No
         "retailer_id": retailer_id,
         "product_id": str(rng.randrange(10**15, 10**16)),
         "quantity": rng.choice((1, 1, 1, 2, 3)),
-        "price_per_unit": money(price),
+        "price_per_unit": money(convert(price, currency), currency),
         "product_name": name,
     }
     item.update(overrides or {})
-    line = cents(item["price_per_unit"]) * int(item["quantity"])
-    item["tax_details"] = {"estimated_tax": money(int(line * _TAX_RATE)), "captured_tax": {"total_tax": money(0)}}
+    price = item["price_per_unit"]
+    item["price_per_unit"] = {**price, "currency": price.get("currency") or currency}
+    if item["price_per_unit"]["currency"] != currency:
+        raise ValueError(f"item prices must be in the order's currency {currency}: {item['price_per_unit']}")
+    line = minor(item["price_per_unit"]) * int(item["quantity"])
+    item["tax_details"] = {
+        "estimated_tax": money(int(line * _TAX_RATE), currency),
+        "captured_tax": {"total_tax": money(0, currency)},
+    }
     return item
 
 
@@ -129,9 +198,13 @@ def new_order(
     """A CREATED order with buyer, address, items and payment details; ``overrides`` replace or merge fields.
 
     Dict-valued overrides (``buyer_details``, ``shipping_address``, ...) are merged into the generated value, so a
-    test can set just a buyer name. ``items`` may be a count or a list of partial items.
+    test can set just a buyer name. ``items`` may be a count or a list of partial items; ``currency`` (ISO 4217,
+    default USD) is the currency of every amount of the order.
     """
     overrides = dict(overrides or {})
+    currency = str(overrides.pop("currency", None) or CURRENCY)
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise ValueError(f"currency must be an ISO 4217 code such as USD or JPY, got {currency!r}")
     unknown = set(overrides) - ORDER_FIELDS - {"order_status", "created", "last_updated"}
     if unknown:
         raise ValueError(f"unknown order fields: {sorted(unknown)}; known: {sorted(ORDER_FIELDS)}")
@@ -146,9 +219,9 @@ def new_order(
         mint.claim(str(order_id))
     items_spec = overrides.pop("items", rng.choice((1, 1, 2, 2, 3, 4)))
     if isinstance(items_spec, int):
-        items = [new_item(rng, mint) for _ in range(items_spec)]
+        items = [new_item(rng, mint, currency=currency) for _ in range(items_spec)]
     else:
-        items = [new_item(rng, mint, spec) for spec in items_spec]
+        items = [new_item(rng, mint, spec, currency) for spec in items_spec]
     if not items:
         raise ValueError("an order needs at least one item")
     order: dict[str, Any] = {
@@ -176,8 +249,8 @@ def new_order(
         "selected_shipping_option": {
             "name": ship_name,
             "reference_id": ship_name.lower().replace(" ", "_"),
-            "price": money(ship_cents),
-            "calculated_tax": money(int(ship_cents * _TAX_RATE)),
+            "price": money(convert(ship_cents, currency), currency),
+            "calculated_tax": money(int(convert(ship_cents, currency) * _TAX_RATE), currency),
             "estimated_shipping_time": {"min_days": min_days, "max_days": max_days},
         },
         "is_test_order": False,
@@ -190,19 +263,19 @@ def new_order(
             order[key] = {**order[key], **value}
         else:
             order[key] = value
-    order["estimated_payment_details"] = _payment(order, overrides.get("estimated_payment_details"))
+    order["estimated_payment_details"] = _payment(order, overrides.get("estimated_payment_details"), currency)
     return order
 
 
-def _payment(order: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
-    items_total = sum(cents(i["price_per_unit"]) * int(i["quantity"]) for i in order["items"])
-    shipping = cents(order["selected_shipping_option"]["price"])
-    tax = sum(cents(i["tax_details"]["estimated_tax"]) for i in order["items"])
-    tax += cents(order["selected_shipping_option"]["calculated_tax"])
+def _payment(order: Mapping[str, Any], override: Mapping[str, Any] | None, currency: str) -> dict[str, Any]:
+    items_total = sum(minor(i["price_per_unit"]) * int(i["quantity"]) for i in order["items"])
+    shipping = minor(order["selected_shipping_option"]["price"])
+    tax = sum(minor(i["tax_details"]["estimated_tax"]) for i in order["items"])
+    tax += minor(order["selected_shipping_option"]["calculated_tax"])
     payment = {
-        "subtotal": {"items": money(items_total), "shipping": money(shipping)},
-        "tax": money(tax),
-        "total_amount": money(items_total + shipping + tax),
+        "subtotal": {"items": money(items_total, currency), "shipping": money(shipping, currency)},
+        "tax": money(tax, currency),
+        "total_amount": money(items_total + shipping + tax, currency),
         "tax_remitted": True,
     }
     return {**payment, **(override or {})}

@@ -47,13 +47,20 @@ ITEM = NodeType(
     ("id", "retailer_id", "product_id", "quantity", "price_per_unit"),
     ("product_name", "selected_shipping_option", "status", "tax_details", "customization"),
 )
+# ``created`` on shipments, cancellations and refunds is the sandbox's own (Meta's reference lists no time on
+# them): a default field, so a client that never asks for it reads Meta and the sandbox alike.
 SHIPMENT = NodeType(
-    "CommerceOrderShipment", ("id", "items", "tracking_info"), ("external_shipment_id",), lists={"items": _LINE}
+    "CommerceOrderShipment",
+    ("id", "items", "tracking_info", "created"),
+    ("external_shipment_id",),
+    lists={"items": _LINE},
 )
 CANCELLATION = NodeType(
-    "CommerceOrderCancellation", ("id", "items", "cancel_reason"), ("restock_items",), lists={"items": _LINE}
+    "CommerceOrderCancellation", ("id", "items", "cancel_reason", "created"), ("restock_items",), lists={"items": _LINE}
 )
-REFUND = NodeType("CommerceOrderRefund", ("id", "items", "refund_reason", "refund_amount"), lists={"items": _LINE})
+REFUND = NodeType(
+    "CommerceOrderRefund", ("id", "items", "refund_reason", "refund_amount", "created"), lists={"items": _LINE}
+)
 ORDER_EDGES: Mapping[str, NodeType] = {
     "items": ITEM,
     "shipments": SHIPMENT,

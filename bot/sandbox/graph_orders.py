@@ -1,24 +1,107 @@
-"""The Graph sandbox's order book: storage, the newest-first index, and the order state machine.
+"""The Graph sandbox's order book: storage, the newest-first index, the order state machine and the write rules.
 
 State machine, as Meta's Order Management API reference describes it::
 
     FB_PROCESSING --(Meta finalizes)--> CREATED --(acknowledge)--> IN_PROGRESS --(all shipped|cancelled)--> COMPLETED
 
-Acknowledgement works only from CREATED (else 2361009, FB_PROCESSING included, with a message saying so);
-shipments and cancellations move item quantities and complete the order once every unit is shipped or cancelled;
-refunds apply to shipped units only. Commerce error numbers travel in ``error_subcode`` with ``code`` 100, as in
-Meta's error reference. Nothing here locks: the caller (``GraphSandbox``) holds its lock around every call.
+Every refusal is a Graph envelope, HTTP 400. Commerce numbers (the reference's section 11.3) travel in
+``error_subcode`` with ``code`` 100 and ``error_user_title``/``error_user_msg`` in words; a malformed parameter is
+code 100 without a subcode. Nested parameters may be JSON values or JSON-encoded strings (form bodies). Amounts are
+``currency_amount`` objects ``{"amount": "<decimal string>", "currency": "<ISO 4217>"}`` in the order's currency,
+with at most the currency's own decimals (USD 2, JPY 0, KWD 3), else code 100; what is read back uses exactly
+those decimals.
+
+**Acknowledge** (``acknowledge_order``, ``acknowledge_orders``): only from CREATED, else 2361009 (FB_PROCESSING
+included, with a message saying so).
+
+**Ship** (``POST /{order-id}/shipments``, answers ``{"success": true}``)::
+
+    items?: [{"item_id" | "retailer_id": ..., "quantity": n >= 1}]  (omitted: every open unit; [] -> 2361357)
+    tracking_info?: {"carrier": "FEDEX", "tracking_number": "1Z999", "shipping_method_name"?: "Ground"}
+    external_shipment_id?: [A-Za-z0-9_]+ ; merchant_order_reference?: must equal the stored one if any
+
+- only IN_PROGRESS (CREATED/FB_PROCESSING: code 100); a COMPLETED order: 1818111 when everything was cancelled,
+  else 1818214; more units than are still open (not shipped, not cancelled) for an item: 1818215;
+- ``carrier``: one of the uppercase codes of ``bot/data/meta-carrier-codes.tsv`` or ``OTHER``; anything else
+  (lowercase included) is code 100. Stored and read back lowercase (``fedex``), as Meta does;
+- one tracking number per shipment: a list, or a number with spaces, commas or semicolons, is code 100; a number
+  already on any shipment of the order (case-insensitive) is **2382045**;
+- ``tracking_info`` may be left out (Meta's reference marks it optional); given, it needs both carrier and number;
+- ``external_shipment_id``: outside ``[A-Za-z0-9_]+`` or already used on the order: code 100;
+- reads: ``GET /{order-id}/shipments`` gives ``{id, items{data:[{id, retailer_id, product_id, quantity,
+  tax{final_tax}}]}, tracking_info, created}`` and, when asked (``fields=...,external_shipment_id``), the
+  ``external_shipment_id``; the items' ``status.fulfilled`` grows; once nothing is open the order is COMPLETED.
+
+**Update tracking** (``POST /{order-id}/update_shipment``, ``{"success": true}``): exactly one of
+``external_shipment_id`` or ``shipment_id`` names the shipment (unknown: code 100); ``tracking_info`` is required
+and follows the shipment rules (a number on any shipment of the order, this one included: 2382045).
+
+**Cancel** (``POST /{order-id}/cancellations``, ``{"success": true}``)::
+
+    cancel_reason: {"reason_code": CUSTOMER_REQUESTED | OUT_OF_STOCK | INVALID_ADDRESS | SUSPICIOUS_ORDER
+                    | CANCEL_REASON_OTHER, "reason_description"?: "shown to the buyer"}
+                   (omitted: CANCEL_REASON_OTHER)
+    restock_items?: bool (default false)
+    items?: [{"item_id" | "retailer_id": ..., "quantity": n >= 1}]   (omitted: every open unit; [] is code 100)
+
+- CREATED, IN_PROGRESS (its open units) and FB_PROCESSING once the order is 24 h old (younger: code 100, Meta
+  documents no number); COMPLETED: 1818050 when something shipped (refund instead), else 1818048;
+- only open units: more than are open for an item is 1818215;
+- reads: ``GET /{order-id}/cancellations`` gives ``{id, items{data:[{id, retailer_id, product_id, quantity}]},
+  cancel_reason, created}`` (``restock_items`` when asked); ``status.cancelled`` grows.
+
+**Refund** (``POST /{order-id}/refunds``, ``{"success": true}``)::
+
+    reason_code: BUYERS_REMORSE | DAMAGED_GOODS | NOT_AS_DESCRIBED | QUALITY_ISSUE | REFUND_REASON_OTHER
+                 | WRONG_ITEM | FACEBOOK_INITIATED          (required; anything else: code 100)
+    reason_text?: "shown to the buyer"
+    items?: [{"item_id" | "retailer_id": ..., "item_refund_quantity": n >= 1
+                                             | "item_refund_amount": {"amount": "12.50", "currency": "USD"}}]
+            (omitted: everything still refundable on shipped units; [] with a shipping refund: shipping only)
+    shipping?: {"shipping_refund": {"amount", "currency"}}
+    deductions?: [{"deduction_type": "RETURN_SHIPPING", "deduction_amount": {"amount", "currency"}}]
+
+- only shipped units, IN_PROGRESS orders included: nothing shipped is 1818107, or 1818105 when the order was
+  cancelled; amounts are pre-tax;
+- per item, what is left is ``shipped units x price - earlier refunds`` (quantity and amount refunds alike):
+  more is **2382023** (by quantity: at most the whole units still left); nothing left is 2382319; an unknown
+  ``retailer_id`` is 2382021 (an unknown ``item_id``: code 100); an amount of 0 is 2382030;
+- shipping: at most the order's shipping charge (``selected_shipping_option.price``) less earlier shipping
+  refunds, else **2382022**; deductions are positive and ``items + shipping - deductions`` must be above 0, else
+  2382030;
+- reads: ``GET /{order-id}/refunds`` gives ``{id, items{data:[{id, retailer_id, product_id, quantity (by-quantity
+  lines only), refund_subtotal}]}, refund_reason{reason_code, reason_text?}, refund_amount{amount, currency,
+  subtotal, shipping, deductions, tax, total}, created}``: every figure positive, ``tax`` the items' tax refunded
+  in proportion, ``total = amount = subtotal + shipping - deductions + tax``. Refunds change no state; the order
+  then matches ``filters=has_refunds``.
+
+Item ``status`` is the object of Meta's reference: ``{"in_progress": open, "fulfilled": shipped, "cancelled": n}``;
+``tax_details.captured_tax`` grows with shipments. Nothing here locks: the caller (``GraphSandbox``) holds its lock
+around every call, and keeps the idempotency record.
 """
 
 from __future__ import annotations
 
 import bisect
 import random
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox.graph_data import DAY, STATES, IdMint, cents, iso, money, new_order, reference
+from bot.sandbox.graph_data import (
+    CURRENCY,
+    DAY,
+    STATES,
+    IdMint,
+    carrier_codes,
+    iso,
+    minor,
+    money,
+    new_order,
+    parse_amount,
+    reference,
+)
 
 CANCEL_REASONS = frozenset(
     {"CUSTOMER_REQUESTED", "OUT_OF_STOCK", "INVALID_ADDRESS", "SUSPICIOUS_ORDER", "CANCEL_REASON_OTHER"}
@@ -32,12 +115,10 @@ REFUND_REASONS = frozenset(
         "REFUND_REASON_OTHER",
         "WRONG_ITEM",
         "FACEBOOK_INITIATED",
-        "REFUND_COMPROMISED",
-        "REFUND_FOR_RETURN",
-        "REFUND_SFI_FAKE",
-        "REFUND_SFI_REAL",
     }
 )
+DEDUCTION_TYPES = frozenset({"RETURN_SHIPPING"})
+EXTERNAL_SHIPMENT_ID = re.compile(r"[A-Za-z0-9_]+")
 MAX_BATCH_ACK = 100
 _HIDDEN_WHILE_PROCESSING = ("buyer_details", "shipping_address")  # Meta shares no buyer data before CREATED
 _OBJECT_DOCS = "Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
@@ -117,7 +198,7 @@ class _Counts:
     shipped: int = 0
     cancelled: int = 0
     refunded: int = 0
-    refunded_cents: int = 0
+    refunded_minor: int = 0
 
 
 FILTERS: Mapping[str, Callable[[Entry], bool]] = {
@@ -223,8 +304,12 @@ class OrderBook:
         return {"orders": results}
 
     def ship(self, order_id: str, params: Mapping[str, Any], now: int) -> dict[str, Any]:
+        """``POST /{order-id}/shipments``: ship open units (every one when ``items`` is omitted) with one number."""
         entry = self.get(order_id, "POST")
+        counts = _counts(entry)
         if entry.state == "COMPLETED":
+            if not any(c.shipped for c in counts.values()):
+                raise commerce(1818111, "Order cancelled", "a cancelled order cannot be shipped")
             raise commerce(1818214, "Order already fulfilled", "every item was already shipped, cancelled or refunded")
         if entry.state != "IN_PROGRESS":
             raise invalid(f"Order {order_id} is {entry.state}: only acknowledged (IN_PROGRESS) orders can be shipped")
@@ -232,21 +317,29 @@ class OrderBook:
         stored = entry.data.get("merchant_order_id")
         if ref and stored and ref != stored:
             raise invalid(f"merchant_order_reference {ref!r} differs from the order's stored reference {stored!r}")
-        counts = _counts(entry)
-        lines = self._lines(entry, params.get("items"), lambda i: _open(i, counts[i["id"]]))
-        if not lines:
+        tracking = _tracking(params.get("tracking_info"), required=False)
+        external = _optional_str(params, "external_shipment_id")
+        if external is not None:
+            if not EXTERNAL_SHIPMENT_ID.fullmatch(external):
+                raise invalid(f"Param external_shipment_id may hold only letters, digits and '_', got {external!r}")
+            if any(s.get("external_shipment_id") == external for s in entry.data["shipments"]):
+                raise invalid(f"external_shipment_id {external!r} is already used by a shipment of this order")
+        lines = params.get("items")
+        if isinstance(lines, list) and not lines:
             raise commerce(2361357, "Shipment has no items", "a shipment needs at least one item")
-        tracking = params.get("tracking_info")
+        resolved = self._lines(entry, lines, lambda i: _open(i, counts[i["id"]]))
+        if not resolved:
+            raise commerce(2361357, "Shipment has no items", "a shipment needs at least one item")
         if tracking is not None:
-            if not isinstance(tracking, Mapping) or not tracking.get("carrier") or not tracking.get("tracking_number"):
-                raise invalid("Param tracking_info needs carrier and tracking_number")
-            used = {s.get("tracking_info", {}).get("tracking_number") for s in entry.data["shipments"]}
-            if tracking["tracking_number"] in used:
-                raise commerce(2382045, "Duplicate fulfillment", "this tracking number is already used on the order")
-        shipment: dict[str, Any] = {"id": self.mint(), "items": [_line(i, q, tax=True) for i, q in lines]}
+            _check_unused(entry, tracking["tracking_number"])
+        shipment: dict[str, Any] = {
+            "id": self.mint(),
+            "created": iso(now),
+            "items": [_line(i, q, tax=True) for i, q in resolved],
+        }
         if tracking is not None:
-            shipment["tracking_info"] = dict(tracking)
-        if external := _optional_str(params, "external_shipment_id"):
+            shipment["tracking_info"] = tracking
+        if external is not None:
             shipment["external_shipment_id"] = external
         entry.data["shipments"].append(shipment)
         if ref:
@@ -255,7 +348,26 @@ class OrderBook:
         _touch(entry, now)
         return {"success": True}
 
+    def update_shipment(self, order_id: str, params: Mapping[str, Any], now: int) -> dict[str, Any]:
+        """``POST /{order-id}/update_shipment``: new tracking for the shipment named by either of its ids."""
+        entry = self.get(order_id, "POST")
+        external, shipment_id = _optional_str(params, "external_shipment_id"), _optional_str(params, "shipment_id")
+        if (external is None) == (shipment_id is None):
+            raise invalid("update_shipment needs exactly one of external_shipment_id or shipment_id")
+        key, wanted = ("external_shipment_id", external) if external is not None else ("id", shipment_id)
+        shipment = next((s for s in entry.data["shipments"] if s.get(key) == wanted), None)
+        if shipment is None:
+            name = "external_shipment_id" if external is not None else "shipment_id"
+            raise invalid(f"Order {order_id} has no shipment with {name} {wanted!r}")
+        tracking = _tracking(params.get("tracking_info"), required=True)
+        assert tracking is not None
+        _check_unused(entry, tracking["tracking_number"])
+        shipment["tracking_info"] = tracking
+        _touch(entry, now)
+        return {"success": True}
+
     def cancel(self, order_id: str, params: Mapping[str, Any], now: int) -> dict[str, Any]:
+        """``POST /{order-id}/cancellations``: cancel open units (every one when ``items`` is omitted)."""
         entry = self.get(order_id, "POST")
         counts = _counts(entry)
         if entry.state == "COMPLETED":
@@ -267,15 +379,23 @@ class OrderBook:
         reason = params.get("cancel_reason")
         if reason is not None and (not isinstance(reason, Mapping) or reason.get("reason_code") not in CANCEL_REASONS):
             raise invalid(f"Param cancel_reason.reason_code must be one of {sorted(CANCEL_REASONS)}")
-        lines = self._lines(entry, params.get("items"), lambda i: _open(i, counts[i["id"]]))
-        if not lines:
+        if reason is not None and not isinstance(reason.get("reason_description", ""), str):
+            raise invalid("Param cancel_reason.reason_description must be a string")
+        restock = _flag(params.get("restock_items"), "restock_items")
+        lines = params.get("items")
+        if isinstance(lines, list) and not lines:
+            raise invalid("Param items must not be empty: omit it to cancel every unshipped unit")
+        resolved = self._lines(entry, lines, lambda i: _open(i, counts[i["id"]]))
+        if not resolved:
             raise commerce(1818215, "Items already processed", "no item quantity is left to cancel")
+        cancel_reason = {k: str(v) for k, v in (reason or {"reason_code": "CANCEL_REASON_OTHER"}).items() if v}
         entry.data["cancellations"].append(
             {
                 "id": self.mint(),
-                "items": [_line(i, q) for i, q in lines],
-                "cancel_reason": dict(reason or {"reason_code": "CANCEL_REASON_OTHER"}),
-                "restock_items": str(params.get("restock_items", False)).lower() in ("true", "1"),
+                "created": iso(now),
+                "items": [_line(i, q) for i, q in resolved],
+                "cancel_reason": cancel_reason,
+                "restock_items": restock,
             }
         )
         _refresh(entry)
@@ -283,41 +403,50 @@ class OrderBook:
         return {"success": True}
 
     def refund(self, order_id: str, params: Mapping[str, Any], now: int) -> dict[str, Any]:
+        """``POST /{order-id}/refunds``: refund shipped units by quantity or pre-tax amount, shipping, deductions."""
         entry = self.get(order_id, "POST")
+        currency = _currency(entry)
         reason = params.get("reason_code")
         if reason not in REFUND_REASONS:
             raise invalid(f"Param reason_code is required and must be one of {sorted(REFUND_REASONS)}")
+        text = params.get("reason_text")
+        if text is not None and not isinstance(text, str):
+            raise invalid("Param reason_text must be a string")
         counts = _counts(entry)
         if not any(c.shipped for c in counts.values()):
             if entry.state == "COMPLETED":
                 raise commerce(1818105, "Order cancelled", "a cancelled order cannot be refunded")
             raise commerce(1818107, "Order not charged", "no item has shipped yet, so nothing was charged")
         lines = params.get("items")
-        refunded: list[dict[str, Any]] = []
         if lines is None:
-            for item in entry.data["items"]:
-                if quantity := _refundable_quantity(item, counts[item["id"]]):
-                    refunded.append({**_line(item, quantity), "refund_subtotal": _subtotal(item, quantity)})
+            refunded = [line for item in entry.data["items"] if (line := _rest(item, counts[item["id"]], currency))]
             if not refunded:
                 raise commerce(2382319, "Item already refunded", "every shipped item was already refunded")
         else:
-            refunded = [self._refund_line(entry, line, counts) for line in _objects(lines)]
-        subtotal = sum(cents(r["refund_subtotal"]) for r in refunded)
-        shipping = params.get("shipping") or {}
-        shipping_cents = cents(shipping["shipping_refund"]) if isinstance(shipping, Mapping) and shipping else 0
-        refund_reason = {"reason_code": reason}
-        if text := _optional_str(params, "reason_text"):
+            refunded = [self._refund_line(entry, line, counts, currency) for line in _objects(lines)]
+        subtotal = sum(minor(r["refund_subtotal"]) for r in refunded)
+        tax = sum(minor(r.pop("_tax")) for r in refunded)
+        shipping = _shipping_refund(entry, params.get("shipping"), currency)
+        deducted = _deductions(params.get("deductions"), currency)
+        total = subtotal + shipping - deducted
+        if total <= 0:
+            raise commerce(2382030, "Refund is zero", "the refund total (items + shipping - deductions) cannot be 0")
+        refund_reason = {"reason_code": str(reason)}
+        if text:
             refund_reason["reason_text"] = text
         entry.data["refunds"].append(
             {
                 "id": self.mint(),
+                "created": iso(now),
                 "items": refunded,
                 "refund_reason": refund_reason,
                 "refund_amount": {
-                    **money(subtotal + shipping_cents),
-                    "subtotal": money(subtotal),
-                    "shipping": money(shipping_cents),
-                    "total": money(subtotal + shipping_cents),
+                    **money(total + tax, currency),
+                    "subtotal": money(subtotal, currency),
+                    "shipping": money(shipping, currency),
+                    "deductions": money(deducted, currency),
+                    "tax": money(tax, currency),
+                    "total": money(total + tax, currency),
                 },
             }
         )
@@ -325,29 +454,44 @@ class OrderBook:
         _touch(entry, now)
         return {"success": True}
 
-    def _refund_line(self, entry: Entry, line: Mapping[str, Any], counts: dict[str, _Counts]) -> dict[str, Any]:
+    def _refund_line(
+        self, entry: Entry, line: Mapping[str, Any], counts: dict[str, _Counts], currency: str
+    ) -> dict[str, Any]:
         item = self._item(entry, line, unknown_retailer=2382021)
         count = counts[item["id"]]
-        refundable_cents = count.shipped * cents(item["price_per_unit"]) - count.refunded_cents
-        if refundable_cents <= 0:
+        price = minor(item["price_per_unit"])
+        left = count.shipped * price - count.refunded_minor
+        if ("item_refund_amount" in line) == ("item_refund_quantity" in line):
+            raise invalid("each refund item needs exactly one of item_refund_quantity or item_refund_amount")
+        if left <= 0:
             raise commerce(2382319, "Item already refunded", f"item {item['id']} has nothing left to refund")
         if "item_refund_amount" in line:
-            amount = line["item_refund_amount"]
-            if not isinstance(amount, Mapping) or "amount" not in amount:
-                raise invalid("item_refund_amount must be a currency amount {amount, currency}")
-            wanted = cents(amount)
-            if wanted <= 0:
-                raise commerce(2382030, "Refund is zero", "the refund total cannot be 0")
-            if wanted > refundable_cents:
-                raise commerce(2382023, "Refund too large", "the item refund is greater than the charged amount")
-            count.refunded_cents += wanted
-            return {**_line(item, None), "refund_subtotal": money(wanted)}
+            wanted = parse_amount(line["item_refund_amount"], currency)
+            if isinstance(wanted, str):
+                raise invalid(f"item_refund_amount {wanted}")
+            if wanted < 0:
+                raise invalid("item_refund_amount must not be negative")
+            if wanted == 0:
+                raise commerce(2382030, "Refund is zero", "an item refund cannot be 0")
+            if wanted > left:
+                raise commerce(
+                    2382023,
+                    "Refund too large",
+                    f"item {item['id']}: {money(wanted, currency)['amount']} asked, "
+                    f"{money(left, currency)['amount']} {currency} still refundable (before tax)",
+                )
+            count.refunded_minor += wanted
+            return _refunded(item, None, wanted, currency)
         quantity = _quantity(line, "item_refund_quantity")
         if quantity > _refundable_quantity(item, count):
-            raise commerce(2382023, "Refund too large", "the item refund is greater than the charged amount")
+            raise commerce(
+                2382023,
+                "Refund too large",
+                f"item {item['id']}: {quantity} asked, {_refundable_quantity(item, count)} shipped units refundable",
+            )
         count.refunded += quantity
-        count.refunded_cents += quantity * cents(item["price_per_unit"])
-        return {**_line(item, quantity), "refund_subtotal": _subtotal(item, quantity)}
+        count.refunded_minor += quantity * price
+        return _refunded(item, quantity, quantity * price, currency)
 
     def _lines(
         self, entry: Entry, lines: Any, available: Callable[[dict[str, Any]], int]
@@ -399,7 +543,7 @@ class OrderBook:
             elif entry.state == "CREATED":
                 self.acknowledge(order_id, merchant_reference, now)
             else:
-                self.ship(order_id, {"tracking_info": {"carrier": "ups", "tracking_number": f"1Z{self.mint()}"}}, now)
+                self.ship(order_id, {"tracking_info": {"carrier": "UPS", "tracking_number": f"1Z{self.mint()}"}}, now)
         return entry
 
     def seed(self, rng: random.Random, count: int, now: int) -> None:
@@ -432,7 +576,7 @@ class OrderBook:
             self.cancel(entry.id, {"items": line, "cancel_reason": {"reason_code": "CUSTOMER_REQUESTED"}}, clock.now)
         if complete or (len(items) > 1 and rng.random() < 0.3):
             first = [{"item_id": items[0]["id"], "quantity": items[0]["quantity"]}]
-            tracking = {"carrier": rng.choice(("ups", "usps", "fedex")), "tracking_number": f"1Z{self.mint()}"}
+            tracking = {"carrier": rng.choice(("UPS", "USPS", "FEDEX")), "tracking_number": f"1Z{self.mint()}"}
             when = clock.later(DAY // 2, 3 * DAY)
             self.ship(entry.id, {"items": None if complete else first, "tracking_info": tracking}, when)
         if complete and rng.random() < 0.15:
@@ -470,7 +614,7 @@ def _counts(entry: Entry) -> dict[str, _Counts]:
     for refund in entry.data["refunds"]:
         for line in refund["items"]:
             counts[line["id"]].refunded += line.get("quantity", 0)
-            counts[line["id"]].refunded_cents += cents(line["refund_subtotal"])
+            counts[line["id"]].refunded_minor += minor(line["refund_subtotal"])
     return counts
 
 
@@ -479,7 +623,8 @@ def _open(item: Mapping[str, Any], count: _Counts) -> int:
 
 
 def _refundable_quantity(item: Mapping[str, Any], count: _Counts) -> int:
-    by_value = (count.shipped * cents(item["price_per_unit"]) - count.refunded_cents) // cents(item["price_per_unit"])
+    price = minor(item["price_per_unit"])
+    by_value = (count.shipped * price - count.refunded_minor) // price if price else count.shipped
     return max(0, min(count.shipped - count.refunded, by_value))
 
 
@@ -488,15 +633,10 @@ def _refresh(entry: Entry) -> None:
     counts = _counts(entry)
     for item in entry.data["items"]:
         count = counts[item["id"]]
-        item["status"] = {
-            "in_progress": _open(item, count),
-            "fulfilled": count.shipped,
-            "cancelled": count.cancelled,
-            "refunded": count.refunded,
-        }
-        estimated = cents(item["tax_details"]["estimated_tax"])
-        captured = estimated * count.shipped // int(item["quantity"])
-        item["tax_details"]["captured_tax"] = {"total_tax": money(captured)}
+        item["status"] = {"in_progress": _open(item, count), "fulfilled": count.shipped, "cancelled": count.cancelled}
+        estimated = item["tax_details"]["estimated_tax"]
+        captured = minor(estimated) * count.shipped // int(item["quantity"])
+        item["tax_details"]["captured_tax"] = {"total_tax": money(captured, estimated["currency"])}
     if all(_open(item, counts[item["id"]]) == 0 for item in entry.data["items"]):
         entry.data["order_status"] = {"state": "COMPLETED"}
 
@@ -511,17 +651,121 @@ def _line(item: Mapping[str, Any], quantity: int | None, *, tax: bool = False) -
     if quantity is not None:
         line["quantity"] = quantity
     if tax and quantity is not None:
-        line["tax"] = {"final_tax": money(cents(item["tax_details"]["estimated_tax"]) * quantity // item["quantity"])}
+        estimated = item["tax_details"]["estimated_tax"]
+        line["tax"] = {"final_tax": money(minor(estimated) * quantity // item["quantity"], estimated["currency"])}
     return line
 
 
-def _subtotal(item: Mapping[str, Any], quantity: int) -> dict[str, str]:
-    return money(cents(item["price_per_unit"]) * quantity)
+def _currency(entry: Entry) -> str:
+    """The order's currency: every amount of an order is in the one currency of its prices."""
+    return str(entry.data["items"][0]["price_per_unit"].get("currency") or CURRENCY)
 
 
-def _objects(lines: Any) -> list[Mapping[str, Any]]:
+def _refunded(item: Mapping[str, Any], quantity: int | None, amount: int, currency: str) -> dict[str, Any]:
+    """A refund line as Graph reads it back; ``_tax`` (the item tax refunded with it) is taken off by the caller."""
+    full = minor(item["price_per_unit"]) * int(item["quantity"])
+    tax = minor(item["tax_details"]["estimated_tax"]) * amount // full if full else 0
+    return {**_line(item, quantity), "refund_subtotal": money(amount, currency), "_tax": money(tax, currency)}
+
+
+def _rest(item: Mapping[str, Any], count: _Counts, currency: str) -> dict[str, Any] | None:
+    """What a full refund gives back of one item: whole units by quantity, a remainder (after amount refunds) by
+    amount."""
+    price = minor(item["price_per_unit"])
+    left = count.shipped * price - count.refunded_minor
+    if left <= 0:
+        return None
+    units = _refundable_quantity(item, count)
+    return _refunded(item, units if units * price == left else None, left, currency)
+
+
+def _tracking(value: Any, *, required: bool) -> dict[str, str] | None:
+    """A valid ``tracking_info`` as stored (carrier lowercase, as Graph reads it back), or the reason it is not."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, Mapping):
+        raise invalid("Param tracking_info must be an object {carrier, tracking_number, shipping_method_name?}")
+    carrier, number = value.get("carrier"), value.get("tracking_number")
+    if not isinstance(carrier, str) or carrier not in carrier_codes():
+        raise invalid(
+            "Param tracking_info[carrier] must be one of Meta's carrier codes in uppercase (e.g. FEDEX, UPS, USPS) "
+            f"or OTHER for a carrier not listed, got {carrier!r}"
+        )
+    if not isinstance(number, str) or not number.strip():
+        raise invalid("Param tracking_info[tracking_number] is required: one tracking number per shipment")
+    if any(ch.isspace() or ch in ",;" for ch in number.strip()):
+        raise invalid(
+            f"Param tracking_info[tracking_number] must be one tracking number, got {number!r}: "
+            "use one shipment per tracking number"
+        )
+    method = value.get("shipping_method_name")
+    if method is not None and not isinstance(method, str):
+        raise invalid("Param tracking_info[shipping_method_name] must be a string")
+    stored = {"tracking_number": number.strip(), "carrier": carrier.lower()}
+    if method:
+        stored["shipping_method_name"] = method
+    return stored
+
+
+def _check_unused(entry: Entry, number: str) -> None:
+    """A tracking number may appear on one shipment of an order only (2382045 otherwise)."""
+    used = {str((s.get("tracking_info") or {}).get("tracking_number", "")).upper() for s in entry.data["shipments"]}
+    if number.upper() in used:
+        raise commerce(
+            2382045, "Duplicate fulfillment", f"tracking number {number} is already used on a shipment of this order"
+        )
+
+
+def _flag(value: Any, name: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if str(value).lower() in ("true", "1", "false", "0"):
+        return str(value).lower() in ("true", "1")
+    raise invalid(f"Param {name} must be a boolean, got {value!r}")
+
+
+def _shipping_refund(entry: Entry, value: Any, currency: str) -> int:
+    """Minor units of ``shipping.shipping_refund``, at most the shipping charged less what earlier refunds gave back."""
+    if value is None:
+        return 0
+    if not isinstance(value, Mapping) or "shipping_refund" not in value:
+        raise invalid("Param shipping must be {shipping_refund: {amount, currency}}")
+    wanted = parse_amount(value["shipping_refund"], currency)
+    if isinstance(wanted, str):
+        raise invalid(f"shipping.shipping_refund {wanted}")
+    if wanted < 0:
+        raise invalid("shipping.shipping_refund must not be negative")
+    charged = minor(entry.data["selected_shipping_option"]["price"])
+    left = charged - sum(minor(r["refund_amount"]["shipping"]) for r in entry.data["refunds"])
+    if wanted > left:
+        raise commerce(
+            2382022,
+            "Shipping refund too large",
+            f"{money(wanted, currency)['amount']} asked, {money(left, currency)['amount']} {currency} of shipping left",
+        )
+    return wanted
+
+
+def _deductions(value: Any, currency: str) -> int:
+    """Minor units deducted (``deductions[{deduction_type: RETURN_SHIPPING, deduction_amount}]``)."""
+    if value is None:
+        return 0
+    total = 0
+    for deduction in _objects(value, "deductions"):
+        if deduction.get("deduction_type") not in DEDUCTION_TYPES:
+            raise invalid(f"deduction_type must be one of {sorted(DEDUCTION_TYPES)}")
+        amount = parse_amount(deduction.get("deduction_amount"), currency)
+        if isinstance(amount, str):
+            raise invalid(f"deduction_amount {amount}")
+        if amount <= 0:
+            raise invalid("deduction_amount must be positive")
+        total += amount
+    return total
+
+
+def _objects(lines: Any, name: str = "items") -> list[Mapping[str, Any]]:
     if not isinstance(lines, list) or not all(isinstance(line, Mapping) for line in lines):
-        raise invalid("Param items must be an array of objects")
+        raise invalid(f"Param {name} must be an array of objects")
     return lines
 
 

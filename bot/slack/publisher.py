@@ -49,7 +49,7 @@ from bot.notify.ports import Change, NotifyError, OnError
 from bot.notify.ports import Job as ChannelJob
 from bot.slack import ids
 from bot.slack.lanes import Lanes, Send, call, ignore
-from bot.slack.views.action_modal import ACTION_OF_OPERATION, answer_text, outcome_modal, thread_line
+from bot.slack.views.action_modal import answer_modal, answer_text, thread_line
 from bot.slack.views.blocks import (
     ack_conflict_blocks,
     ack_not_allowed_blocks,
@@ -158,7 +158,7 @@ class SlackPublisher:
         else through the ``response_url``, else in the channel."""
         if requester.view_id and isinstance(answer, ActionOutcome | ActionConflict | WriteBusy | NotAllowed):
             try:
-                self.client.views_update(view_id=requester.view_id, view=_answer_modal(answer))
+                self.client.views_update(view_id=requester.view_id, view=answer_modal("", answer))
                 return
             except (SlackApiError, SlackClientError, OSError):
                 log.info("modal %s is gone; answering %s privately", requester.view_id, requester.user_id)
@@ -312,9 +312,3 @@ def answer_blocks(answer: Answer) -> list[Block]:
         case ActionOutcome() | ActionConflict() | WriteBusy():
             return message_blocks(answer_text(answer))
     raise TypeError(f"not an answer: {answer!r}")
-
-
-def _answer_modal(answer: ActionOutcome | ActionConflict | WriteBusy | NotAllowed) -> dict[str, Any]:
-    """A card action's answer shown on the modal it came from."""
-    action = ACTION_OF_OPERATION.get(answer.operation, "") if isinstance(answer, ActionOutcome) else ""
-    return outcome_modal(action, answer_text(answer))

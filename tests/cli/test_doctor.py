@@ -63,6 +63,8 @@ def stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Stack]
             "ORDERDESK_ROUTES": "instagram=C0SUPPORT",
             "ORDERDESK_GRAPH_MAX_RETRIES": "0",
             "ORDERDESK_SEARCH_KEY": "doctor-test-search-key-0123456789",
+            "ORDERDESK_CANCEL_ALLOWED": "U0AGENT1,S0ONCALL",
+            "ORDERDESK_REFUND_ALLOWED": "U0AGENT1",
         }
         yield Stack(slack, graph, env, tmp_path, capsys)
 
@@ -81,6 +83,9 @@ def test_all_green(stack: Stack) -> None:
         "✓ commerce orders",
         "✓ database",
         "✓ search key",
+        "✓ who may ship",
+        "✓ who may cancel",
+        "✓ who may refund",
         "✓ channel C0ORDERS",
         "✓ channel C0SUPPORT",
     ]
@@ -293,3 +298,12 @@ def test_a_missing_search_key_is_a_warning_that_says_how_to_set_it(stack: Stack)
     assert code == 0, out
     assert "! search key: ORDERDESK_SEARCH_KEY is not set" in out
     assert "fix: set ORDERDESK_SEARCH_KEY to a random secret" in out
+
+
+def test_empty_cancel_and_refund_lists_are_warnings_that_say_how_to_allow_them(stack: Stack) -> None:
+    code, out = stack.doctor(ORDERDESK_CANCEL_ALLOWED="", ORDERDESK_REFUND_ALLOWED="")
+    assert code == 0, out
+    assert "✓ who may ship: everyone in the workspace" in out
+    assert "! who may cancel: ORDERDESK_CANCEL_ALLOWED is empty: nobody can cancel orders from Slack" in out
+    assert "fix: set ORDERDESK_REFUND_ALLOWED to the Slack user ids (U…) and user-group ids (S…)" in out
+    assert "✓ who may cancel: 1 user and 1 user group" in stack.doctor()[1]

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.domain import problems
 from bot.graph.client import (
+    GraphClient,
     GraphError,
     GraphPermissionError,
     IdempotencyConflictError,
@@ -20,6 +22,8 @@ from bot.graph.client import (
     RateLimitedError,
     TransientError,
 )
+from bot.graph.errors import error_from_response
+from bot.sandbox.graph import GraphSandbox
 
 ERRORS: list[tuple[GraphError, problems.Kind]] = [
     (NotFoundError("no such order", code=100, subcode=33), "not_found"),
@@ -105,3 +109,115 @@ def test_admins_get_the_step_that_fixes_it(error: GraphError, kind: problems.Kin
         "not_found": "check FB_PAGE_ID",
     }.get(kind, "check FB_GRAPH_URL (https://graph.example) and FB_GRAPH_VERSION (v99.0)")
     assert expected in fix
+
+
+# Every number of section 11.3 of orderdesk's Order Management API reference (Meta's Error Codes page, plus 2361003
+# from the acknowledgement page and 2361126 from the onboarding page), copied here on purpose: the table must
+# cover each of them, and nothing the reference does not list.
+SECTION_11_3 = (
+    (2361009, "stop"),
+    (2361003, "stop"),
+    (2361081, "retry"),
+    (2361050, "retry"),
+    (1818111, "stop"),
+    (1818015, "stop"),
+    (1818050, "stop"),
+    (1818048, "stop"),
+    (1818049, "stop"),
+    (1818214, "stop"),
+    (1818215, "stop"),
+    (1818105, "stop"),
+    (1818107, "stop"),
+    (2361076, "retry"),
+    (2382021, "fix"),
+    (2382324, "fix"),
+    (2361091, "fix"),
+    (2382030, "fix"),
+    (2382325, "fix"),
+    (2382023, "fix"),
+    (2382022, "fix"),
+    (2382326, "fix"),
+    (2382319, "stop"),
+    (2382323, "stop"),
+    (2361084, "fix"),
+    (2361086, "fix"),
+    (2382045, "fix"),
+    (2361357, "fix"),
+    (2382322, "fix"),
+    (2361126, "stop"),
+    (2382052, "stop"),
+    (2361163, "stop"),
+)
+
+
+def test_the_table_covers_exactly_the_codes_of_the_reference() -> None:
+    assert len(SECTION_11_3) == 32
+    assert set(problems.COMMERCE_PROBLEMS) == {code for code, _ in SECTION_11_3}
+
+
+@pytest.mark.parametrize(("code", "action"), SECTION_11_3)
+def test_every_commerce_code_has_words_and_a_class(code: int, action: str) -> None:
+    problem = problems.COMMERCE_PROBLEMS[code]
+    assert problem.code == code
+    assert problem.action == action
+    assert problem.words[0].isupper()
+    assert problem.words.endswith(".")
+    assert not {"<", ">", "&", "`", "*"} & set(problem.words)  # plain words: safe in mrkdwn as they are
+    assert str(code) not in problem.words  # words, not numbers
+
+
+def _response(status: int, envelope: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(status, json={"error": envelope}, request=httpx.Request("POST", "https://graph.test/x"))
+
+
+@pytest.mark.parametrize(("code", "action"), SECTION_11_3)
+@pytest.mark.parametrize("where", ["error_subcode", "code"])
+def test_every_code_is_reachable_from_a_graph_error(code: int, action: str, where: str) -> None:
+    """Magento reads these numbers from ``error_subcode``, WooCommerce from ``code``: both lead to the table."""
+    envelope: dict[str, Any] = {"message": "(#100) refused", "type": "OAuthException", "code": 100}
+    envelope[where] = code
+    error = error_from_response(_response(400, envelope), {"error": envelope}, lambda text: text)
+    assert error.commerce_code == code
+    assert problems.commerce_problem(error) == problems.COMMERCE_PROBLEMS[code]
+    assert problems.action_of(error) == action
+
+
+@pytest.mark.parametrize(
+    ("error", "action"),
+    [
+        (TransientError("timed out"), "retry"),
+        (RateLimitedError("slow down", code=80001), "retry"),
+        (GraphError("(#100) Param tracking_info[carrier] must be ...", code=100), "fix"),
+        (GraphError("(#100) odd", code=100, subcode=1234), "stop"),
+        (IdempotencyConflictError("key reused", code=100, subcode=9000001), "stop"),
+        (InvalidTokenError("expired", code=190), "stop"),
+        (GraphPermissionError("missing", code=200), "stop"),
+        (NotFoundError("gone", code=100, subcode=33), "stop"),
+        (OrderStateError("pending", code=100, subcode=2361081), "retry"),
+    ],
+)
+def test_every_graph_failure_has_a_class(error: GraphError, action: str) -> None:
+    assert problems.action_of(error) == action
+
+
+def test_the_sandboxes_own_conflict_subcode_is_not_a_commerce_code() -> None:
+    error = IdempotencyConflictError("key reused", code=100, subcode=9000001)
+    assert error.commerce_code is None
+    assert problems.commerce_problem(error) is None
+
+
+def test_a_real_refusal_from_the_sandbox_reaches_the_table() -> None:
+    """Over the Graph client, the sandbox's answer to a reused tracking number is 2382045, in words, to fix."""
+    sandbox = GraphSandbox(orders=0)
+    order_id = sandbox.add_order(state="IN_PROGRESS", items=[{"quantity": 2}])["id"]
+    with httpx.Client(transport=sandbox.transport(), base_url="http://graph.test") as http:
+        graph = GraphClient(http, page_id=sandbox.page_id, token=sandbox.token)
+        item = sandbox.order(order_id)["items"]["data"][0]["id"]
+        tracking = {"carrier": "UPS", "tracking_number": "1Z9"}
+        graph.create_shipment(order_id, "s1", tracking_info=tracking, items=[{"item_id": item, "quantity": 1}])
+        with pytest.raises(GraphError) as caught:
+            graph.create_shipment(order_id, "s2", tracking_info=tracking, items=[{"item_id": item, "quantity": 1}])
+    problem = problems.commerce_problem(caught.value)
+    assert problem is not None
+    assert (problem.code, problem.action) == (2382045, "fix")
+    assert "tracking number" in problem.words

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from e2e_stack import Stack
@@ -134,3 +136,366 @@ def test_mark_shipped_from_the_card_ships_at_meta_and_refreshes_the_card(stack: 
     assert f"<@{ALLOWED}>" in thread[-1]["text"]
     assert ids.ORDER_SHIP not in card_buttons(stack, ts)  # every unit shipped
     assert ids.ORDER_TRACKING in card_buttons(stack, ts)
+
+
+def review_of(stack: Stack, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Submit the form and return the review (the modal as Slack now holds it)."""
+    answer = submit(stack, view, values)
+    assert answer.get("response_action") == "update", answer
+    return stack.slack_sandbox.view(view["id"])
+
+
+def outcome_text(stack: Stack, view_id: str) -> str:
+    """The modal's words once the write's outcome replaced the review and the "sending" step."""
+
+    def settled() -> str:
+        shown = modal_text(stack, view_id)
+        return "" if "sending to Meta" in shown or "Check before" in shown else shown
+
+    found: str = stack.slack_sandbox.wait_for(settled)
+    return found
+
+
+def cancel_values(order: dict[str, Any], reason: str, note: str, restock: bool, **quantities: int) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "reason": {"reason": option(reason)["value"]},
+        "note": {"note": text(note)["value"]},
+        "restock": {"restock": {"type": "checkboxes", "selected_options": [{"value": "restock"}] if restock else []}},
+    }
+    for item in order["items"]["data"]:
+        units = quantities.get(f"i{item['id']}", item["quantity"])
+        values[f"qty_{item['id']}"] = {f"qty_{item['id']}": text(str(units), "number_input")["value"]}
+    return values
+
+
+def test_a_partial_cancel_cancels_the_chosen_units_and_shows_the_buyer_text_before_sending(stack: Stack) -> None:
+    order = stack.graph_sandbox.add_order(state="IN_PROGRESS", items=2)
+    order_id = str(order["id"])
+    ts = post_card(stack, order_id)
+    full = stack.graph_sandbox.order(order_id)
+    first, second = full["items"]["data"]
+    view = open_form(stack, ts, ids.ORDER_CANCEL)
+    assert "The buyer sees this note" in json.dumps(view["blocks"])
+    values = cancel_values(full, "OUT_OF_STOCK", "Sorry, sold out", True, **{f"i{second['id']}": 0})
+    review = review_of(stack, view, values)
+    shown = json.dumps(review["blocks"])
+    assert "Out of stock" in shown
+    assert "Sorry, sold out" in shown
+    assert "The buyer reads" in shown
+    submit(stack, review, {})
+    assert "white_check_mark" in outcome_text(stack, view["id"])
+    [sent] = posts(stack, "cancellations")
+    assert json.loads(sent["params"]["items"]) == [{"item_id": first["id"], "quantity": first["quantity"]}]
+    assert json.loads(sent["params"]["cancel_reason"]) == {
+        "reason_code": "OUT_OF_STOCK",
+        "reason_description": "Sorry, sold out",
+    }
+    assert sent["params"]["restock_items"] == "true"
+    after = stack.graph_sandbox.order(order_id)
+    assert after["order_status"]["state"] == "IN_PROGRESS"  # the other item is still open
+    assert ids.ORDER_SHIP in stack.slack_sandbox.wait_for(lambda: card_buttons(stack, ts))
+    history = stack.slack.slash_command(f"history {order_id}")
+    answer = json.dumps(stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(history.response_url or "")))
+    assert "Cancelled" in answer
+    assert f"<@{ALLOWED}>" in answer
+    assert sent["params"]["idempotency_key"] in answer
+
+
+def test_update_tracking_changes_the_shipments_number_at_meta(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    stack.services.graph.send(
+        "POST",
+        f"{order_id}/shipments",
+        {"idempotency_key": new_key(), "tracking_info": {"carrier": "FEDEX", "tracking_number": "OLD123"}},
+    )
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_TRACKING)
+    shipment_id = stack.graph_sandbox.order(order_id)["shipments"]["data"][0]["id"]
+    values = {
+        "shipment": {"shipment": option(shipment_id)["value"]},
+        "carrier": {ids.CARRIER_SELECT: option("DHL", "external_select")["value"]},
+        "tracking_number": {"tracking_number": text("NEW456")["value"]},
+    }
+    review = review_of(stack, view, values)
+    assert "OLD123" in json.dumps(review["blocks"])
+    assert "NEW456" in json.dumps(review["blocks"])
+    submit(stack, review, {})
+    assert "white_check_mark" in outcome_text(stack, view["id"])
+    [sent] = posts(stack, "update_shipment")
+    assert sent["params"]["shipment_id"] == shipment_id
+    tracking = stack.graph_sandbox.order(order_id)["shipments"]["data"][0]["tracking_info"]
+    assert (tracking["carrier"], tracking["tracking_number"]) == ("dhl", "NEW456")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"carrier": ""}, "carrier", "Choose a carrier"),
+        ({"carrier": "NOT_A_CARRIER"}, "carrier", "Choose a carrier from the list"),
+        ({"tracking_number": ""}, "tracking_number", "Enter the tracking number"),
+        ({"tracking_number": "1Z 999"}, "tracking_number", "without spaces"),
+        ({"tracking_number": "TAKEN1"}, "tracking_number", "already on this order"),
+        ({"external_shipment_id": "box-1"}, "external_shipment_id", "Letters, digits and _ only"),
+        ({"qty": "7"}, "qty", "At most 1"),
+        ({"qty": "x"}, "qty", "whole number"),
+        ({"qty": "0"}, "qty", "Ship at least one unit"),
+    ],
+)
+def test_the_ship_form_refuses_each_invalid_input_inline_without_calling_meta(
+    stack: Stack, change: dict[str, str], field: str, words: str
+) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=[{"quantity": 2}, {"quantity": 1}])["id"])
+    stack.services.graph.send(
+        "POST",
+        f"{order_id}/shipments",
+        {
+            "idempotency_key": new_key(),
+            "tracking_info": {"carrier": "UPS", "tracking_number": "TAKEN1"},
+            "items": [{"item_id": stack.graph_sandbox.order(order_id)["items"]["data"][0]["id"], "quantity": 1}],
+        },
+    )
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_SHIP)
+    full = stack.graph_sandbox.order(order_id)
+    first, second = full["items"]["data"]
+    values = ship_values(full, change.get("tracking_number", "1Z999"), **{f"i{first['id']}": 1})
+    values[f"qty_{first['id']}"][f"qty_{first['id']}"]["value"] = change.get("qty", "1") if "qty" in change else "1"
+    if change.get("qty") == "7":
+        field_id = f"qty_{first['id']}"
+    elif "qty" in change:
+        values[f"qty_{second['id']}"][f"qty_{second['id']}"]["value"] = "0"
+        field_id = f"qty_{first['id']}"
+    else:
+        field_id = field
+    if "carrier" in change:
+        values["carrier"][ids.CARRIER_SELECT]["selected_option"]["value"] = change["carrier"]
+    if "external_shipment_id" in change:
+        values["external_shipment_id"]["external_shipment_id"]["value"] = change["external_shipment_id"]
+    stack.graph_sandbox.clear_calls()
+    answer = submit(stack, view, values)
+    assert answer["response_action"] == "errors", answer
+    assert words in answer["errors"][field_id]
+    assert stack.graph_sandbox.calls() == []
+
+
+def test_twenty_concurrent_submissions_of_one_review_make_one_shipment(stack: Stack) -> None:
+    order = stack.graph_sandbox.add_order(state="IN_PROGRESS", items=2)
+    order_id = str(order["id"])
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_SHIP)
+    review = review_of(stack, view, ship_values(stack.graph_sandbox.order(order_id), "1ZCONCURRENT"))
+    stack.graph_sandbox.set_faults(latency_ms=300, match={"method": "POST"})
+    # The very same submission twenty times at once (double clicks, Slack's retries), signed as Slack signs it.
+    payload = {
+        "type": "view_submission",
+        "token": "sandbox-verification-token",
+        "user": {"id": ALLOWED, "team_id": stack.slack_sandbox.team_id},
+        "team": {"id": stack.slack_sandbox.team_id},
+        "view": {k: v for k, v in review.items() if k in ("id", "type", "callback_id", "private_metadata", "blocks")}
+        | {"state": {"values": {}}},
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        sent = list(pool.map(lambda _: stack.slack.send_raw(body, {**headers, **stack.slack.sign(body)}), range(20)))
+    assert [s.status_code for s in sent] == [200] * 20
+    stack.slack_sandbox.wait_for(
+        lambda: (
+            (e := stack.services.order_actions.ledger.for_order(order_id, "create_shipment"))
+            and e[0].state == "succeeded"
+        ),
+        timeout=10,
+    )
+    shipped = [c for c in posts(stack, "shipments") if c["status"] == 200]
+    assert len(shipped) == 1
+    assert len(stack.graph_sandbox.order(order_id)["shipments"]["data"]) == 1
+
+
+def test_a_click_by_someone_not_allowed_is_refused_privately_naming_who_may_and_meta_is_not_called(
+    stack: Stack,
+) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    ts = post_card(stack, order_id)
+    stack.graph_sandbox.clear_calls()
+    for action_id in (ids.ORDER_SHIP, ids.ORDER_CANCEL):
+        sent = stack.slack.block_action(action_id, card_buttons(stack, ts)[action_id], user=NOT_ALLOWED, message_ts=ts)
+        answer = json.dumps(stack.slack_sandbox.wait_for(lambda s=sent: stack.slack_sandbox.responses(s.response_url)))
+        assert "You are not allowed to" in answer
+        assert f"<@{ALLOWED}>" in answer
+    assert stack.graph_sandbox.calls() == []
+    assert stack.slack_sandbox.views() == []
+
+
+def test_a_submission_by_someone_not_allowed_is_refused_on_the_modal_and_nothing_is_sent(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_SHIP)
+    review = review_of(stack, view, ship_values(stack.graph_sandbox.order(order_id), "1ZNOPE"))
+    submit(stack, review, {}, user=NOT_ALLOWED)
+    assert "You are not allowed to ship orders" in outcome_text(stack, view["id"])
+    assert posts(stack, "shipments") == []
+
+
+def test_cancel_with_nobody_allowed_says_who_can_allow_it(tmp_path: Path) -> None:
+    with Stack.start(tmp_path) as stack:
+        order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+        ts = post_card(stack, order_id)
+        stack.graph_sandbox.clear_calls()
+        sent = stack.slack.block_action(ids.ORDER_CANCEL, card_buttons(stack, ts)[ids.ORDER_CANCEL], message_ts=ts)
+        answer = json.dumps(stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url)))
+        assert "Nobody may cancel orders" in answer
+        assert "ORDERDESK_CANCEL_ALLOWED" in answer
+        assert stack.graph_sandbox.calls() == []
+
+
+def test_meta_refusing_a_reused_tracking_number_is_said_in_words_on_the_modal(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=[{"quantity": 2}])["id"])
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_SHIP)
+    full = stack.graph_sandbox.order(order_id)
+    item = full["items"]["data"][0]["id"]
+    review = review_of(stack, view, ship_values(full, "1ZSAME", **{f"i{item}": 1}))
+    # Meanwhile someone ships the other unit in Commerce Manager with that very number.
+    stack.services.graph.send(
+        "POST",
+        f"{order_id}/shipments",
+        {
+            "idempotency_key": new_key(),
+            "tracking_info": {"carrier": "UPS", "tracking_number": "1ZSAME"},
+            "items": [{"item_id": item, "quantity": 1}],
+        },
+    )
+    submit(stack, review, {})
+    words = outcome_text(stack, view["id"])
+    assert "tracking number is already on this order" in words
+    assert "Fix it and open the action again" in words
+
+
+def test_the_same_card_sending_a_different_shipment_is_refused_without_calling_meta(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=[{"quantity": 3}])["id"])
+    ts = post_card(stack, order_id)
+    value = card_buttons(stack, ts)[ids.ORDER_SHIP]
+    view = open_form(stack, ts, ids.ORDER_SHIP)
+    form = stack.slack_sandbox.view(view["id"])
+    full = stack.graph_sandbox.order(order_id)
+    item = full["items"]["data"][0]["id"]
+    submit(stack, review_of(stack, form, ship_values(full, "1ZFIRST", **{f"i{item}": 1})), {})
+    assert "white_check_mark" in outcome_text(stack, view["id"])
+    # A second modal opened from the same (old) button: the same key, other parameters.
+    stack.slack.block_action(ids.ORDER_SHIP, value, message_ts=ts)
+    second = stack.slack_sandbox.wait_for(
+        lambda: [v for v in stack.slack_sandbox.views() if v["id"] != view["id"] and v.get("submit")]
+    )[-1]
+    review = review_of(stack, second, ship_values(stack.graph_sandbox.order(order_id), "1ZSECOND", **{f"i{item}": 1}))
+    submit(stack, review, {})
+    assert "already sent a different shipment" in outcome_text(stack, second["id"])
+    assert [p["params"]["idempotency_key"] for p in posts(stack, "shipments")] == [json.loads(value)["k"]]
+
+
+def test_a_shipment_whose_answer_was_lost_is_sent_again_with_its_key_and_counted_once(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_SHIP)
+    review = review_of(stack, view, ship_values(stack.graph_sandbox.order(order_id), "1ZLOST"))
+    stack.graph_sandbox.set_faults(drop_after_commit=1, match={"method": "POST", "path": "/shipments"})
+    submit(stack, review, {})
+    assert "Not through yet" in outcome_text(stack, view["id"])
+    key = posts(stack, "shipments")[0]["params"]["idempotency_key"]
+    entry = stack.services.order_actions.ledger.get(key)
+    assert entry is not None
+    assert entry.retryable
+    # The sweeper, when the retry is due, reads the order back: the shipment with the intent's id is there.
+    stack.services.store._write("UPDATE ledger SET next_attempt_at = 0 WHERE key = ?", (key,))
+    assert stack.services.order_actions.sweep() == 1
+    done = stack.services.order_actions.ledger.get(key)
+    assert done is not None
+    assert done.state == "succeeded"
+    assert len(stack.graph_sandbox.order(order_id)["shipments"]["data"]) == 1
+    assert len(posts(stack, "shipments")) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"reason": ""}, "reason", "Choose a reason"),
+        ({"note": "x" * 501}, "note", "At most 500 characters"),
+        ({"qty": "0"}, "qty", "Cancel at least one unit"),
+        ({"qty": "5"}, "qty", "At most 1"),
+    ],
+)
+def test_the_cancel_form_refuses_each_invalid_input_inline_without_calling_meta(
+    stack: Stack, change: dict[str, str], field: str, words: str
+) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=[{"quantity": 1}])["id"])
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_CANCEL)
+    full = stack.graph_sandbox.order(order_id)
+    item = full["items"]["data"][0]["id"]
+    values = cancel_values(full, change.get("reason", "OUT_OF_STOCK"), change.get("note", ""), False)
+    values[f"qty_{item}"][f"qty_{item}"]["value"] = change.get("qty", "1")
+    stack.graph_sandbox.clear_calls()
+    answer = submit(stack, view, values)
+    assert answer["response_action"] == "errors", answer
+    assert words in answer["errors"][f"qty_{item}" if field == "qty" else field]
+    assert stack.graph_sandbox.calls() == []
+
+
+def test_the_tracking_form_refuses_a_number_already_on_the_order_inline(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    stack.services.graph.send(
+        "POST",
+        f"{order_id}/shipments",
+        {"idempotency_key": new_key(), "tracking_info": {"carrier": "FEDEX", "tracking_number": "OLD123"}},
+    )
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_TRACKING)
+    values = {
+        "shipment": {"shipment": {"type": "static_select", "selected_option": None}},
+        "carrier": {ids.CARRIER_SELECT: option("DHL", "external_select")["value"]},
+        "tracking_number": {"tracking_number": text("old123")["value"]},
+    }
+    stack.graph_sandbox.clear_calls()
+    answer = submit(stack, view, values)
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"shipment", "tracking_number"}
+    assert "already on this order" in answer["errors"]["tracking_number"]
+    assert stack.graph_sandbox.calls() == []
+
+
+def test_the_carrier_picker_is_served_over_signed_http_common_carriers_first(stack: Stack) -> None:
+    def suggest(typed: str) -> list[str]:
+        payload = {
+            "type": "block_suggestion",
+            "token": "sandbox-verification-token",
+            "user": {"id": ALLOWED, "team_id": stack.slack_sandbox.team_id},
+            "team": {"id": stack.slack_sandbox.team_id},
+            "action_id": ids.CARRIER_SELECT,
+            "block_id": "carrier",
+            "value": typed,
+            "view": {"id": "V0", "type": "modal", "callback_id": ids.ACTION_MODAL},
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **stack.slack.sign(body)}
+        answer = stack.slack.send_raw(body, headers)
+        assert answer.status_code == 200
+        return [o["value"] for o in answer.json()["options"]]
+
+    common = suggest("")
+    assert {"UPS", "USPS", "FEDEX", "DHL"} <= set(common)
+    assert common[-1] == "OTHER"  # the common carriers, then Other
+    found = suggest("fedex")
+    assert "FEDEX" in found
+    assert "OTHER" in found
+
+
+def test_a_slack_connect_guest_cannot_open_an_action(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    ts = post_card(stack, order_id)
+    stack.graph_sandbox.clear_calls()
+    sent = stack.slack.block_action(
+        ids.ORDER_SHIP, card_buttons(stack, ts)[ids.ORDER_SHIP], user="U0FOREIGN", message_ts=ts
+    )
+    answer = json.dumps(stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url)))
+    assert "members of this workspace" in answer
+    assert stack.slack_sandbox.views() == []
+    assert stack.graph_sandbox.calls() == []

@@ -214,7 +214,7 @@ def ask_for_approval(stack: Stack, order: dict[str, Any], units: str = "2") -> t
     review = submit(stack, view, refund_values(order, units=units))
     assert review["response_action"] == "update", review
     submit(stack, stack.slack_sandbox.view(view["id"]), {})
-    stack.slack_sandbox.wait_for(lambda: "needs a second person" in modal_text(stack, view["id"]))
+    stack.slack_sandbox.wait_for(lambda: "It now waits in" in modal_text(stack, view["id"]))
     request = stack.slack_sandbox.wait_for(
         lambda: next(
             (m for m in stack.slack_sandbox.messages(CHANNEL) if ids.APPROVAL_APPROVE in json.dumps(m["blocks"])),

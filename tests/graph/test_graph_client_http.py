@@ -213,10 +213,10 @@ def test_acknowledge_orders_reports_each_order(graph: GraphClient, sandbox: Grap
 def test_shipment_then_its_edge(graph: GraphClient, sandbox: GraphSandbox) -> None:
     order_id = created_order(sandbox)
     graph.acknowledge_order(order_id, "ack-1")
-    tracking = {"carrier": "ups", "tracking_number": "1Z999"}
+    tracking = {"carrier": "UPS", "tracking_number": "1Z999"}
     assert graph.create_shipment(order_id, "ship-1", tracking_info=tracking) == {"success": True}
     [shipment] = graph.list_shipments(order_id)
-    assert shipment["tracking_info"] == tracking
+    assert shipment["tracking_info"] == {"carrier": "ups", "tracking_number": "1Z999"}  # Meta reads it back lowercase
 
 
 def test_cancellation_then_its_edge(graph: GraphClient, sandbox: GraphSandbox) -> None:
@@ -231,7 +231,7 @@ def test_cancellation_then_its_edge(graph: GraphClient, sandbox: GraphSandbox) -
 def test_refund_of_a_shipped_order(graph: GraphClient, sandbox: GraphSandbox) -> None:
     order_id = created_order(sandbox)
     graph.acknowledge_order(order_id, "ack-1")
-    graph.create_shipment(order_id, "ship-1", tracking_info={"carrier": "usps", "tracking_number": "94001"})
+    graph.create_shipment(order_id, "ship-1", tracking_info={"carrier": "USPS", "tracking_number": "94001"})
     assert graph.refund_order(order_id, "refund-1", reason_code="DAMAGED_GOODS") == {"success": True}
     assert len(graph.list_refunds(order_id)) == 1
 

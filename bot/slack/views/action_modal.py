@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.actions.answers import ActionConflict, ActionOutcome, NotAllowed, WriteBusy
+from bot.actions.answers import ActionConflict, ActionOutcome, Answer, NotAllowed, NotShown, WriteBusy
 from bot.actions.entries import CANCEL_ORDER, CREATE_SHIPMENT, REFUND_ORDER, UPDATE_SHIPMENT, derived_key
 from bot.actions.forms import quantity_field
 from bot.actions.order_actions import CANCEL, REFUND, SHIP, TRACKING, Line, Snapshot, offered_actions
+from bot.domain.problems import COMMERCE_PROBLEMS
 from bot.slack import ids
 from bot.slack.views import reading as read
 from bot.slack.views.acknowledge import ack_value
@@ -58,13 +59,6 @@ OPERATION_WORDS = {
 }
 
 BUYER_TOLD = "Meta tells the buyer about this itself, in the app and by email, so there is no need to write to them."
-
-# Meta's refusals an agent can fix, in words (the full table of Meta's codes is in bot.domain.problems).
-_FIXABLE_WORDS = {
-    2382045: "That tracking number is already on this order: each shipment needs its own tracking number.",
-    2361357: "A shipment needs at least one item.",
-    2382322: "A shipment needs at least one item.",
-}
 
 
 def action_buttons(
@@ -247,11 +241,14 @@ def buyer_told() -> Block:
     return context(f":information_source: {BUYER_TOLD}")
 
 
-def _fix_words(outcome: ActionOutcome) -> str:
+def _refusal_words(outcome: ActionOutcome) -> tuple[str, bool]:
+    """Meta's refusal in words (the commerce table's in bot.domain.problems, else what was recorded), and whether
+    a corrected request can succeed."""
     for number in (outcome.subcode, outcome.code):
-        if number in _FIXABLE_WORDS:
-            return _FIXABLE_WORDS[number]
-    return clip(escape(outcome.message or "Meta did not accept it."), 500)
+        if number is not None and number in COMMERCE_PROBLEMS:
+            problem = COMMERCE_PROBLEMS[number]
+            return problem.words, problem.action == "fix"
+    return clip(escape(outcome.message or "Meta did not accept it."), 500), True
 
 
 def outcome_text(outcome: ActionOutcome) -> str:
@@ -276,10 +273,13 @@ def outcome_text(outcome: ActionOutcome) -> str:
             f"({clip(escape(outcome.message or 'no answer'), 300)}) and orderdesk stopped retrying. "
             f"Check the order in Commerce Manager; `/order history {order}` shows every attempt."
         )
-    return (
-        f":warning: Meta refused it, so nothing changed: {_fix_words(outcome)} "
-        f"Fix it and open the action again from the order's card."
+    words, fixable = _refusal_words(outcome)
+    then = (
+        "Fix it and open the action again from the order's card."
+        if fixable
+        else f"Look the order up again (`/order {order}`) to see where it stands."
     )
+    return f":warning: Meta refused it, so nothing changed: {words} {then}"
 
 
 def thread_line(outcome: ActionOutcome) -> str:
@@ -325,8 +325,21 @@ def busy_text(answer: WriteBusy) -> str:
     )
 
 
-def answer_text(answer: ActionOutcome | ActionConflict | WriteBusy | NotAllowed) -> str:
+def answer_modal(action: str, answer: Answer) -> dict[str, Any]:
+    """A card action's answer shown on the modal it came from."""
+    if isinstance(answer, ActionOutcome):
+        action = ACTION_OF_OPERATION.get(answer.operation, action)
+    return outcome_modal(action, answer_text(answer))
+
+
+def answer_text(answer: Answer) -> str:
     match answer:
+        case NotShown(order_id):
+            shown = clip(escape(order_id), 100)
+            return (
+                "orderdesk did not show this button for this order, so nothing was sent to Meta. "
+                f"Look the order up again with `/order {shown}` and use the buttons on that card."
+            )
         case ActionOutcome():
             return outcome_text(answer)
         case ActionConflict():
