@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 ApprovalState = Literal["pending", "approved", "declined", "expired", "sent"]
 APPROVAL = "refund_approval"  # the audit's name for every step of a request: asked, approved, declined, expired
 WITHDRAWN = "withdrawn by the requester"
+STALE = "The order changed since the request: Meta could not be read to check it for too long. Ask again."
 STALLED_AFTER_SECONDS = 120.0  # an approval not sent after this long lost its process: the worker resumes it
 
 
@@ -402,10 +403,21 @@ class ApprovalService:
         return ended
 
     def resume_stalled(self) -> int:
-        """Send approved requests whose process died before the ledger claim (the claim is idempotent by key)."""
-        rows = self._store.approvals_stalled(decided_before=self._clock() - STALLED_AFTER_SECONDS)
+        """Send approved requests whose process died before the ledger claim (the claim is idempotent by key), or
+        whose order Meta could not be read to check it again. One approved longer ago than the approval window
+        without being sent is ended instead: the approver approved the order as it was then."""
+        now = self._clock()
+        rows = self._store.approvals_stalled(decided_before=now - STALLED_AFTER_SECONDS)
         for row in rows:
             approval = approval_from_row(row)
+            if (approval.decided_at or now) < now - self._ttl:
+                moved = self._store.approval_move(
+                    approval.id, from_state="approved", to_state="declined", now=now, detail=STALE
+                )
+                if moved is not None:
+                    self._audit(approval, "orderdesk", "expired", STALE)
+                    self._ended(approval_from_row(moved), decider=None)
+                continue
             log.warning("resuming approved refund %s of order %s", approval.id, approval.order_id)
             self._send(approval, None)
         return len(rows)

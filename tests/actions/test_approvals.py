@@ -421,3 +421,20 @@ def test_a_write_in_flight_on_the_order_puts_the_request_back_to_approve_later(
     back = approvals.get(answer.approval.id)
     assert back is not None
     assert back.state == "pending"
+
+
+def test_an_approval_meta_could_not_check_for_a_whole_window_is_ended_not_sent(
+    sandbox: GraphSandbox, graph: GraphClient, store: Store, board: Board, clock: Clock
+) -> None:
+    approvals = service(graph, store, board, clock)
+    order = shipped(sandbox, graph)
+    answer = approvals.ask(asked(order["id"]), preview(order))
+    assert isinstance(answer, AwaitingApproval)
+    store.approval_move(answer.approval.id, from_state="pending", to_state="approved", now=clock.now, user_id="U0BOSS1")
+    clock.now += 24 * 3600 + 1
+    approvals.work()
+    ended = approvals.get(answer.approval.id)
+    assert ended is not None
+    assert ended.state == "declined"
+    assert isinstance(board.news_for(REQUESTER)[-1], ApprovalEnded)
+    assert refund_posts(sandbox) == []

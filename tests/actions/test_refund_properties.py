@@ -4,10 +4,12 @@ afterwards is exactly what was left less what the refund took."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -63,41 +65,63 @@ def refund(graph: GraphClient, order_id: str, preview: RefundPreview) -> dict[st
     return graph.refund_order(order_id, new_key(), **preview.graph_params())
 
 
+def check_and_refund(data: st.DataObject, sandbox: GraphSandbox, graph: GraphClient) -> None:
+    """One random order, shipped in part, then up to three random refund forms: each one the check lets through
+    is accepted by the sandbox, and what is left shrinks by exactly what it took."""
+    spec = data.draw(orders())
+    placed = sandbox.add_order(state="IN_PROGRESS", items=spec["items"])
+    lines = [
+        {"item_id": item["id"], "quantity": min(units, item["quantity"])}
+        for item, units in zip(placed["items"]["data"], spec["shipped"], strict=True)
+        if units
+    ]
+    if lines:
+        graph.create_shipment(
+            placed["id"], new_key(), items=lines, tracking_info={"carrier": "UPS", "tracking_number": new_key()}
+        )
+    for _ in range(data.draw(st.integers(1, 3))):
+        order = graph.get_order(placed["id"], REFUND_ORDER_FIELDS)
+        before = remaining(order)
+        checked = check_refund(before, data.draw(asks(order)))
+        if not isinstance(checked, RefundPreview):
+            event("refused by the check")
+            continue
+        event("sent")
+        assert refund(graph, placed["id"], checked) == {"success": True}  # never refused: it fits
+        after = remaining(graph.get_order(placed["id"], REFUND_ORDER_FIELDS))
+        assert after.refundable_total == before.refundable_total - checked.items_total - checked.shipping
+        for item in before.items:
+            took = sum((line.amount for line in checked.lines if line.item_id == item.item_id), Decimal(0))
+            later = after.item(item.item_id)
+            assert later is not None
+            assert later.refundable_amount == item.refundable_amount - took
+        assert len(after.refund_ids) == len(before.refund_ids) + 1
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_every_refund_the_check_allows_is_accepted_and_what_is_left_adds_up(data: st.DataObject) -> None:
-    spec = data.draw(orders())
     sandbox = GraphSandbox(orders=0)
-    with GraphClient(
-        httpx.Client(transport=sandbox.transport(), base_url="http://graph.test"),
-        page_id=sandbox.page_id,
-        token=sandbox.token,
-        max_retries=0,
-    ) as graph:
-        placed = sandbox.add_order(state="IN_PROGRESS", items=spec["items"])
-        lines = [
-            {"item_id": item["id"], "quantity": min(units, item["quantity"])}
-            for item, units in zip(placed["items"]["data"], spec["shipped"], strict=True)
-            if units
-        ]
-        if lines:
-            graph.create_shipment(
-                placed["id"], new_key(), items=lines, tracking_info={"carrier": "UPS", "tracking_number": "1Z1"}
-            )
-        for _ in range(data.draw(st.integers(1, 3))):
-            order = graph.get_order(placed["id"], REFUND_ORDER_FIELDS)
-            before = remaining(order)
-            checked = check_refund(before, data.draw(asks(order)))
-            if not isinstance(checked, RefundPreview):
-                event("refused by the check")
-                continue
-            event("sent")
-            assert refund(graph, placed["id"], checked) == {"success": True}  # never refused: it fits
-            after = remaining(graph.get_order(placed["id"], REFUND_ORDER_FIELDS))
-            assert after.refundable_total == before.refundable_total - checked.items_total - checked.shipping
-            for item in before.items:
-                took = sum((line.amount for line in checked.lines if line.item_id == item.item_id), Decimal(0))
-                later = after.item(item.item_id)
-                assert later is not None
-                assert later.refundable_amount == item.refundable_amount - took
-            assert len(after.refund_ids) == len(before.refund_ids) + 1
+    client = httpx.Client(transport=sandbox.transport(), base_url="http://graph.test")
+    with GraphClient(client, page_id=sandbox.page_id, token=sandbox.token, max_retries=0) as graph:
+        check_and_refund(data, sandbox, graph)
+
+
+@pytest.fixture(name="served", scope="module")
+def served_fixture() -> Iterator[tuple[GraphSandbox, str]]:
+    sandbox = GraphSandbox(orders=0)
+    server = sandbox.serve()
+    try:
+        yield sandbox, server.url
+    finally:
+        server.stop()
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_a_few_of_the_same_cases_over_real_http(served: tuple[GraphSandbox, str], data: st.DataObject) -> None:
+    sandbox, url = served
+    with GraphClient(httpx.Client(base_url=url), page_id=sandbox.page_id, token=sandbox.token, max_retries=0) as graph:
+        check_and_refund(data, sandbox, graph)
