@@ -127,7 +127,7 @@ def offered_actions(order: Mapping[str, Any], *, now: float | None = None) -> li
 
     Mark shipped: acknowledged with unshipped units. Update tracking: any shipment. Cancel: awaiting
     acknowledgement, acknowledged with unshipped units, or held in processing for more than 24 hours. Refund:
-    any shipped unit.
+    shipped value not yet refunded.
     """
     state = _state(order)
     has_open = any(unshipped_units(order).values())
@@ -141,7 +141,7 @@ def offered_actions(order: Mapping[str, Any], *, now: float | None = None) -> li
         offered.append(TRACKING)
     if state == "CREATED" or (state == "IN_PROGRESS" and has_open) or held_long:
         offered.append(CANCEL)
-    if any(shipped_units(order).values()):
+    if remaining(order).refundable:  # shipped value not yet refunded
         offered.append(REFUND)
     return offered
 

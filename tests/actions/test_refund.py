@@ -13,6 +13,7 @@ from bot.actions import sweeper
 from bot.actions.answers import Answer, Requester
 from bot.actions.entries import REFUND_ORDER
 from bot.actions.ledger import Ledger, RetryPolicy
+from bot.actions.order_actions import REFUND, offered_actions
 from bot.actions.refund import REFUND_ACTION, REFUNDS_BEFORE, made_by, reason_words, refund_params
 from bot.actions.runner import Runner
 from bot.actions.status import AckStatus
@@ -130,3 +131,17 @@ def test_reasons_read_as_words() -> None:
     assert reason_words("REFUND_SFI_FAKE") == "REFUND_SFI_FAKE"
     assert all(reason_words(code) == words for code, words in REFUND_REASONS.items())
     assert REFUND_ACTION.offered_in == frozenset({"IN_PROGRESS", "COMPLETED"})
+
+
+def test_refund_is_offered_while_shipped_value_is_left_and_not_after_a_full_refund() -> None:
+    price = {"amount": "10.00", "currency": "USD"}
+    placed: dict[str, Any] = {
+        "id": "7001",
+        "order_status": {"state": "COMPLETED"},
+        "items": {"data": [{"id": "I1", "quantity": 1, "price_per_unit": price}]},
+        "shipments": {"data": [{"id": "S1", "items": {"data": [{"id": "I1", "quantity": 1}]}}]},
+        "refunds": {"data": []},
+    }
+    assert REFUND in offered_actions(placed)
+    placed["refunds"] = {"data": [{"id": "F1", "items": {"data": [{"id": "I1", "refund_subtotal": price}]}}]}
+    assert REFUND not in offered_actions(placed)

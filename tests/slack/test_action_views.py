@@ -58,7 +58,7 @@ def order(state: str, shipped: int = 0) -> dict[str, Any]:
     return {
         "id": "7001",
         "order_status": {"state": state},
-        "items": {"data": [{"id": "11", "quantity": 2}]},
+        "items": {"data": [{"id": "11", "quantity": 2, "price_per_unit": {"amount": "9.50", "currency": "USD"}}]},
         "shipments": {
             "data": [{"id": "s1", "items": {"data": [{"id": "11", "quantity": shipped}]}}] if shipped else []
         },
