@@ -36,7 +36,6 @@ from bot.slack.views import ship as ship_views
 from bot.slack.views import tracking as tracking_views
 from bot.slack.views.action_modal import (
     ACTION_OF_BUTTON,
-    TITLES,
     answer_modal,
     carrier_options,
     loading_modal,
@@ -194,6 +193,3 @@ def on_carrier_options(ack: Ack, payload: dict[str, Any]) -> None:
     query = payload.get("value")
     found = search_carriers(query if isinstance(query, str) else "")
     ack(options=carrier_options([(c.code, c.name) for c in found]))
-
-
-__all__ = ["FORMS", "TITLES", "register"]

@@ -49,6 +49,8 @@ class Scenario:
             ("Acknowledge with reference: the modal rejects a blank reference", self.reference_modal),
             ("A new order is announced in #orders", self.notification),
             ("Acknowledging from the notification updates it", self.notification_update),
+            ("Mark shipped from the card: one shipment at Meta, the card and its thread say so", self.ship),
+            ("Cancel part of the order: the review shows what the buyer reads, Meta cancels those units", self.cancel),
         ]
 
     def run(self) -> bool:
@@ -188,7 +190,101 @@ class Scenario:
         acks = self._acks(order_id, mark)
         if len(acks) != 1:
             raise StepFailed(f"Meta received {len(acks)} acknowledgements of order {order_id}, not 1")
-        return "the channel's card shows who acknowledged it, its buttons are gone"
+        return "the channel's card shows who acknowledged it, its Acknowledge buttons are gone"
+
+    def ship(self) -> str:
+        message = self._needs("notification", "the notification from step 7")
+        order_id = _card_of(message, None) or ""
+        view = self._open_action(BOB, message["ts"], ids.ORDER_SHIP)
+        quantities = [b for b in view.get("blocks", []) if str(b.get("block_id", "")).startswith("qty_")]
+        if not quantities:
+            raise StepFailed("the Mark shipped form lists no units to ship")
+        values: JSON = {
+            "carrier": {ids.CARRIER_SELECT: _selected("UPS", "external_select")},
+            "tracking_number": {"tracking_number": _typed("1ZDEMO0000000001")},
+        }
+        for number, block in enumerate(quantities):
+            units = block["element"]["initial_value"] if number == 0 else "0"
+            values[block["block_id"]] = {block["block_id"]: _typed(units, "number_input")}
+        self._say("   bob ships the first item with UPS 1ZDEMO0000000001 (the form offers every unshipped unit)")
+        mark = self._graph_seq()
+        self._review_and_send(BOB, view, values)
+        posts = self._posts(order_id, "shipments", mark)
+        if len(posts) != 1:
+            raise StepFailed(f"Meta received {len(posts)} shipments of order {order_id}, not 1")
+        self._thread_line(message["ts"], "Shipped")
+        return f"1 shipment at Meta for order {order_id}; the card and its thread show it"
+
+    def cancel(self) -> str:
+        message = self._needs("notification", "the notification from step 7")
+        order_id = _card_of(message, None) or ""
+        view = self._open_action(BOB, message["ts"], ids.ORDER_CANCEL)
+        quantities = [b for b in view.get("blocks", []) if str(b.get("block_id", "")).startswith("qty_")]
+        if not quantities:
+            raise StepFailed("the Cancel form lists no units to cancel")
+        values: JSON = {
+            "reason": {"reason": _selected("OUT_OF_STOCK", "static_select")},
+            "note": {"note": _typed("Sorry, this one sold out; the rest is on its way.")},
+            "restock": {"restock": {"type": "checkboxes", "selected_options": []}},
+        }
+        for number, block in enumerate(quantities):
+            values[block["block_id"]] = {block["block_id"]: _typed("1" if number == 0 else "0", "number_input")}
+        self._say("   bob cancels one unit that has not shipped, out of stock, with a note to the buyer")
+        mark = self._graph_seq()
+        self._review_and_send(BOB, view, values)
+        posts = self._posts(order_id, "cancellations", mark)
+        if len(posts) != 1:
+            raise StepFailed(f"Meta received {len(posts)} cancellations of order {order_id}, not 1")
+        self._thread_line(message["ts"], "Cancelled")
+        return f"1 cancellation at Meta for order {order_id}, of 1 unit"
+
+    def _open_action(self, user: str, message_ts: str, action_id: str) -> JSON:
+        """Click a card action's button on the channel card and wait for its form to fill the modal."""
+        current = self.slack.message(CHANNEL, message_ts)
+        value, block_id = self._button(current, action_id)
+        known = {v["id"] for v in self.slack.views(user=user)}
+        self._say(f"   {_name(user)} clicks {_button_label(current, action_id)} on the card in #orders")
+        self._click(user, action_id, value, message_ts, block_id)
+        view: JSON = self._wait(
+            lambda: next(
+                (v for v in self.slack.views(user=user) if v["id"] not in known and v["open"] and v.get("submit")),
+                None,
+            ),
+            "the form to open with the order read from Meta",
+        )
+        return view
+
+    def _review_and_send(self, user: str, view: JSON, values: JSON) -> None:
+        """Submit the form, show the review, submit that, and wait for the outcome on the modal."""
+        self._check_ack(self.demo.requester.view_submission(view, values, user=user))
+        review = self.slack.view(view["id"])
+        if not review.get("open") or review.get("errors"):
+            raise StepFailed(f"the form was refused: {review.get('errors')}")
+        self._say(f"   the review: {_summary({'blocks': review.get('blocks', [])})}")
+        self._check_ack(self.demo.requester.view_submission(review, {}, user=user))
+        done = self._wait(
+            lambda: (
+                (shown := self.slack.view(view["id"])) and ":white_check_mark:" in json.dumps(shown["blocks"]) and shown
+            ),
+            "the modal to show the outcome",
+        )
+        self._say(f"   the modal: {_summary({'blocks': done.get('blocks', [])})}")
+
+    def _thread_line(self, message_ts: str, words: str) -> None:
+        line = self._wait(
+            lambda: next(
+                (m for m in self.slack.messages(CHANNEL, thread_ts=message_ts)[1:] if words in m["text"]), None
+            ),
+            f"a line saying {words} in the card's thread",
+        )
+        self._say(f"   in the thread: {_summary(line)}")
+
+    def _posts(self, order_id: str, edge: str, since: int) -> list[JSON]:
+        return [
+            c
+            for c in self.graph.calls(since=since)
+            if c["method"] == "POST" and c["path"].endswith(f"/{order_id}/{edge}") and c["status"] == 200
+        ]
 
     # Playing Slack.
 
@@ -358,3 +454,19 @@ def _acknowledged(message: JSON | None) -> JSON | None:
 
 def _name(user_id: str) -> str:
     return {ALICE: "alice", BOB: "bob", CAROL: "carol"}.get(user_id, user_id)
+
+
+def _typed(value: str, kind: str = "plain_text_input") -> JSON:
+    return {"type": kind, "value": value}
+
+
+def _selected(value: str, kind: str) -> JSON:
+    return {"type": kind, "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}}}
+
+
+def _button_label(message: JSON, action_id: str) -> str:
+    for block in message.get("blocks", []):
+        for element in block.get("elements", []):
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return _all_text(element.get("text"))
+    return action_id

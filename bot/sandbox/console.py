@@ -13,12 +13,37 @@ Mounted beside the Web API on the Slack sandbox's port (:meth:`Console.mount`)::
                                       of all of them; ``since=<version>`` answers ``{"unchanged": true}`` when
                                       nothing changed (the page polls)
     POST /console/api/send            {user, text}: ``/order …`` → signed slash command; other text → a message
-    POST /console/api/action          {user, action_id, value, message_ts, block_id?}: signed block_actions
+    POST /console/api/action          {user, action_id, value?, selected?, block_id?, message_ts | view_id,
+                                      channel?, inputs?}: signed block_actions, from a message (in the channel
+                                      or in the person's DM with the app: ``channel``) or from a view (a modal or
+                                      the Home tab: ``container.type == "view"``, the view with its state, no
+                                      response URL)
+    POST /console/api/suggest         {user, action_id, value, block_id?, view_id | message_ts, inputs?}: signed
+                                      block_suggestion; answers the bot's options (``options`` or
+                                      ``option_groups``, checked with slack_sdk's models)
     POST /console/api/shortcut        {user, message_ts}: signed message_action ("Look up order")
-    POST /console/api/submit          {user, view_id, values}: signed view_submission
+    POST /console/api/submit          {user, view_id, inputs | values}: signed view_submission (``values``
+                                      already in Slack's ``state.values`` shape is sent as it is)
+    POST /console/api/close           {user, view_id, back?}: the person closes the modal stack (or, with
+                                      ``back``, only the pushed view on top); ``view_closed`` is sent for views
+                                      opened with ``notify_on_close``
+    POST /console/api/home            {user}: the person opens the app's Home tab: signed ``app_home_opened``
 
-Each POST answers ``{ok, status, ack?, error?}``: ``status`` is the bot's HTTP answer, so the page can say what
-Slack would say when an app does not answer ("dispatch_failed").
+``inputs`` is what the person entered, ``{block_id: {action_id: raw}}``: text for text and number inputs, an
+option's value for selects and radio buttons (the served option object for an external select), a list of values
+for checkboxes. The console turns it into Slack's ``state.values`` shape from the view's own blocks
+(:func:`~bot.sandbox.slack_requester.state_values`), so the bot receives exactly what Slack would send.
+
+What the page draws, for the listeners that rely on it: messages and thread replies (folded under "N replies"),
+buttons with ``confirm`` dialogs, selects (static and external), overflow menus, checkboxes, radio buttons,
+number and text inputs (single and multiline; an input block with ``dispatch_action`` sends its choice, or Enter
+in a text input, as a block action), ``<!subteam^…>`` as the group's handle, ``<!date^…>`` in the
+reader's time zone; modals as a stack (the newest open one on top, with Back when it was pushed) with inline
+errors under their blocks; and a Home tab per user showing the view ``views.publish`` last published for them.
+
+Each POST answers ``{ok, status, ack?, error?, warning?}``: ``status`` is the bot's HTTP answer, so the page can
+say what Slack would say when an app does not answer ("dispatch_failed"); ``warning`` says the app answered later
+than the 3 seconds Slack waits.
 """
 
 from __future__ import annotations
@@ -36,7 +61,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from bot.sandbox.slack_requester import Sent, SlackRequester
+from bot.sandbox.slack_requester import Sent, SlackRequester, state_values, suggested_options
 from bot.sandbox.slack_web import BOT_USER_ID, SlackApiFailure, SlackSandbox
 
 JSON = dict[str, Any]
@@ -49,6 +74,7 @@ GRAPH_CALLS_SHOWN = 60
 # once this many later calls have been seen.
 GRAPH_STRAGGLER_WINDOW = 500
 MAX_BODY = 64 * 1024
+ACK_SECONDS = 3.0  # Slack waits this long for the app's answer to an interaction
 _STATIC = {
     "console.html": "text/html",
     "console.css": "text/css",
@@ -117,6 +143,9 @@ class Console:
             ("POST", "action"): self._action,
             ("POST", "shortcut"): self._shortcut,
             ("POST", "submit"): self._submit,
+            ("POST", "suggest"): self._suggest,
+            ("POST", "close"): self._close,
+            ("POST", "home"): self._home,
         }
 
     def mount(self) -> None:
@@ -144,7 +173,8 @@ class Console:
     def _direct(self, user: str) -> list[JSON]:
         """The user's DM with the app (the files it sent there, such as an export), shown beside their ephemerals."""
         try:
-            return [{**m, "message_ts": m["ts"]} for m in self.slack.messages(self.slack.dm_channel(user))]
+            dm = self.slack.dm_channel(user)
+            return [{**m, "message_ts": m["ts"], "channel": dm} for m in self.slack.messages(dm)]
         except KeyError:
             return []
 
@@ -170,6 +200,8 @@ class Console:
             "ephemerals": self.slack.ephemerals(user=user, channel=self.channel),
             "direct": self._direct(user),
             "modals": [_modal(v) for v in self.slack.views(user=user) if v["type"] == "modal" and v["open"]],
+            "home": _home(self.slack.home(user)),
+            "usergroups": self.slack.usergroup_handles(),
             **self._graph(),
         }
         version = hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -241,15 +273,97 @@ class Console:
     def _action(self, body: JSON) -> JSON:
         user = self._agent(body.get("user"))
         action_id, value = _text(body, "action_id"), str(body.get("value") or "")
+        if body.get("view_id"):
+            view = self._view(body, user)
+            try:
+                values = state_values(view.get("blocks", []), _inputs(body), strict=False)
+                sent = self.requester.view_action(
+                    view["id"],
+                    action_id,
+                    user=user,
+                    value=value,
+                    selected=body.get("selected"),
+                    block_id=body.get("block_id") or None,
+                    values=values,
+                )
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from exc
+            return _answer(sent)
+        channel = str(body.get("channel") or self.channel)
+        if channel not in (self.channel, self.slack.dm_channel(user)):
+            raise BadRequest(f"{user} cannot see channel {channel}")
         sent = self.requester.block_action(
             action_id,
             value,
             user=user,
-            channel=self.channel,
+            channel=channel,
             message_ts=_text(body, "message_ts"),
             block_id=body.get("block_id") or None,
+            selected=body.get("selected"),
         )
         return _answer(sent)
+
+    def _suggest(self, body: JSON) -> JSON:
+        """An external select being typed into: the bot's options, or what went wrong in words."""
+        user = self._agent(body.get("user"))
+        action_id, typed = _text(body, "action_id"), str(body.get("value") or "")
+        block_id = body.get("block_id") or None
+        if body.get("view_id"):
+            view = self._view(body, user)
+            try:
+                values = state_values(view.get("blocks", []), _inputs(body), strict=False)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from exc
+            sent = self.requester.block_suggestion(
+                action_id, typed, user=user, view_id=view["id"], block_id=block_id, values=values
+            )
+        else:
+            sent = self.requester.block_suggestion(
+                action_id,
+                typed,
+                user=user,
+                channel=self.channel,
+                message_ts=_text(body, "message_ts"),
+                block_id=block_id,
+            )
+        answer = _answer(sent)
+        if not answer["ok"]:
+            return answer
+        try:
+            return {"ok": True, "status": 200, **suggested_options(sent)}
+        except SlackApiFailure as failure:
+            return {
+                "ok": False,
+                "status": 200,
+                "error": f"the app answered with options Slack would refuse ({failure.error})",
+            }
+
+    def _close(self, body: JSON) -> JSON:
+        """✕ or Cancel closes the whole stack; Back closes the pushed view on top. Views opened with
+        ``notify_on_close`` make the bot hear ``view_closed``, as in Slack."""
+        user = self._agent(body.get("user"))
+        view = self._view(body, user)
+        back = bool(body.get("back"))
+        closed = self.slack.close_view(view["id"], whole_stack=not back)
+        answer: JSON = {"ok": True}
+        for gone in closed:
+            if gone.get("notify_on_close"):
+                answer = _answer(self.requester.view_closed(gone, user=user, is_cleared=not back and len(closed) > 1))
+        return answer
+
+    def _home(self, body: JSON) -> JSON:
+        """The person opened the app's Home tab: Slack tells the app each time (``app_home_opened``)."""
+        return _answer(self.requester.app_home_opened(self._agent(body.get("user"))))
+
+    def _view(self, body: JSON, user: str) -> JSON:
+        """The view the page names, if it is this person's: their open modal or their Home tab."""
+        try:
+            view = self.slack.view(_text(body, "view_id"))
+        except KeyError as exc:
+            raise BadRequest("that modal is gone") from exc
+        if view.get("user") != user or (view["type"] == "modal" and not view["open"]):
+            raise BadRequest("that modal is not open for you")
+        return view
 
     def _shortcut(self, body: JSON) -> JSON:
         user = self._agent(body.get("user"))
@@ -260,23 +374,45 @@ class Console:
         return _answer(self.requester.message_shortcut(message, channel=self.channel, user=user))
 
     def _submit(self, body: JSON) -> JSON:
+        """A submission from ``inputs`` (turned into Slack's shape here) or, for callers that built it
+        themselves, ``values`` already in Slack's ``state.values`` shape."""
         user = self._agent(body.get("user"))
-        values = body.get("values")
-        if not isinstance(values, dict):
+        given = body.get("values")
+        if "values" in body and not isinstance(given, dict):
             raise BadRequest("values must be an object")
+        view = self._view(body, user)
         try:
-            view = self.slack.view(_text(body, "view_id"))
-        except KeyError as exc:
-            raise BadRequest("that modal is gone") from exc
+            values = given if isinstance(given, dict) else state_values(view.get("blocks", []), _inputs(body))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
         try:
             return _answer(self.requester.view_submission(view, values, user=user))
-        except SlackApiFailure as failure:  # the bot acked with a view Slack would refuse
-            return {"ok": False, "status": 200, "error": f"the app answered with an invalid view ({failure.error})"}
+        except SlackApiFailure as failure:  # the bot acked with a view or errors Slack would refuse
+            what = _REFUSED_ACKS.get(failure.error, "an invalid view")
+            return {"ok": False, "status": 200, "error": f"the app answered with {what} ({failure.error})"}
+
+
+_REFUSED_ACKS = {
+    "invalid_errors": "errors for blocks that are not inputs of this view",
+    "push_limit_reached": "a fourth view on the stack",
+}
 
 
 def _modal(view: JSON) -> JSON:
     keys = ("id", "title", "submit", "close", "blocks", "callback_id", "errors", "previous_view_id", "root_view_id")
     return {k: view.get(k) for k in keys}
+
+
+def _home(view: JSON | None) -> JSON | None:
+    return None if view is None else {k: view.get(k) for k in ("id", "blocks", "callback_id", "hash")}
+
+
+def _inputs(body: JSON) -> dict[str, dict[str, Any]]:
+    """``inputs`` as the page sent them: ``{block_id: {action_id: raw}}``."""
+    inputs = body.get("inputs") or {}
+    if not isinstance(inputs, dict) or not all(isinstance(v, dict) for v in inputs.values()):
+        raise BadRequest("inputs must be an object of objects")
+    return inputs
 
 
 def _answer(sent: Sent) -> JSON:
@@ -289,6 +425,9 @@ def _answer(sent: Sent) -> JSON:
             answer["ack"] = sent.response.json()
         except ValueError:
             answer["ack"] = sent.response.text
+    if sent.elapsed > ACK_SECONDS:
+        # Slack shows the person an error and drops a late answer; the sandbox keeps it, and says so.
+        answer["warning"] = f"the app took {sent.elapsed:.1f} s to answer; Slack gives up after {ACK_SECONDS:.0f} s"
     return answer
 
 

@@ -7,6 +7,14 @@ edits, ephemeral messages, modals, trigger ids that expire after 3 seconds, resp
 rather than on how it did it. ``fail_next`` makes the next calls of a method fail (429 with ``Retry-After`` by
 default) to exercise the bot's retry handlers.
 
+Views follow Slack's rules: ``views.open``/``views.push`` need a fresh trigger id and a stack holds at most three
+modals (``push_limit_reached``); ``views.update`` (by ``view_id`` or ``external_id``, with ``hash`` refused as
+``hash_conflict`` when stale) and ``response_action: update`` replace the whole view, so ``private_metadata`` is
+what the new view says; ``response_action: errors`` must name input blocks of the submitted view
+(``invalid_errors`` otherwise); ``views.publish`` keeps one Home view per user (:meth:`SlackSandbox.home`).
+Blocks and views are validated with slack_sdk's models, and a view's blocks without ``block_id`` (and input
+elements without ``action_id``) get one, as Slack gives them, so state values always have their keys.
+
 All state sits behind one re-entrant lock; every change notifies a condition variable so ``wait_for`` wakes up as
 soon as the bot's (asynchronous) answer lands, instead of sleeping for a guessed time.
 """
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import itertools
 import json
 import secrets
@@ -32,7 +41,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, Option, OptionGroup
 from slack_sdk.models.views import View
 
 from bot.sandbox.server import ServerThread, WSGIApp
@@ -69,6 +78,8 @@ RESPONSE_URL_MAX_USES = 5  # Slack: a response_url can be used five times within
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 MESSAGE_MAX_BLOCKS = 50
 VIEW_MAX_BLOCKS = 100
+VIEW_STACK_MAX = 3  # Slack: "you can only push a view onto a stack of at most 3 views"
+OPTIONS_MAX = 100  # Slack: an options load answer holds at most 100 options (or option groups)
 TEXT_MAX_CHARS = 40_000  # chat.postMessage truncates at 40k and errors (msg_too_long) above
 HISTORY_MAX_LIMIT = 999
 HOOKS_PATH = "/hooks/"
@@ -343,13 +354,46 @@ class SlackSandbox:
         with self._cond:
             return [copy.deepcopy(v) for v in self._views.values() if user is None or v.get("user") == user]
 
+    def home(self, user: str) -> JSON | None:
+        """The Home tab ``views.publish`` last published for ``user`` (None before the first publish)."""
+        with self._cond:
+            home = self._home.get(user)
+            return None if home is None else copy.deepcopy(home)
+
+    def usergroup_handles(self) -> dict[str, str]:
+        """Each user group's handle (without the ``@``), by id: what Slack shows for ``<!subteam^ID>``."""
+        with self._cond:
+            return {gid: self._usergroup_names.get(gid, (gid.lower(), gid))[0] for gid in self._usergroups}
+
+    def close_view(self, view_id: str, *, whole_stack: bool) -> list[JSON]:
+        """What the person's ✕/Cancel (``whole_stack``) or a pushed view's Back does: the view (and, for the whole
+        stack, every open view of its root) closes. Returns the closed views, newest first, as the Web API shows
+        them, so the caller can send ``view_closed`` for those with ``notify_on_close``."""
+        with self._cond:
+            view = self._views[view_id]
+            closing = [
+                v
+                for v in self._views.values()
+                if v["type"] == "modal" and v["open"]
+                and (v is view or (whole_stack and v["root_view_id"] == view["root_view_id"]))
+            ]  # fmt: skip
+            for closed in closing:
+                closed["open"] = False
+                closed.pop("errors", None)
+            self._changed()
+            return [_public_view(v) for v in reversed(closing)]
+
     def user(self, user_id: str) -> JSON:
         """The ``users.info`` record of a user."""
         return self._user_info(self._users[user_id])
 
     def channel(self, channel_id: str) -> JSON:
-        """The ``conversations.info`` record of a channel."""
-        return self._channel_info(self._channels[channel_id])
+        """The ``conversations.info`` record of a channel (or of an opened DM with the app)."""
+        with self._cond:
+            known = self._channels.get(channel_id) or self._dm(channel_id)
+            if known is None:
+                raise KeyError(channel_id)
+            return self._channel_info(known)
 
     def fail_next(
         self, method: str, count: int = 1, *, status: int = 429, retry_after: int = 1, error: str = "ratelimited"
@@ -525,6 +569,11 @@ class SlackSandbox:
         }
 
     def _channel_info(self, channel: Channel) -> JSON:
+        if channel.name == "directmessage":
+            user = next(m for m in channel.members if m != BOT_USER_ID)
+            return {"id": channel.id, "name": channel.name, "is_im": True, "is_channel": False, "is_private": True,
+                    "user": user, "is_member": True, "is_ext_shared": False, "is_shared": False,
+                    "context_team_id": self.team_id}  # fmt: skip
         shared = any(self._users[m].team_id != self.team_id for m in channel.members if m in self._users)
         return {
             "id": channel.id,
@@ -543,12 +592,24 @@ class SlackSandbox:
         }
 
     def _channel(self, args: JSON, key: str = "channel") -> Channel:
-        """Resolve a channel id (or ``#name``, as chat.postMessage allows) or fail like Slack."""
+        """Resolve a channel id (or ``#name``, as chat.postMessage allows) or fail like Slack. The app's DM with
+        a person is a channel too, by the id ``conversations.open`` gave or (chat.postMessage) by the user id."""
         wanted = _required(args, key)
         for channel in self._channels.values():
             if wanted in (channel.id, channel.name, f"#{channel.name}"):
                 return channel
+        dm = self._dm(wanted)
+        if dm is not None:
+            return dm
         raise SlackApiFailure("channel_not_found")
+
+    def _dm(self, wanted: str) -> Channel | None:
+        """The app's DM with a person: its id once opened, or the person's user id (Slack opens it then)."""
+        user = next((u for u in self._users if u != BOT_USER_ID and wanted in (u, self.dm_channel(u))), None)
+        if user is None or (wanted != user and wanted not in self._history):
+            return None
+        self._history.setdefault(self.dm_channel(user), {})
+        return Channel(self.dm_channel(user), "directmessage", frozenset({user, BOT_USER_ID}))
 
     def _writable_channel(self, args: JSON) -> Channel:
         channel = self._channel(args)
@@ -789,7 +850,15 @@ class SlackSandbox:
         trigger = self._use_trigger(args)
         stack = [v for v in self._views.values() if v["type"] == "modal" and v["user"] == trigger.user and v["open"]]
         previous = stack[-1] if stack else None
-        return {"view": self._new_view(_view_content(args, "modal"), trigger.user, previous=previous)}
+        return {"view": self._push(_view_content(args, "modal"), trigger.user, previous)}
+
+    def _push(self, content: JSON, user: str | None, previous: JSON | None) -> JSON:
+        """A view on top of ``previous``'s stack; a fourth view is refused, as Slack refuses it."""
+        if previous is not None:
+            depth = sum(1 for v in self._views.values() if v["open"] and v["root_view_id"] == previous["root_view_id"])
+            if depth >= VIEW_STACK_MAX:
+                raise SlackApiFailure("push_limit_reached")
+        return self._new_view(content, user, previous=previous)
 
     def _views_update(self, args: JSON) -> JSON:
         if args.get("view_id"):
@@ -812,6 +881,8 @@ class SlackSandbox:
         home = self._home.get(user)
         if home is None:
             return {"view": self._new_view(content, user, previous=None)}
+        if args.get("hash") and args["hash"] != home["hash"]:
+            raise SlackApiFailure("hash_conflict")
         return {"view": self._replace_view(home, content)}
 
     def _use_trigger(self, args: JSON) -> _Trigger:
@@ -831,12 +902,8 @@ class SlackSandbox:
             "team_id": self.team_id,
             "app_id": APP_ID,
             "bot_id": BOT_ID,
-            "callback_id": "",
-            "private_metadata": "",
-            "external_id": "",
             "state": {"values": {}},
-            "clear_on_close": False,
-            "notify_on_close": False,
+            **_VIEW_DEFAULTS,
             **content,
             "hash": self._view_hash(),
             "root_view_id": previous["root_view_id"] if previous else view_id,
@@ -851,6 +918,14 @@ class SlackSandbox:
         return _public_view(view)
 
     def _replace_view(self, view: JSON, content: JSON) -> JSON:
+        """The whole view is replaced, as Slack replaces it: what the new one leaves out (``private_metadata``,
+        ``submit``, ``callback_id``, …) is gone, not kept from the old one; only ``external_id`` stays, since the view
+        may be addressed by it. Inline errors go with the old view."""
+        external_id = view.get("external_id", "")
+        for key in [k for k in view if k not in _VIEW_SERVER_FIELDS]:
+            del view[key]
+        view.pop("errors", None)
+        view.update(_VIEW_DEFAULTS, external_id=external_id)
         view.update(content, hash=self._view_hash())
         self._changed()
         return _public_view(view)
@@ -861,17 +936,18 @@ class SlackSandbox:
     def submission_acked(self, view_id: str, ack: JSON) -> None:
         """Do what Slack does with a view_submission's ack body: show ``errors`` on the modal (kept under the
         sandbox's own ``errors`` key), ``update`` or ``push`` a view, ``clear`` the whole stack, or (no
-        ``response_action``) close the submitted view. An invalid view raises ``SlackApiFailure``."""
+        ``response_action``) close the submitted view. An invalid view, a fourth view on the stack or errors that
+        name no input block of the view raise ``SlackApiFailure``, as Slack refuses them."""
         with self._cond:
             view = self._views[view_id]
             view.pop("errors", None)
             action = ack.get("response_action")
             if action == "errors":
-                view["errors"] = ack.get("errors", {})
+                view["errors"] = _checked_errors(ack.get("errors"), view)
             elif action == "update":
                 self._replace_view(view, _view_content(ack, "modal"))
             elif action == "push":
-                self._new_view(_view_content(ack, "modal"), view["user"], previous=view)
+                self._push(_view_content(ack, "modal"), view["user"], view)
             else:
                 for other in self._views.values():
                     if other is view or (action == "clear" and other["root_view_id"] == view["root_view_id"]):
@@ -1035,7 +1111,25 @@ def _checked_blocks(blocks: Any, limit: int) -> list[JSON]:
             parsed.validate_json()
         except (SlackObjectFormationError, TypeError, ValueError, AttributeError) as exc:
             raise SlackApiFailure("invalid_blocks") from exc
+        _check_option_counts(block)
     return blocks
+
+
+# Slack's limits on how many options an element offers, which slack_sdk's models leave unchecked.
+OPTION_LIMITS = {"static_select": 100, "multi_static_select": 100, "checkboxes": 10, "radio_buttons": 10, "overflow": 5}
+
+
+def _check_option_counts(block: JSON) -> None:
+    elements = [*block.get("elements", []), block.get("accessory"), block.get("element")]
+    for element in (e for e in elements if isinstance(e, dict)):
+        limit = OPTION_LIMITS.get(str(element.get("type")))
+        if limit is None:
+            continue
+        groups = element.get("option_groups") or []
+        if len(element.get("options") or []) > limit or len(groups) > limit:
+            raise SlackApiFailure("invalid_blocks")
+        if any(len(g.get("options") or []) > limit for g in groups if isinstance(g, dict)):
+            raise SlackApiFailure("invalid_blocks")
 
 
 def _view_content(args: JSON, view_type: str) -> JSON:
@@ -1048,7 +1142,67 @@ def _view_content(args: JSON, view_type: str) -> JSON:
         View(**view).validate_json()
     except (SlackObjectFormationError, TypeError, ValueError, AttributeError) as exc:
         raise SlackApiFailure("invalid_arguments") from exc
-    return {k: v for k, v in view.items() if k not in _VIEW_SERVER_FIELDS}
+    content = {k: v for k, v in view.items() if k not in _VIEW_SERVER_FIELDS}
+    content["blocks"] = [_with_ids(block, n) for n, block in enumerate(view.get("blocks", []))]
+    return content
+
+
+def _with_ids(block: JSON, position: int) -> JSON:
+    """The block with the ids Slack assigns when the app gave none (derived from the block and its position, so
+    stable across updates and distinct within the view)."""
+    digest = hashlib.sha256(f"{position}:{json.dumps(block, sort_keys=True)}".encode()).hexdigest()
+    block = copy.deepcopy(block)
+    block.setdefault("block_id", digest[:5])
+    element = block.get("element")
+    if block.get("type") == "input" and isinstance(element, dict):
+        element.setdefault("action_id", digest[5:10])
+    return block
+
+
+_VIEW_DEFAULTS: JSON = {
+    "callback_id": "",
+    "private_metadata": "",
+    "external_id": "",
+    "clear_on_close": False,
+    "notify_on_close": False,
+}
+
+
+def _checked_errors(errors: Any, view: JSON) -> dict[str, str]:
+    """``response_action: errors`` as Slack checks it: a non-empty object whose keys are the ``block_id`` of input
+    blocks of the submitted view and whose messages are strings (Slack refuses the whole answer otherwise)."""
+    inputs = {b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"}
+    if not isinstance(errors, dict) or not errors:
+        raise SlackApiFailure("invalid_errors")
+    for block_id, message in errors.items():
+        if block_id not in inputs or not isinstance(message, str) or not message:
+            raise SlackApiFailure("invalid_errors")
+    return dict(errors)
+
+
+def checked_options(answer: Any) -> JSON:
+    """An options load answer (to ``block_suggestion``) as Slack accepts it: ``options`` or ``option_groups``
+    (at most 100), each option valid by slack_sdk's model; anything else raises ``SlackApiFailure``."""
+    if not isinstance(answer, dict):
+        raise SlackApiFailure("invalid_options")
+    try:
+        if isinstance(answer.get("option_groups"), list):
+            groups = answer["option_groups"]
+            if len(groups) > OPTIONS_MAX:
+                raise SlackApiFailure("invalid_options")
+            for group in groups:
+                OptionGroup(**group).validate_json()
+            return {"option_groups": groups}
+        options = answer.get("options")
+        if not isinstance(options, list) or len(options) > OPTIONS_MAX:
+            raise SlackApiFailure("invalid_options")
+        for option in options:
+            if not isinstance(option, dict) or not isinstance(option.get("text"), dict):
+                raise SlackApiFailure("invalid_options")
+            Option(**option).validate_json()
+        return {"options": options}
+    except (SlackObjectFormationError, TypeError, ValueError, AttributeError) as exc:
+        raise SlackApiFailure("invalid_options") from exc
 
 
 def _public_view(view: JSON) -> JSON:

@@ -337,3 +337,46 @@ def test_permissions_follow_each_actions_list(
     assert nobody.allowed == ()
     assert nobody.setting == "ORDERDESK_REFUND_ALLOWED"
     assert service.refusal(CANCEL, request(order_id)) is None
+
+
+def _entry(params: dict[str, Any]) -> Any:
+    from bot.actions.entries import LedgerEntry
+
+    return LedgerEntry(
+        KEY,
+        "cancel_order",
+        "7001",
+        params,
+        "f",
+        "pending",
+        False,
+        "U0AGENT1",
+        None,
+        None,
+        None,
+        0.0,
+        0.0,
+        0.0,
+        1,
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_lost_cancellation_is_recognised_by_its_reason_note_and_units() -> None:
+    params = {
+        "cancel_reason": {"reason_code": "OUT_OF_STOCK", "reason_description": "Sold out"},
+        "restock_items": False,
+        "items": [{"item_id": "a", "quantity": 1}],
+    }
+    mine = {
+        "id": "c2",
+        "cancel_reason": {"reason_code": "OUT_OF_STOCK", "reason_description": "Sold out"},
+        "items": {"data": [{"id": "a", "quantity": 1}]},
+    }
+    other = {**mine, "cancel_reason": {"reason_code": "OUT_OF_STOCK"}}
+    assert CANCEL_ACTION.took_effect(_entry(params), {"cancellations": {"data": [other, mine]}})
+    assert not CANCEL_ACTION.took_effect(_entry(params), {"cancellations": {"data": [other]}})
+    more = {**mine, "items": {"data": [{"id": "a", "quantity": 2}]}}
+    assert not CANCEL_ACTION.took_effect(_entry(params), {"cancellations": {"data": [more]}})

@@ -4,6 +4,7 @@ refreshed cards and the modal, in the Slack sandbox."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -499,3 +500,41 @@ def test_a_slack_connect_guest_cannot_open_an_action(stack: Stack) -> None:
     assert "members of this workspace" in answer
     assert stack.slack_sandbox.views() == []
     assert stack.graph_sandbox.calls() == []
+
+
+def test_an_action_from_a_lookup_card_replaces_that_card_with_the_order_as_it_now_is(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    looked = stack.slack.slash_command(order_id, user=ALLOWED)
+    card = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(looked.response_url or ""))[-1]
+    value = next(
+        e["value"] for b in card["blocks"] for e in b.get("elements", []) if e.get("action_id") == ids.ORDER_SHIP
+    )
+    before = {v["id"] for v in stack.slack_sandbox.views()}
+    click = stack.slack.block_action(ids.ORDER_SHIP, value, user=ALLOWED)  # on the ephemeral card
+    view = stack.slack_sandbox.wait_for(
+        lambda: next((v for v in stack.slack_sandbox.views() if v["id"] not in before and v.get("submit")), None)
+    )
+    submit(stack, review_of(stack, view, ship_values(stack.graph_sandbox.order(order_id), "1ZLOOKUP")), {})
+    assert "white_check_mark" in outcome_text(stack, view["id"])
+    replaced = stack.slack_sandbox.wait_for(
+        lambda: [r for r in stack.slack_sandbox.responses(click.response_url or "") if "1ZLOOKUP" in json.dumps(r)]
+    )
+    assert replaced[-1].get("replace_original") is True
+    assert "*Shipments* (1)" in json.dumps(replaced[-1]["blocks"])
+
+
+def test_an_order_held_in_processing_for_a_day_can_be_cancelled_whole(stack: Stack) -> None:
+    young = str(stack.graph_sandbox.add_order(state="FB_PROCESSING", items=1)["id"])
+    assert ids.ORDER_CANCEL not in card_buttons(stack, post_card(stack, young))
+    held = str(
+        stack.graph_sandbox.add_order(state="FB_PROCESSING", items=1, created=int(time.time()) - 25 * 3600)["id"]
+    )
+    ts = post_card(stack, held)
+    view = open_form(stack, ts, ids.ORDER_CANCEL)
+    review = review_of(stack, view, cancel_values(stack.graph_sandbox.order(held), "SUSPICIOUS_ORDER", "", False))
+    assert "the whole order" in json.dumps(review["blocks"])
+    submit(stack, review, {})
+    assert "white_check_mark" in outcome_text(stack, view["id"])
+    [sent] = posts(stack, "cancellations")
+    assert "items" not in sent["params"]  # the whole order
+    assert stack.graph_sandbox.order(held)["order_status"]["state"] == "COMPLETED"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from test_browser import WAIT_MS, Browser, Page, chromium, expect  # noqa: F401 (chromium is a fixture)
+from test_slack_sandbox_views import BLOCKS, CARRIERS, REASONS
 
 from bot.cli.demo_stack import Demo
 from bot.cli.scenario import Scenario
@@ -59,10 +60,11 @@ def harness(chromium: Browser) -> Iterator[Page]:  # noqa: F811
 def render(page: Page, corpus: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Render each named list of blocks; returns ``{name: {text, html, problems}}``."""
     users = {"U0AGENT1": {"name": "alice"}, "U0AGENT2": {"name": "bob"}}
+    usergroups = {"S0ONCALL": "oncall"}
     result: dict[str, dict[str, Any]] = page.evaluate(
-        """([corpus, users]) => Object.fromEntries(Object.entries(corpus).map(
-            ([name, blocks]) => [name, OrderdeskConsole.render(blocks, { users })]))""",
-        [corpus, users],
+        """([corpus, users, usergroups]) => Object.fromEntries(Object.entries(corpus).map(
+            ([name, blocks]) => [name, OrderdeskConsole.render(blocks, { users, usergroups })]))""",
+        [corpus, users, usergroups],
     )
     return result
 
@@ -145,6 +147,41 @@ def test_every_builder_renders_without_a_problem(harness: Page) -> None:
     assert all(r["text"].strip() for r in rendered.values())
 
 
+def test_the_elements_of_the_order_action_modals_and_home_render_with_their_values(harness: Page) -> None:
+    """Every input element the modals use, choices in messages and Home, and a button with a confirm dialog."""
+    confirm = {
+        "title": {"type": "plain_text", "text": "Refund 12.50 EUR?"},
+        "text": {"type": "mrkdwn", "text": "The buyer is told at once."},
+        "confirm": {"type": "plain_text", "text": "Refund"},
+        "deny": {"type": "plain_text", "text": "Back"},
+        "style": "danger",
+    }
+    approval = {
+        "type": "actions",
+        "block_id": "approval",
+        "elements": [
+            {"type": "button", "action_id": "approve", "text": {"type": "plain_text", "text": "Approve"},
+             "style": "primary", "value": "a1", "confirm": confirm},
+            {"type": "button", "action_id": "decline", "text": {"type": "plain_text", "text": "Decline"},
+             "style": "danger", "value": "a1"},
+            {"type": "overflow", "action_id": "more", "options": CARRIERS},
+            {"type": "radio_buttons", "action_id": "snooze", "options": REASONS, "initial_option": REASONS[0]},
+        ],
+    }  # fmt: skip
+    rendered = render(harness, {"modal": BLOCKS, "approval": [approval]})
+
+    assert {name: r["problems"] for name, r in rendered.items()} == {"modal": [], "approval": []}
+    html = rendered["modal"]["html"]
+    assert '<textarea class="text-input"' in html
+    assert 'inputmode="numeric"' in html
+    assert 'inputmode="decimal"' in html
+    assert '<optgroup label="Common"><option value="UPS">Ups</option>' in html
+    assert 'class="text-input ext-query"' in html
+    assert 'type="checkbox" name="restock/on" value="restock"' in html
+    assert 'type="radio" name="scope/r" value="whole"' in html
+    assert "Customer asked" in rendered["approval"]["text"]
+
+
 def test_meta_text_is_shown_as_text_never_as_a_mention_or_link(harness: Page) -> None:
     [card] = render(harness, {"card": blocks.order_card(_orders()["hostile"], commerce_manager_url=CM)}).values()
 
@@ -177,7 +214,10 @@ def test_everything_the_bot_sent_in_the_scripted_demo_renders(harness: Page, tmp
         ("*bold* _italic_ ~struck~ `code`", "<b>bold</b> <i>italic</i> <s>struck</s> <code"),
         ("*Order <https://cm.example/o/1|1>*", '<b>Order <a class="link" href="https://cm.example/o/1"'),
         ("<@U0AGENT1> and <@U0AGENT2>", ">@alice</span> and <span"),
-        ("<!subteam^S0ONCALL>", ">@group</span>"),
+        ("<!subteam^S0ONCALL>", '<span class="mention group-mention">@oncall</span>'),
+        ("<!subteam^S0OTHER|@night-shift>", ">@night-shift</span>"),
+        ("<!subteam^S0OTHER>", ">@group</span>"),
+        ("due <!date^1700000000^{date_short} {time}|14 Nov 2023>", ">Nov 14, 2023 10:13 PM</span>"),
         ("<!date^0^{date_num} {time}|fallback>", ">1970-01-01 12:00 AM</span>"),
         ("&lt;!channel&gt; &amp; &lt;@U1&gt;", "&lt;!channel&gt; &amp; &lt;@U1&gt;"),
         ("&amp;lt;", "&amp;lt;"),
@@ -196,7 +236,15 @@ def test_mrkdwn_is_drawn_as_slack_draws_it(harness: Page, mrkdwn: str, html: str
     ("block", "problem"),
     [
         ({"type": "rich_text", "elements": []}, "block type rich_text"),
-        ({"type": "actions", "elements": [{"type": "static_select"}]}, "element type static_select"),
+        ({"type": "actions", "elements": [{"type": "datepicker"}]}, "element type datepicker"),
+        (
+            {"type": "actions", "elements": [{"type": "static_select", "action_id": "s"}]},
+            "static_select s has no options",
+        ),
+        (
+            {"type": "input", "label": {"type": "plain_text", "text": "x"}, "element": {"type": "rich_text_input"}},
+            "input element rich_text_input",
+        ),
         ({"type": "section", "text": {"type": "mrkdwn", "text": "<!date^x^{date}|f>"}}, "malformed date"),
         ({"type": "section", "text": {"type": "mrkdwn", "text": "<!date^1^{nope}|f>"}}, "unknown date token"),
         ({"type": "section", "text": {"type": "mrkdwn", "text": "<ftp://x>"}}, "unknown control sequence"),

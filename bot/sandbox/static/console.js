@@ -155,7 +155,11 @@
         if (parts[3]) link(node, decode(parts[3]));
         return node;
       }
-      if (parts[0] === "subteam") return el("span", "mention", label ? decode(label) : "@group");
+      if (parts[0] === "subteam") {
+        // Slack shows the group's current handle, whatever label the sender wrote.
+        const handle = (ctx.usergroups || {})[parts[1]];
+        return el("span", "mention group-mention", handle ? "@" + handle : label ? decode(label) : "@group");
+      }
       if (["here", "channel", "everyone"].includes(parts[0])) return el("span", "mention broadcast", "@" + parts[0]);
       ctx.report(`unknown special mention <${body}>`);
       return document.createTextNode(decode(label || target));
@@ -259,7 +263,242 @@
     if (!element || typeof element !== "object") return problem(ctx, "empty element");
     if (element.type === "button") return button(element, block, ctx);
     if (element.type === "image") return image(element, ctx);
+    if (CHOICE_ELEMENTS.includes(element.type)) {
+      // Outside an input block a choice is an action at once, as in Slack (after its confirm dialog, if any).
+      const act = (selected) => {
+        const go = () => ctx.onAction({ element, block, selected });
+        if (element.confirm) confirmThen(element.confirm, ctx, go);
+        else go();
+      };
+      return field(element, block, ctx, act);
+    }
     return problem(ctx, `element type ${element.type}`);
+  }
+
+  // ------------------------------------------------------------------ renderer: inputs and choices
+
+  const CHOICE_ELEMENTS = ["static_select", "external_select", "overflow", "radio_buttons", "checkboxes"];
+  const INPUT_ELEMENTS = ["plain_text_input", "number_input", ...CHOICE_ELEMENTS];
+  const REQUIRED = "Please complete this required field.";
+
+  function optionText(option, ctx) {
+    return option && option.text ? textObject(option.text, ctx, "option") : el("span", "render-problem", "[option]");
+  }
+
+  function plainOption(option) {
+    return option && option.text && typeof option.text.text === "string" ? option.text.text : String(option && option.value);
+  }
+
+  function optionsOf(spec) {
+    const groups = Array.isArray(spec.option_groups) ? spec.option_groups : [];
+    return [...(Array.isArray(spec.options) ? spec.options : []), ...groups.flatMap((g) => g.options || [])];
+  }
+
+  function initialOf(spec) {
+    if (spec.type === "checkboxes") return (spec.initial_options || []).map((o) => o.value);
+    if (spec.type === "external_select") return spec.initial_option || null;
+    if (spec.initial_option) return spec.initial_option.value;
+    return spec.initial_value !== undefined ? spec.initial_value : null;
+  }
+
+  // One interactive element as a form field. Its wrapper (.field) knows its block, action and type, and
+  // fieldValue() reads what the person entered in the shape the console's API takes ("inputs"): text, an option
+  // value, a list of values, or the option object an external select was served. `onChoice`, when given, is
+  // called with that value as soon as the person chooses (elements outside input blocks act at once).
+  function field(spec, block, ctx, onChoice) {
+    const wrap = el("div", `field field-${spec.type}`);
+    const name = `${block.block_id}/${spec.action_id}`;
+    Object.assign(wrap.dataset, { blockId: block.block_id || "", actionId: spec.action_id || "", type: spec.type, name });
+    const saved = (ctx.values || {})[name];
+    const current = saved !== undefined ? saved : initialOf(spec);
+    const remember = () => {
+      const value = fieldValue(wrap);
+      if (ctx.values) ctx.values[name] = value;
+      if (onChoice) onChoice(value);
+    };
+    const id = `input-${block.block_id}-${spec.action_id}`;
+    switch (spec.type) {
+      case "plain_text_input":
+      case "number_input": {
+        const input = el(spec.multiline ? "textarea" : "input", `text-input${spec.type === "number_input" ? " number-input" : ""}`);
+        if (!spec.multiline) input.type = "text";
+        if (spec.type === "number_input") input.inputMode = spec.is_decimal_allowed ? "decimal" : "numeric";
+        input.name = name;
+        input.id = id;
+        Object.assign(input.dataset, { blockId: block.block_id || "", actionId: spec.action_id || "" });
+        if (spec.placeholder) input.placeholder = spec.placeholder.text || "";
+        if (spec.max_length) input.maxLength = spec.max_length;
+        input.value = current === null || current === undefined ? "" : String(current);
+        input.addEventListener("input", remember);
+        wrap.append(input);
+        break;
+      }
+      case "static_select":
+      case "overflow": {
+        const select = el("select", `select-input${spec.type === "overflow" ? " overflow" : ""}`);
+        select.name = name;
+        select.id = id;
+        const first = el("option", "", spec.type === "overflow" ? "⋯" : (spec.placeholder && spec.placeholder.text) || "Select an option");
+        first.value = "";
+        select.append(first);
+        const addOption = (parent, option) => {
+          const node = el("option", "", plainOption(option));
+          node.value = option.value;
+          parent.append(node);
+        };
+        (spec.options || []).forEach((option) => addOption(select, option));
+        (spec.option_groups || []).forEach((group) => {
+          const node = el("optgroup");
+          node.label = group.label ? group.label.text : "";
+          (group.options || []).forEach((option) => addOption(node, option));
+          select.append(node);
+        });
+        if (!optionsOf(spec).length) ctx.report(`${spec.type} ${spec.action_id} has no options`);
+        select.value = spec.type === "overflow" ? "" : current || "";
+        select.addEventListener("change", () => {
+          remember();
+          if (spec.type === "overflow") select.value = "";
+        });
+        wrap.append(select);
+        break;
+      }
+      case "radio_buttons":
+      case "checkboxes": {
+        const kind = spec.type === "checkboxes" ? "checkbox" : "radio";
+        const chosen = Array.isArray(current) ? current : current ? [current] : [];
+        (spec.options || []).forEach((option, n) => {
+          const row = el("label", "choice");
+          const box = el("input");
+          box.type = kind;
+          box.name = name;
+          box.value = option.value;
+          box.id = `${id}-${n}`;
+          box.checked = chosen.includes(option.value);
+          box.addEventListener("change", remember);
+          const words = el("span", "choice-text");
+          words.append(optionText(option, ctx));
+          if (option.description) words.appendChild(el("div", "choice-description")).append(textObject(option.description, ctx, "option description"));
+          row.append(box, words);
+          wrap.append(row);
+        });
+        if (!(spec.options || []).length) ctx.report(`${spec.type} ${spec.action_id} has no options`);
+        break;
+      }
+      case "external_select":
+        externalSelect(spec, block, ctx, wrap, current, remember);
+        break;
+      default:
+        wrap.append(problem(ctx, `input element ${spec.type}`));
+    }
+    return wrap;
+  }
+
+  // An external select: what is typed is sent to the app (block_suggestion, through the console) and the
+  // options it answers are listed under the box; choosing one keeps that option object.
+  function externalSelect(spec, block, ctx, wrap, current, remember) {
+    const query = el("input", "text-input ext-query");
+    query.type = "text";
+    query.id = `input-${block.block_id}-${spec.action_id}`;
+    query.autocomplete = "off";
+    query.placeholder = (spec.placeholder && spec.placeholder.text) || "Type to search";
+    const list = el("ul", "ext-options hidden");
+    list.setAttribute("role", "listbox");
+    const minimum = Number.isInteger(spec.min_query_length) ? spec.min_query_length : 3;
+    wrap.option = current && typeof current === "object" ? current : null;
+    if (wrap.option) query.value = plainOption(wrap.option);
+    let timer = null;
+    let asked = 0;
+    const choose = (option) => {
+      wrap.option = option;
+      query.value = plainOption(option);
+      list.classList.add("hidden");
+      remember();
+    };
+    const show = (answer) => {
+      const items = [];
+      const item = (option) => {
+        const node = el("li", "ext-option");
+        node.setAttribute("role", "option");
+        node.dataset.value = option.value;
+        node.append(optionText(option, ctx));
+        node.addEventListener("mousedown", (event) => { event.preventDefault(); choose(option); });
+        return node;
+      };
+      (answer.options || []).forEach((option) => items.push(item(option)));
+      (answer.option_groups || []).forEach((group) => {
+        items.push(el("li", "ext-group", group.label ? group.label.text : ""));
+        (group.options || []).forEach((option) => items.push(item(option)));
+      });
+      if (!items.length) items.push(el("li", "ext-empty", answer.ok === false ? answer.error || "No answer" : "No results"));
+      list.replaceChildren(...items);
+      list.classList.remove("hidden");
+    };
+    const suggest = () => {
+      if (query.value.length < minimum) {
+        list.classList.add("hidden");
+        return;
+      }
+      const mine = ++asked;
+      Promise.resolve(ctx.onSuggest({ element: spec, block, value: query.value }))
+        .then((answer) => { if (mine === asked && answer) show(answer); })
+        .catch(() => {});
+    };
+    query.addEventListener("input", () => {
+      if (wrap.option && query.value !== plainOption(wrap.option)) {
+        wrap.option = null;
+        if (ctx.values) ctx.values[wrap.dataset.name] = null;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(suggest, 250);
+    });
+    query.addEventListener("focus", () => { if (minimum === 0) suggest(); });
+    query.addEventListener("blur", () => setTimeout(() => list.classList.add("hidden"), 150));
+    wrap.append(query, list);
+  }
+
+  function fieldValue(wrap) {
+    switch (wrap.dataset.type) {
+      case "plain_text_input":
+      case "number_input":
+        return wrap.querySelector(".text-input").value;
+      case "static_select":
+      case "overflow":
+        return wrap.querySelector("select").value || null;
+      case "radio_buttons": {
+        const checked = wrap.querySelector("input:checked");
+        return checked ? checked.value : null;
+      }
+      case "checkboxes":
+        return [...wrap.querySelectorAll("input:checked")].map((box) => box.value);
+      case "external_select":
+        return wrap.option || null;
+      default:
+        return null;
+    }
+  }
+
+  // What Slack's client checks before it lets a modal be submitted: required inputs, and numbers.
+  function fieldProblem(wrap, spec, optional) {
+    const value = fieldValue(wrap);
+    const empty = value === null || value === "" || (Array.isArray(value) && !value.length);
+    if (empty) return optional ? null : REQUIRED;
+    if (spec.type !== "number_input") return null;
+    const pattern = spec.is_decimal_allowed ? /^-?(\d+(\.\d*)?|\.\d+)$/ : /^-?\d+$/;
+    if (!pattern.test(value)) return spec.is_decimal_allowed ? "Enter a number." : "Enter a whole number.";
+    const number = Number(value);
+    if (spec.min_value !== undefined && number < Number(spec.min_value)) return `Enter a number of at least ${spec.min_value}.`;
+    if (spec.max_value !== undefined && number > Number(spec.max_value)) return `Enter a number of at most ${spec.max_value}.`;
+    return null;
+  }
+
+  // {block_id: {action_id: value}} for every field under `root`, as the console's API takes them.
+  function collectInputs(root) {
+    const inputs = {};
+    root.querySelectorAll(".field").forEach((wrap) => {
+      if (wrap.dataset.type === "overflow") return;
+      (inputs[wrap.dataset.blockId] ||= {})[wrap.dataset.actionId] = fieldValue(wrap);
+    });
+    return inputs;
   }
 
   function image(object, ctx) {
@@ -276,27 +515,30 @@
 
   function input(block, ctx) {
     const node = el("div", "b-input");
+    node.dataset.blockId = block.block_id || "";
     const label = el("label", "input-label");
     label.append(textObject(block.label, ctx, "input label"));
     if (block.optional) label.append(el("span", "optional", " (optional)"));
     node.append(label);
     const spec = block.element || {};
-    if (spec.type !== "plain_text_input") {
+    if (!INPUT_ELEMENTS.includes(spec.type)) {
       node.append(problem(ctx, `input element ${spec.type}`));
       return node;
     }
-    const field = el(spec.multiline ? "textarea" : "input", "text-input");
-    if (!spec.multiline) field.type = "text";
-    field.name = `${block.block_id}/${spec.action_id}`;
-    field.dataset.blockId = block.block_id || "";
-    field.dataset.actionId = spec.action_id || "";
-    field.dataset.optional = block.optional ? "1" : "";
-    if (spec.placeholder) field.placeholder = spec.placeholder.text || "";
-    if (spec.max_length) field.maxLength = spec.max_length;
-    const saved = (ctx.values || {})[field.name];
-    field.value = saved !== undefined ? saved : spec.initial_value || "";
-    label.htmlFor = field.id = `input-${block.block_id}-${spec.action_id}`;
-    node.append(field);
+    // dispatch_action: a choice (or Enter in a text input) is also a block action, as in Slack.
+    const dispatch = block.dispatch_action ? (selected) => ctx.onAction({ element: spec, block, selected }) : null;
+    const wrap = field(spec, block, ctx, CHOICE_ELEMENTS.includes(spec.type) ? dispatch : null);
+    if (dispatch && !CHOICE_ELEMENTS.includes(spec.type)) {
+      wrap.querySelector(".text-input").addEventListener("keydown", (event) => {
+        if (event.key !== "Enter" || (spec.multiline && !event.metaKey && !event.ctrlKey)) return;
+        event.preventDefault();
+        dispatch(fieldValue(wrap));
+      });
+    }
+    wrap.dataset.optional = block.optional ? "1" : "";
+    wrap.spec = spec;
+    label.htmlFor = `input-${block.block_id}-${spec.action_id}${["radio_buttons", "checkboxes"].includes(spec.type) ? "-0" : ""}`;
+    node.append(wrap);
     const error = (ctx.errors || {})[block.block_id];
     if (error) {
       node.classList.add("has-error");
@@ -364,7 +606,9 @@
       users: {},
       errors: {},
       values: {},
+      usergroups: {},
       onAction: () => {},
+      onSuggest: () => null,
       ...options,
       problems,
       report(message) {
@@ -431,9 +675,13 @@
     version: null,
     state: null,
     dismissed: new Set(), // ephemeral message_ts and modal ids closed in this browser
-    modalValues: {}, // what was typed into the open modal, kept across re-renders
+    modalValues: {}, // view id → what was entered into that view, kept across re-renders and a pushed view
+    pane: "channel", // what the main pane shows: the channel, or the app's Home tab
+    homeKey: null,
+    homeHash: null, // the hash of the Home view last drawn
     modalErrors: {}, // client-side "required" errors, as Slack's client shows them
     modalKey: null,
+    modalId: null, // the view on top of the stack when the modal was last drawn
     polling: null,
     openMenu: null, // the ts of the message whose "⋮" menu is open, kept across re-renders
     openThreads: new Set(), // ts of the messages whose replies are shown; threads start collapsed, as in Slack
@@ -442,15 +690,16 @@
   };
   const ANSWER_WAIT_MS = 15000;
 
-  async function call(path, body) {
+  async function call(path, body, options = {}) {
     const response = await fetch(`/console/api/${path}`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ user: app.user, ...body }),
     });
     const answer = await response.json().catch(() => ({ ok: false, error: `HTTP ${response.status}` }));
-    if (!answer.ok && answer.error) toast(answer.error);
-    refresh();
+    if (!answer.ok && answer.error && !options.quiet) toast(answer.error);
+    else if (answer.warning) toast(answer.warning);
+    if (!options.quiet) refresh();
     return answer;
   }
 
@@ -515,12 +764,18 @@
     }
     const ctx = context({
       users: state.users,
-      onAction: ({ element, block }) => call("action", {
+      usergroups: state.usergroups,
+      onAction: ({ element, block, selected }) => call("action", {
         action_id: element.action_id,
         value: element.value || "",
         block_id: block.block_id || "",
         message_ts: ts,
+        channel: message.channel && message.channel.startsWith("D") ? message.channel : undefined,
+        selected: selected === undefined ? null : selected,
       }),
+      onSuggest: ({ element, block, value }) => call("suggest", {
+        action_id: element.action_id, block_id: block.block_id || "", value, message_ts: ts,
+      }, { quiet: true }),
     });
     content.append(renderMessageBody(message, ctx));
     if (message.edited) content.append(el("span", "edited", "(edited)"));
@@ -689,6 +944,8 @@
     }));
   }
 
+  // The modal stack: the newest open view is on top; a pushed one has Back, which closes only it; ✕ and Cancel
+  // close the whole stack (the server side is told, so the app hears view_closed when it asked to).
   function renderModal(state) {
     const overlay = $("overlay");
     const open = state.modals.filter((m) => !app.dismissed.has(m.id));
@@ -696,31 +953,58 @@
     if (!modal) {
       overlay.classList.add("hidden");
       app.modalKey = null;
+      app.modalId = null;
       return;
     }
-    const key = JSON.stringify([modal, app.modalErrors]);
+    const key = JSON.stringify([modal, app.modalErrors, state.usergroups]);
     if (key === app.modalKey) return; // unchanged: keep focus and the caret where they are
-    if (app.modalKey === null || JSON.parse(app.modalKey)[0].id !== modal.id) app.modalValues = {};
+    if (app.modalId !== modal.id) app.modalErrors = {}; // the client's own errors belong to the view they were for
+    app.modalId = modal.id;
     app.modalKey = key;
     const box = $("modal");
+    box.dataset.viewId = modal.id;
     const head = el("div", "modal-head");
+    const below = open.find((m) => m.id === modal.previous_view_id);
+    if (below) {
+      const back = el("button", "modal-back", "‹");
+      back.type = "button";
+      back.setAttribute("aria-label", "Back");
+      back.addEventListener("click", () => closeModal(modal, open, true));
+      head.append(back);
+    }
     head.appendChild(el("h2", "modal-title")).append(textObject(modal.title, context({}), "modal title"));
     const close = el("button", "modal-x", "✕");
     close.type = "button";
     close.setAttribute("aria-label", "Close");
     head.append(close);
-    const ctx = context({ users: state.users, errors: { ...(modal.errors || {}), ...app.modalErrors }, values: app.modalValues });
     const body = el("form", "modal-body");
+    const values = (app.modalValues[modal.id] ||= {});
+    const ctx = context({
+      users: state.users,
+      usergroups: state.usergroups,
+      errors: { ...(modal.errors || {}), ...app.modalErrors },
+      values,
+      onAction: ({ element, block, selected }) => call("action", {
+        view_id: modal.id,
+        action_id: element.action_id,
+        value: element.value || "",
+        block_id: block.block_id || "",
+        selected: selected === undefined ? null : selected,
+        inputs: collectInputs(body),
+      }),
+      onSuggest: ({ element, block, value }) => call("suggest", {
+        view_id: modal.id, action_id: element.action_id, block_id: block.block_id || "", value,
+        inputs: collectInputs(body),
+      }, { quiet: true }),
+    });
     body.append(renderMessageBody({ blocks: modal.blocks || [] }, ctx));
-    body.addEventListener("input", (event) => { app.modalValues[event.target.name] = event.target.value; });
     const foot = el("div", "modal-foot");
-    const cancel = el("button", "btn", "Cancel");
+    const cancel = el("button", "btn modal-cancel", "Cancel");
     cancel.type = "button";
     if (modal.close) cancel.replaceChildren(textObject(modal.close, ctx, "modal close"));
     foot.append(cancel);
-    const dismiss = () => { app.dismissed.add(modal.id); app.modalErrors = {}; render(app.state); };
-    close.addEventListener("click", dismiss);
-    cancel.addEventListener("click", dismiss);
+    close.addEventListener("click", () => closeModal(modal, open, false));
+    cancel.addEventListener("click", () => closeModal(modal, open, false));
     if (modal.submit) {
       const submit = el("button", "btn btn-primary modal-submit");
       submit.type = "submit";
@@ -733,23 +1017,88 @@
     overlay.classList.remove("hidden");
   }
 
-  // view_submission values in Slack's state.values shape; an empty required input is stopped here, as
-  // Slack's own client does, and never reaches the app.
+  function closeModal(modal, open, back) {
+    const closing = back ? [modal] : open.filter((m) => m.root_view_id === modal.root_view_id);
+    closing.forEach((m) => app.dismissed.add(m.id)); // at once, before the server's state says so
+    app.modalErrors = {};
+    app.modalKey = null;
+    render(app.state);
+    call("close", { view_id: modal.id, back });
+  }
+
+  // view_submission: what was entered, sent as "inputs" (the console builds Slack's state.values from the view's
+  // own blocks). A required input left empty or a number that is not one is stopped here, as Slack's own client
+  // does, and never reaches the app.
   function submitModal(modal, form) {
-    const values = {};
-    const missing = {};
-    form.querySelectorAll(".text-input").forEach((field) => {
-      const text = field.value;
-      if (!text && !field.dataset.optional) missing[field.dataset.blockId] = "Please complete this required field.";
-      (values[field.dataset.blockId] ||= {})[field.dataset.actionId] = { type: "plain_text_input", value: text || null };
+    const problems = {};
+    form.querySelectorAll(".b-input > .field").forEach((wrap) => {
+      const problem = fieldProblem(wrap, wrap.spec || {}, Boolean(wrap.dataset.optional));
+      if (problem) problems[wrap.dataset.blockId] = problem;
     });
-    app.modalErrors = missing;
-    if (Object.keys(missing).length) {
+    app.modalErrors = problems;
+    if (Object.keys(problems).length) {
       app.modalKey = null;
       renderModal(app.state);
       return;
     }
-    call("submit", { view_id: modal.id, values });
+    call("submit", { view_id: modal.id, inputs: collectInputs(form) });
+  }
+
+  // The app's Home tab for the person signed in: the view the app last published for them (views.publish).
+  function renderHome(state) {
+    const pane = $("home");
+    const showing = app.pane === "home";
+    $("channel-link").classList.toggle("active", !showing);
+    $("home-link").classList.toggle("active", showing);
+    $("messages").classList.toggle("hidden", showing);
+    $("composer").classList.toggle("hidden", showing);
+    pane.classList.toggle("hidden", !showing);
+    $("channel-name").textContent = showing ? "orderdesk · Home" : `# ${state.channel.name}`;
+    document.querySelector(".channel-topic").classList.toggle("hidden", showing);
+    if (!showing) {
+      app.homeKey = null;
+      return;
+    }
+    const home = state.home;
+    const key = JSON.stringify([home, state.usergroups, state.users]);
+    if (key === app.homeKey) return; // unchanged: an open select or a half-typed text stays as it is
+    app.homeKey = key;
+    if (!home) {
+      pane.replaceChildren(el("div", "home-empty", "orderdesk has not published a Home tab for you yet."));
+      return;
+    }
+    const view = el("div", "home-view");
+    view.dataset.viewId = home.id;
+    // A newly published Home view shows what the app published (its initial values), not earlier clicks.
+    if (app.homeHash !== home.hash) app.modalValues[home.id] = {};
+    app.homeHash = home.hash;
+    const values = (app.modalValues[home.id] ||= {});
+    const ctx = context({
+      users: state.users,
+      usergroups: state.usergroups,
+      values,
+      onAction: ({ element, block, selected }) => call("action", {
+        view_id: home.id,
+        action_id: element.action_id,
+        value: element.value || "",
+        block_id: block.block_id || "",
+        selected: selected === undefined ? null : selected,
+        inputs: collectInputs(view),
+      }),
+      onSuggest: ({ element, block, value }) => call("suggest", {
+        view_id: home.id, action_id: element.action_id, block_id: block.block_id || "", value,
+        inputs: collectInputs(view),
+      }, { quiet: true }),
+    });
+    view.append(renderMessageBody({ blocks: home.blocks || [] }, ctx));
+    pane.replaceChildren(view);
+  }
+
+  function openPane(pane) {
+    app.pane = pane;
+    app.homeKey = null;
+    render(app.state);
+    if (pane === "home") call("home", {}); // Slack tells the app every time the tab is opened
   }
 
   function renderSidebar(state) {
@@ -764,7 +1113,6 @@
     select.value = state.user;
     const agent = state.agents.find((a) => a.id === state.user);
     $("user-note").textContent = agent && agent.note ? `${agent.name} is ${agent.note}.` : "";
-    $("channel-name").textContent = `# ${state.channel.name}`;
     $("channel-link").textContent = `# ${state.channel.name}`;
     $("composer-input").placeholder = `Message #${state.channel.name}, or ${state.command} <order ID or reference>`;
   }
@@ -773,6 +1121,7 @@
     if (!state) return;
     renderSidebar(state);
     renderMessages(state);
+    renderHome(state);
     renderGraph(state);
     renderModal(state);
   }
@@ -784,6 +1133,8 @@
       app.user = event.target.value;
       app.version = null;
       app.modalKey = null;
+      app.homeKey = null;
+      if (app.pane === "home") setTimeout(() => call("home", {}), 0);
       history.replaceState(null, "", `?user=${encodeURIComponent(app.user)}`);
       refresh();
     });
@@ -808,6 +1159,8 @@
       render(app.state);
     });
     document.addEventListener("click", closeMenus);
+    $("channel-link").addEventListener("click", () => openPane("channel"));
+    $("home-link").addEventListener("click", () => openPane("home"));
     refresh();
     app.polling = setInterval(refresh, 700);
   }
