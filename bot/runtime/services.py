@@ -82,7 +82,9 @@ class Services:
             access=access,
             publisher=publisher,
             order_actions=order_actions,
-            approvals=approvals_for(settings, graph, store, order_actions, SlackApprovalBoard(publisher.client)),
+            approvals=approvals_for(
+                settings, graph, store, order_actions, SlackApprovalBoard(publisher.client, publisher.lanes)
+            ),
         )
 
     def context(self) -> dict[str, object]:

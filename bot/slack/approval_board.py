@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -15,38 +16,49 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.actions.approvals import Approval, ApprovalNews, Person
 from bot.actions.status import AckStatus
+from bot.notify.ports import NotifyError
+from bot.slack.lanes import Lanes, call
 from bot.slack.views.action_modal import outcome_modal
 from bot.slack.views.approval import news_text, request_blocks, request_text
 from bot.slack.views.kit import section
 
 log = logging.getLogger(__name__)
 
-_SLACK_FAILURES = (SlackApiError, SlackClientError, OSError)
+_SLACK_FAILURES = (SlackApiError, SlackClientError, OSError, NotifyError)
 
 
 class SlackApprovalBoard:
-    """Approval requests and answers through the bot's Web API client."""
+    """Approval requests and answers through the bot's Web API client. With ``lanes`` (the publisher's), the
+    request messages go through each channel's paced, 429-aware lane like every other channel message."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, lanes: Lanes | None = None) -> None:
         self._client = client
+        self._lanes = lanes
+
+    def _channel_call(self, channel: str, method: str, **kwargs: Any) -> Any:
+        if self._lanes is None:
+            return getattr(self._client, method)(channel=channel, **kwargs)
+        job = partial(call, method, channel=channel, **kwargs)
+        return self._lanes.submit(channel, job, attempts=3, urgent=True).result()
 
     def post_request(self, channel: str, approval: Approval) -> str | None:
         try:
-            posted = self._client.chat_postMessage(
-                channel=channel, blocks=request_blocks(approval), text=request_text(approval)
+            posted = self._channel_call(
+                channel, "chat_postMessage", blocks=request_blocks(approval), text=request_text(approval)
             )
         except _SLACK_FAILURES:
             log.exception("could not post approval request %s in %s", approval.id, channel)
             return None
-        ts = posted.get("ts")
+        ts = posted.get("ts") if posted is not None else None
         return str(ts) if ts else None
 
     def show_request(self, approval: Approval, status: AckStatus | None = None) -> None:
         if not (approval.channel and approval.ts):
             return
         try:
-            self._client.chat_update(
-                channel=approval.channel,
+            self._channel_call(
+                approval.channel,
+                "chat_update",
                 ts=approval.ts,
                 blocks=request_blocks(approval, status),
                 text=request_text(approval),
