@@ -160,11 +160,16 @@ def on_action_modal(
         if checked.errors:
             ack(response_action="errors", errors=checked.errors)
             return
-        review = form.at("review", params=checked.params)
+        try:
+            metadata = form.at("review", params=checked.params).to_metadata()
+        except ValueError:  # more than a modal can carry: said, never half sent
+            words = "This is more than a form here can carry; use Commerce Manager for this order."
+            ack(response_action="update", view=message_modal(form.action, "", words))
+            return
         blocks = FORMS[form.action].review_blocks(form.snap, checked.params)
         ack(
             response_action="update",
-            view=modal(form.action, review.to_metadata(), blocks, submit=SUBMIT_WORDS[form.action], close="Back out"),
+            view=modal(form.action, metadata, blocks, submit=SUBMIT_WORDS[form.action], close="Back out"),
         )
         return
     if form.step == "review" and form.params is not None:
@@ -181,7 +186,7 @@ def on_action_modal(
             ack(response_action="update", view=answer_modal(form.action, started.answer))
             return
         summary = operation.summary(form.params)
-        ack(response_action="update", view=sending_modal(form.action, form.at("sending").to_metadata(), summary))
+        ack(response_action="update", view=sending_modal(form.action, "", summary))
         later(order_actions.send, started.entry, form.click, view_id=str(view.get("id") or "") or None)
         return
     ack()  # a step with nothing to submit (Slack shows no submit button there)

@@ -58,6 +58,8 @@ class CancelOrder:
         everything = snap.more_lines == 0 and all(chosen.get(line.item_id, 0) == line.open for line in snap.lines)
         if not everything:
             params["items"] = [{"item_id": item, "quantity": count} for item, count in chosen.items() if count]
+        # Not sent: the cancellations the order already had, so a lost answer is confirmed only by a new one.
+        params["_earlier"] = sorted(snap.cancellations)
         return Checked(params=params)
 
     def summary(self, params: Mapping[str, Any], snap: Snapshot | None = None) -> str:
@@ -75,7 +77,8 @@ class CancelOrder:
         return read_order(graph, entry.order_id)
 
     def took_effect(self, entry: LedgerEntry, order: Mapping[str, Any]) -> bool:
-        """A cancellation with this reason and note, and (when units were chosen) exactly these units."""
+        """A cancellation the order did not have when the modal opened, with this reason and note, and (when units
+        were chosen) exactly these units."""
         wanted_reason = entry.params.get("cancel_reason") or {}
         wanted_items = entry.params.get("items")
         wanted = (
@@ -83,7 +86,10 @@ class CancelOrder:
             if wanted_items is None
             else sorted((str(line["item_id"]), int(line["quantity"])) for line in wanted_items)
         )
+        earlier = set(entry.params.get("_earlier") or ())
         for cancellation in _edge(order.get("cancellations")):
+            if str(cancellation.get("id")) in earlier:
+                continue
             reason = cancellation.get("cancel_reason")
             reason = reason if isinstance(reason, Mapping) else {}
             if reason.get("reason_code") != wanted_reason.get("reason_code"):

@@ -180,6 +180,7 @@ class Snapshot:
     shipments: tuple[Shipment, ...] = ()
     offered: tuple[str, ...] = ()
     more_lines: int = 0  # items left out of ``lines`` (beyond :data:`MAX_FORM_LINES`)
+    cancellations: tuple[str, ...] = ()  # ids of the order's cancellations when the modal opened
     refund: dict[str, Any] | None = None  # what is left to refund (bot.domain.remaining.to_compact), when offered
 
     def line(self, item_id: str) -> Line | None:
@@ -198,6 +199,7 @@ class Snapshot:
             "s": [[s.shipment_id, s.carrier, s.tracking_number, s.units, s.external_id] for s in self.shipments],
             "a": list(self.offered),
             "m": self.more_lines,
+            "c": list(self.cancellations),
             **({"r": self.refund} if self.refund is not None else {}),
         }
 
@@ -219,6 +221,7 @@ class Snapshot:
                 ),
                 offered=tuple(str(a) for a in data["a"]),
                 more_lines=int(data["m"]),
+                cancellations=tuple(str(c) for c in data.get("c", [])),
                 refund=_refund_data(data.get("r")),
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -289,6 +292,7 @@ def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
         shipments=tuple(shipments),
         offered=offered,
         more_lines=max(0, len(items) - MAX_FORM_LINES),
+        cancellations=tuple(str(c.get("id")) for c in _edge(order, "cancellations")),
         refund=to_compact(remaining(order)) if REFUND in offered else None,
     )
 
@@ -326,9 +330,18 @@ class OrderAction(Operation, Protocol):
         ...
 
 
+LOCAL_PREFIX = "_"  # a stored parameter only orderdesk reads (what confirms a lost answer); never sent to Meta
+
+
+def sent_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored parameters Meta receives: all but orderdesk's own (:data:`LOCAL_PREFIX`)."""
+    return {name: value for name, value in params.items() if not name.startswith(LOCAL_PREFIX)}
+
+
 def post(graph: GraphClient, edge: str, entry: LedgerEntry) -> dict[str, Any]:
     """``POST /{order-id}/{edge}`` with the stored key and the stored parameters, exactly as claimed."""
-    return graph.send("POST", f"{segment(entry.order_id)}/{edge}", {"idempotency_key": entry.key, **entry.params})
+    params = {"idempotency_key": entry.key, **sent_params(entry.params)}
+    return graph.send("POST", f"{segment(entry.order_id)}/{edge}", params)
 
 
 def read_order(graph: GraphClient, order_id: str) -> dict[str, Any]:

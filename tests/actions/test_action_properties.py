@@ -13,7 +13,7 @@ from service_settings import service_settings
 
 from bot.actions.cancel import CANCEL_ACTION
 from bot.actions.ledger import new_key
-from bot.actions.order_actions import read_order, snapshot
+from bot.actions.order_actions import read_order, sent_params, snapshot
 from bot.actions.ship import SHIP_ACTION
 from bot.graph.client import GraphClient
 from bot.sandbox.graph import GraphSandbox
@@ -68,6 +68,6 @@ def test_whatever_the_forms_accept_meta_accepts(
         assert checked.errors, (chosen, snap)
         return
     assert checked.errors == {}
-    graph.send("POST", f"{order_id}/{edge}", {"idempotency_key": key, **checked.params})  # raises if refused
+    graph.send("POST", f"{order_id}/{edge}", {"idempotency_key": key, **sent_params(checked.params)})  # or raises
     after = {line.item_id: line.open for line in snapshot(read_order(graph, order_id)).lines}
     assert after == {line.item_id: line.open - chosen.get(line.item_id, 0) for line in snap.lines}

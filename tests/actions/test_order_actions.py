@@ -24,6 +24,7 @@ from bot.actions.order_actions import (
     Shipment,
     Snapshot,
     offered_actions,
+    sent_params,
     snapshot,
     unshipped_units,
 )
@@ -168,13 +169,16 @@ def test_a_cancellation_of_every_open_unit_cancels_the_whole_order_and_of_some_n
     assert whole.params == {
         "cancel_reason": {"reason_code": "OUT_OF_STOCK", "reason_description": "Sold out"},
         "restock_items": True,
+        "_earlier": [],  # kept in the ledger, never sent (see sent_params)
     }
+    assert "_earlier" not in sent_params(whole.params)
     assert CANCEL_ACTION.summary(whole.params) == "Cancelled every unshipped item (out of stock)"
     part = CANCEL_ACTION.check(SNAP, {"reason": "CUSTOMER_REQUESTED", "qty_a": "1", "qty_b": "0"}, KEY)
     assert part.params == {
         "cancel_reason": {"reason_code": "CUSTOMER_REQUESTED"},
         "restock_items": False,
         "items": [{"item_id": "a", "quantity": 1}],
+        "_earlier": [],
     }
     assert CANCEL_ACTION.check(SNAP, {"reason": "", "qty_a": "1"}, KEY).errors == {"reason": "Choose a reason."}
     assert list(CANCEL_ACTION.check(SNAP, {"reason": "OUT_OF_STOCK", "note": "x" * 501}, KEY).errors) == ["note"]
@@ -380,3 +384,5 @@ def test_a_lost_cancellation_is_recognised_by_its_reason_note_and_units() -> Non
     assert not CANCEL_ACTION.took_effect(_entry(params), {"cancellations": {"data": [other]}})
     more = {**mine, "items": {"data": [{"id": "a", "quantity": 2}]}}
     assert not CANCEL_ACTION.took_effect(_entry(params), {"cancellations": {"data": [more]}})
+    # The same cancellation made before the modal opened is not this one.
+    assert not CANCEL_ACTION.took_effect(_entry({**params, "_earlier": ["c2"]}), {"cancellations": {"data": [mine]}})

@@ -192,6 +192,7 @@ def test_a_partial_cancel_cancels_the_chosen_units_and_shows_the_buyer_text_befo
         "reason_description": "Sorry, sold out",
     }
     assert sent["params"]["restock_items"] == "true"
+    assert "_earlier" not in sent["params"]  # orderdesk's own note of earlier cancellations stays in the ledger
     after = stack.graph_sandbox.order(order_id)
     assert after["order_status"]["state"] == "IN_PROGRESS"  # the other item is still open
     assert ids.ORDER_SHIP in stack.slack_sandbox.wait_for(lambda: card_buttons(stack, ts))

@@ -258,3 +258,10 @@ def test_form_values_read_each_input_kind() -> None:
 
 def test_a_request_from_a_form_is_the_click_it_came_from() -> None:
     assert isinstance(ActionForm(CLICK, SHIP, "form").click, Request)
+
+
+def test_the_ship_review_shows_the_units_value() -> None:
+    params = SHIP_ACTION.check(SNAP, {"carrier": "UPS", "tracking_number": "1Z9", "qty_11": "2", "qty_12": "1"}, KEY)
+    review = "\n".join(b["text"]["text"] for b in ship.review_blocks(SNAP, params.params) if "text" in b)
+    assert "USD 28.00" in review
+    assert "2 × Mug &lt;b&gt;" in review

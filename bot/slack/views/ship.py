@@ -8,7 +8,14 @@ from typing import Any
 
 from bot.actions.forms import carrier_words
 from bot.actions.order_actions import Snapshot
-from bot.slack.views.action_modal import buyer_told, carrier_input, item_lines, quantity_inputs, text_input
+from bot.slack.views.action_modal import (
+    buyer_told,
+    carrier_input,
+    item_lines,
+    quantity_inputs,
+    text_input,
+    total_amount,
+)
 from bot.slack.views.kit import Block, clip, escape, line_sections, section
 
 
@@ -38,6 +45,9 @@ def review_blocks(snap: Snapshot, params: Mapping[str, Any]) -> list[Block]:
         *([f"*Shipping method:* {clip(escape(str(method)), 100)}"] if method else []),
         f"*Shipment id:* {clip(escape(str(params.get('external_shipment_id', ''))), 100)}",
     ]
+    total = total_amount(snap, params.get("items"))
+    if total:
+        lines.append(f"*Value of these units (before tax):* {total}; Meta captures their payment once they ship")
     return [
         section(f"Check before sending: order *{escape(snap.order_id)}* is marked shipped with"),
         section("\n".join(lines)),
