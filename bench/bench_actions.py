@@ -82,10 +82,20 @@ def cancel_values(view: JSON, n: int) -> JSON:
     }
 
 
+def refund_values(view: JSON, n: int) -> JSON:
+    """One unit of each shipped item, by quantity (under any approval threshold: the bench has none)."""
+    return {
+        "reason": {"reason": _selected("DAMAGED_GOODS", "static_select")},
+        "note": {"note": _typed("")},
+        **_quantities(view, first="1"),
+    }
+
+
 ACTIONS: dict[str, tuple[str, Callable[[JSON, int], JSON]]] = {
     "ship": (ids.ORDER_SHIP, ship_values),
     "update tracking": (ids.ORDER_TRACKING, tracking_values),
     "cancel": (ids.ORDER_CANCEL, cancel_values),
+    "refund": (ids.ORDER_REFUND, refund_values),
 }
 
 
@@ -97,7 +107,7 @@ class Bench:
 
     def card(self, action: str, n: int) -> str:
         order_id = str(self.graph.add_order(state="IN_PROGRESS", items=1)["id"])
-        if action == "update tracking":
+        if action in ("update tracking", "refund"):
             tracking = {"carrier": "FEDEX", "tracking_number": f"FX{n:08d}"}
             self.services.graph.send(
                 "POST", f"{order_id}/shipments", {"idempotency_key": new_key(), "tracking_info": tracking}
@@ -169,6 +179,7 @@ def run(quick: bool) -> list[str]:
                     graph_max_retries=0,
                     http_workers=8,
                     cancel_allowed=(USER,),
+                    refund_allowed=(USER,),
                 )
                 with (
                     Services.open(settings) as services,

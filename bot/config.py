@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,6 +86,9 @@ class Settings:
     ship_allowed: tuple[str, ...] = ()  # empty: whoever may acknowledge
     cancel_allowed: tuple[str, ...] = ()  # empty: nobody (money leaves the shop)
     refund_allowed: tuple[str, ...] = ()  # empty: nobody
+    refund_approval_over: Decimal | None = None  # None: no refund needs a second person's approval
+    approval_channel: str | None = None  # None: the channel of the card the refund was asked from
+    approval_ttl_seconds: int = 24 * 3600
 
     @property
     def graph_base_url(self) -> str:
@@ -187,6 +191,13 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_SHIP_ALLOWED": ("ship_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
     "ORDERDESK_CANCEL_ALLOWED": ("cancel_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
     "ORDERDESK_REFUND_ALLOWED": ("refund_allowed", False, "comma-separated user ids (U…/W…) and user-group ids (S…)"),
+    "ORDERDESK_REFUND_APPROVAL_OVER": (
+        "refund_approval_over",
+        False,
+        "an amount in the orders' currency such as 100 or 250.50 (empty: no refund needs approval)",
+    ),
+    "ORDERDESK_APPROVAL_CHANNEL": ("approval_channel", False, "a Slack channel id such as C0123456789 (not a DM)"),
+    "ORDERDESK_APPROVAL_TTL": ("approval_ttl_seconds", False, "a duration of at least 1m, e.g. 24h or 2d"),
 }
 
 # The example values of `.env.example`, which pass the format checks below: a copied `.env` that was never filled
@@ -351,6 +362,20 @@ def _hh_mm(raw: str) -> str:
     return f"{int(match[1]):02d}:{match[2]}"
 
 
+def _amount(raw: str) -> Decimal:
+    """A plain non-negative amount (``100``, ``250.50``): compared with each refund in its order's currency."""
+    if not re.fullmatch(r"\d{1,15}(\.\d{1,4})?", raw):
+        raise ValueError
+    return Decimal(raw)
+
+
+def _shared_channel(raw: str) -> str:
+    """A channel people share: a public or private channel id, never a direct message (``D…``)."""
+    if raw.startswith("D"):
+        raise ValueError
+    return _channel(raw)
+
+
 def _log_level(raw: str) -> str:
     value = raw.upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -405,6 +430,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ORDERDESK_SHIP_ALLOWED": _ack_allowed,
     "ORDERDESK_CANCEL_ALLOWED": _ack_allowed,
     "ORDERDESK_REFUND_ALLOWED": _ack_allowed,
+    "ORDERDESK_REFUND_APPROVAL_OVER": _amount,
+    "ORDERDESK_APPROVAL_CHANNEL": _shared_channel,
+    "ORDERDESK_APPROVAL_TTL": _duration(60),
 }
 
 

@@ -10,9 +10,22 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import acknowledge, actions, commands, digest, export, find, home, lookup, pending, reminders, unfurl
+from handlers import (
+    acknowledge,
+    actions,
+    approvals,
+    commands,
+    digest,
+    export,
+    find,
+    home,
+    lookup,
+    pending,
+    reminders,
+    unfurl,
+)
 
-FEATURES = (commands, lookup, acknowledge, digest, export, unfurl, find, pending, reminders, home, actions)
+FEATURES = (commands, lookup, acknowledge, digest, export, unfurl, find, pending, reminders, home, actions, approvals)
 
 
 def register_all(app: App) -> None:

@@ -19,7 +19,8 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.actions.order_actions import CANCEL, SHIP, TRACKING, OrderActionsService
+from bot.actions.approvals import ApprovalService
+from bot.actions.order_actions import CANCEL, REFUND, SHIP, TRACKING, OrderActionsService
 from bot.actions.runner import requester_of
 from bot.domain import problems
 from bot.domain.carriers import search_carriers
@@ -30,6 +31,7 @@ from bot.slack.errors import BadRequest
 from bot.slack.later import Later
 from bot.slack.payloads import ActionForm, Click, form_values
 from bot.slack.views import cancel as cancel_views
+from bot.slack.views import refund as refund_views
 from bot.slack.views import ship as ship_views
 from bot.slack.views import tracking as tracking_views
 from bot.slack.views.action_modal import (
@@ -43,22 +45,29 @@ from bot.slack.views.action_modal import (
 )
 from bot.slack.views.kit import clip, escape
 from bot.slack.views.words import state_words
+from handlers import refund as refund_handlers
 from handlers.acknowledge import trigger_id
 
 log = logging.getLogger(__name__)
 
 # Each card action's form and review (modules with ``form_blocks(snap)`` and ``review_blocks(snap, params)``).
-FORMS: dict[str, ModuleType] = {SHIP: ship_views, TRACKING: tracking_views, CANCEL: cancel_views}
-SUBMIT_WORDS = {SHIP: "Mark shipped", TRACKING: "Update tracking", CANCEL: "Cancel the units"}
+FORMS: dict[str, ModuleType] = {
+    SHIP: ship_views,
+    TRACKING: tracking_views,
+    CANCEL: cancel_views,
+    REFUND: refund_views,
+}
+SUBMIT_WORDS = {SHIP: "Mark shipped", TRACKING: "Update tracking", CANCEL: "Cancel the units", REFUND: "Refund"}
 NOT_OFFERED = {
     SHIP: "has no units left to ship",
     TRACKING: "has no shipment to correct",
     CANCEL: "can no longer be cancelled from orderdesk",
+    REFUND: "has nothing shipped left to refund",
 }
 
 
 def register(app: App) -> None:
-    for action_id in (ids.ORDER_SHIP, ids.ORDER_TRACKING, ids.ORDER_CANCEL):
+    for action_id in (ids.ORDER_SHIP, ids.ORDER_TRACKING, ids.ORDER_CANCEL, ids.ORDER_REFUND):
         app.action(action_id)(on_action_button)
     app.view(ids.ACTION_MODAL)(on_action_modal)
     app.options(ids.CARRIER_SELECT)(on_carrier_options)
@@ -130,8 +139,10 @@ def on_action_modal(
     context: BoltContext,
     order_actions: OrderActionsService,
     later: Later,
+    approvals: ApprovalService | None = None,
 ) -> None:
-    """The form step is checked inline and answered with the review; the review's submission sends."""
+    """The form step is checked inline and answered with the review; the review's submission sends (a refund
+    over the approval threshold is asked for approval instead: :mod:`handlers.refund`)."""
     user = body.get("user")
     user = user if isinstance(user, dict) else {}
     form = ActionForm.from_metadata(
@@ -162,6 +173,11 @@ def on_action_modal(
         )
         return
     if form.step == "review" and form.params is not None:
+        if form.action == REFUND:  # may ask for approval instead of sending: handlers.refund decides and acks
+            refund_handlers.submit(
+                ack, form, form.params, str(view.get("id") or "") or None, order_actions, approvals, later
+            )
+            return
         # Permission, the claim and any answer that needs no call to Meta are decided before the ack, so they
         # replace the modal with the ack itself (a later views.update could land before Slack applies the ack).
         started = order_actions.start(form.action, form.click, form.params)

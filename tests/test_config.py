@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,9 @@ def test_to_env_reads_back_into_the_same_settings() -> None:
         ship_allowed=("U0SHIP",),
         cancel_allowed=("S0LEADS", "U0LEAD"),
         refund_allowed=("U0LEAD",),
+        refund_approval_over=Decimal("99.5"),
+        approval_channel="C0APPROVE",
+        approval_ttl_seconds=3600,
     )
     defaults = Settings.from_env(GOOD, dotenv_path=None)
     assert all(getattr(changed, f) != getattr(defaults, f) for f in vars(defaults)), "a field kept its default"
@@ -234,3 +238,37 @@ def test_on_call_settings_have_defaults_and_are_validated_in_words() -> None:
         Settings.from_env({**GOOD, **bad, "ORDERDESK_ONCALL_GROUP": "U123"}, dotenv_path=None)
     assert len(raised.value.problems) == 4
     assert "ORDERDESK_TIMEZONE is malformed: it should be an IANA time zone name" in str(raised.value)
+
+
+def test_four_eyes_settings_parse_and_refuse_what_they_cannot_use() -> None:
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "FB_PAGE_ID": "1", "FB_PAGE_ACCESS_TOKEN": "t"}
+    default = Settings.from_env(base, dotenv_path=None)
+    assert (default.refund_approval_over, default.approval_channel, default.approval_ttl_seconds) == (
+        None,
+        None,
+        86_400,
+    )
+    taken = Settings.from_env(
+        {
+            **base,
+            "ORDERDESK_REFUND_APPROVAL_OVER": "250.50",
+            "ORDERDESK_APPROVAL_CHANNEL": "C0APPROVE",
+            "ORDERDESK_APPROVAL_TTL": "2d",
+        },
+        dotenv_path=None,
+    )
+    assert (taken.refund_approval_over, taken.approval_channel, taken.approval_ttl_seconds) == (
+        Decimal("250.50"),
+        "C0APPROVE",
+        172_800,
+    )
+    assert Settings.from_env(taken.to_env(), dotenv_path=None) == taken
+    bad = {
+        "ORDERDESK_REFUND_APPROVAL_OVER": "-5",
+        "ORDERDESK_APPROVAL_CHANNEL": "D0DIRECT",
+        "ORDERDESK_APPROVAL_TTL": "5s",
+    }
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({**base, **bad}, dotenv_path=None)
+    assert len(error.value.problems) == 3
+    assert all(name in str(error.value) for name in bad)

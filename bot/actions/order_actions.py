@@ -30,6 +30,7 @@ from bot.actions.permissions import Groups, Permissions
 from bot.actions.runner import CrashPoints, Publisher, Runner
 from bot.actions.sweeper import sweep
 from bot.config import Settings
+from bot.domain.remaining import remaining, to_compact
 from bot.graph.client import GraphClient
 from bot.graph.wire import segment
 from bot.storage.ports import Storage
@@ -126,7 +127,7 @@ def offered_actions(order: Mapping[str, Any], *, now: float | None = None) -> li
 
     Mark shipped: acknowledged with unshipped units. Update tracking: any shipment. Cancel: awaiting
     acknowledgement, acknowledged with unshipped units, or held in processing for more than 24 hours. Refund:
-    any shipped unit.
+    shipped value not yet refunded.
     """
     state = _state(order)
     has_open = any(unshipped_units(order).values())
@@ -140,7 +141,7 @@ def offered_actions(order: Mapping[str, Any], *, now: float | None = None) -> li
         offered.append(TRACKING)
     if state == "CREATED" or (state == "IN_PROGRESS" and has_open) or held_long:
         offered.append(CANCEL)
-    if any(shipped_units(order).values()):
+    if remaining(order).refundable:  # shipped value not yet refunded
         offered.append(REFUND)
     return offered
 
@@ -180,6 +181,7 @@ class Snapshot:
     offered: tuple[str, ...] = ()
     more_lines: int = 0  # items left out of ``lines`` (beyond :data:`MAX_FORM_LINES`)
     cancellations: tuple[str, ...] = ()  # ids of the order's cancellations when the modal opened
+    refund: dict[str, Any] | None = None  # what is left to refund (bot.domain.remaining.to_compact), when offered
 
     def line(self, item_id: str) -> Line | None:
         return next((line for line in self.lines if line.item_id == item_id), None)
@@ -198,6 +200,7 @@ class Snapshot:
             "a": list(self.offered),
             "m": self.more_lines,
             "c": list(self.cancellations),
+            **({"r": self.refund} if self.refund is not None else {}),
         }
 
     @classmethod
@@ -219,9 +222,16 @@ class Snapshot:
                 offered=tuple(str(a) for a in data["a"]),
                 more_lines=int(data["m"]),
                 cancellations=tuple(str(c) for c in data.get("c", [])),
+                refund=_refund_data(data.get("r")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError("not a snapshot orderdesk wrote") from error
+
+
+def _refund_data(value: object) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise ValueError("refund data is not an object")
+    return value
 
 
 def _text(value: object, limit: int) -> str:
@@ -273,15 +283,17 @@ def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
         )
         if t
     )
+    offered = tuple(offered_actions(order, now=now))
     return Snapshot(
         order_id=str(order.get("id")),
         state=_state(order) or "",
         lines=tuple(lines),
         tracking_numbers=numbers,
         shipments=tuple(shipments),
-        offered=tuple(offered_actions(order, now=now)),
+        offered=offered,
         more_lines=max(0, len(items) - MAX_FORM_LINES),
         cancellations=tuple(str(c.get("id")) for c in _edge(order, "cancellations")),
+        refund=to_compact(remaining(order)) if REFUND in offered else None,
     )
 
 

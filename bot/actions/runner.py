@@ -201,7 +201,13 @@ class Runner:
             subcode=error.get("subcode") if isinstance(error.get("subcode"), int) else None,
             next_try=status.next_try,
             waiting=waiting,
+            approver=self._approver(entry),
         )
+
+    def _approver(self, entry: LedgerEntry) -> str | None:
+        """Who approved the write, when it waited for a second person (four-eyes refunds)."""
+        request = self.store.approval_for_key(entry.key)
+        return str(request["decided_by"]) if request is not None and request["state"] == "sent" else None
 
     def tell(self, request: Request, answer: Answer) -> None:
         self._publisher.tell(requester_of(request), answer)

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,10 @@ CHANNEL = "C0ORDERS"
 ALICE, BOB, CAROL = "U0AGENT1", "U0AGENT2", "U0AGENT3"
 # Alice through the on-call user group (resolved with usergroups.users.list), Bob by id; Carol may only look.
 ACK_ALLOWED = ("S0ONCALL", BOB)
+# A refund over this total (before tax) waits for a second person; #orders is shared with a partner (Slack
+# Connect), so approval requests go to #support.
+REFUND_APPROVAL_OVER = Decimal("10")
+APPROVAL_CHANNEL = "C0SUPPORT"
 AGENTS = (Agent(ALICE, "on call"), Agent(BOB), Agent(CAROL, "not allowed to acknowledge"))
 MERCHANT_REF_TEMPLATE = "SHOP-{order_id}"
 DEFAULT_PORT = 8800
@@ -140,6 +145,8 @@ def demo_settings(graph: GraphSandbox, slack: SlackSandbox, graph_url: str, data
         ship_allowed=ACK_ALLOWED,  # the card actions: the same people (carol is refused, in words)
         cancel_allowed=ACK_ALLOWED,
         refund_allowed=ACK_ALLOWED,
+        refund_approval_over=REFUND_APPROVAL_OVER,  # four-eyes refunds: requests go to #support
+        approval_channel=APPROVAL_CHANNEL,
         log_level="WARNING",
         http_workers=8,
         # On-call in demo time: reminders after 6 polls, escalations to @oncall after 24 (30 s and 2 min live).

@@ -23,6 +23,7 @@ from bot.cli.checks import Check, Status, failed, ok, warning
 from bot.cli.doctor_backends import database_checks, graph_checks
 from bot.cli.doctor_slack import channel_check, serving_mode, slack_app_token, slack_bot_token
 from bot.config import ConfigError, Settings
+from bot.durations import duration_words
 from bot.slack.failures import FIX_APP_AUTH
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
@@ -59,8 +60,11 @@ def diagnose(settings: Settings, manifest: dict[str, Any], mode: str) -> Iterato
     yield from database_checks(settings)
     yield search_key_check(settings)
     yield from permission_checks(settings)
-    # The notification channel and every routed channel: the poller posts to all of them.
-    for channel in dict.fromkeys([settings.notify_channel, *(route.channel for route in settings.routes)]):
+    yield from approval_checks(settings)
+    # The notification channel and every routed channel (the poller posts to all of them), and the channel of
+    # refund approval requests.
+    channels = [settings.notify_channel, *(route.channel for route in settings.routes), settings.approval_channel]
+    for channel in dict.fromkeys(channels):
         if channel:
             yield channel_check(slack, settings, channel, auth)
 
@@ -111,6 +115,35 @@ def permission_checks(settings: Settings) -> Iterator[Check]:
                 f"set {name} to the Slack user ids (U…) and user-group ids (S…) of who may {verb} orders, "
                 "comma-separated, then restart",
             )
+
+
+def approval_checks(settings: Settings) -> Iterator[Check]:
+    """Four-eyes refunds, when ORDERDESK_REFUND_APPROVAL_OVER is set: where requests go and how long they wait, or
+    a warning when nobody but the requester could ever approve (a single person allowed to refund)."""
+    over = settings.refund_approval_over
+    if over is None:
+        return
+    approvers = settings.refund_allowed
+    if len(approvers) < 2 and not any(entry.startswith("S") for entry in approvers):
+        who = "nobody" if not approvers else "one person"
+        yield warning(
+            "refund approvals",
+            f"refunds over {over} need a second person's approval, but ORDERDESK_REFUND_ALLOWED names {who}: "
+            "nobody else could approve them",
+            "add a second person or a user group to ORDERDESK_REFUND_ALLOWED (or empty "
+            "ORDERDESK_REFUND_APPROVAL_OVER), then restart",
+        )
+        return
+    where = (
+        f"channel {settings.approval_channel}"
+        if settings.approval_channel
+        else "the card's channel (refused in DMs and Slack Connect channels)"
+    )
+    yield ok(
+        "refund approvals",
+        f"refunds over {over} before tax wait for a second person's approval in {where}; "
+        f"requests expire after {duration_words(settings.approval_ttl_seconds)}",
+    )
 
 
 def _print(check: Check) -> None:

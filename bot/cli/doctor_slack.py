@@ -129,7 +129,8 @@ def channel_check(slack: WebClient, settings: Settings, channel: str, auth: Slac
         return skipped(name, "needs a working bot token")
     invite = f"/invite @{auth['user']}"
     not_found = (
-        f"no channel {channel} is visible to the bot: check ORDERDESK_NOTIFY_CHANNEL and ORDERDESK_ROUTES; "
+        f"no channel {channel} is visible to the bot: check ORDERDESK_NOTIFY_CHANNEL, ORDERDESK_ROUTES and "
+        "ORDERDESK_APPROVAL_CHANNEL; "
         f"for a private channel, invite the bot first: {invite} in that channel"
     )
     answer = _slack_call(

@@ -14,7 +14,18 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
-from bot.cli.demo_stack import ALICE, ANSWER_TIMEOUT, BOB, CAROL, CHANNEL, JSON, MERCHANT_REF_TEMPLATE, Demo, examples
+from bot.cli.demo_stack import (
+    ALICE,
+    ANSWER_TIMEOUT,
+    APPROVAL_CHANNEL,
+    BOB,
+    CAROL,
+    CHANNEL,
+    JSON,
+    MERCHANT_REF_TEMPLATE,
+    Demo,
+    examples,
+)
 from bot.slack import ids
 from bot.slack.views.blocks import parse_ack_value
 
@@ -54,6 +65,8 @@ class Scenario:
             ("App Home shows the queue", self.app_home),
             ("Mark shipped from the card: one shipment at Meta, the card and its thread say so", self.ship),
             ("Cancel part of the order: the review shows what the buyer reads, Meta cancels those units", self.cancel),
+            ("A refund over the approval threshold waits for a second person", self.refund_asks_approval),
+            ("Bob cannot approve his own refund; alice approves it: Meta receives one refund", self.refund_approved),
         ]
 
     def run(self) -> bool:
@@ -240,6 +253,82 @@ class Scenario:
             raise StepFailed(f"Meta received {len(posts)} cancellations of order {order_id}, not 1")
         self._thread_line(message["ts"], "Cancelled")
         return f"1 cancellation at Meta for order {order_id}, of 1 unit"
+
+    def refund_asks_approval(self) -> str:
+        message = self._needs("notification", "the notification from step 7")
+        order_id = _card_of(message, None) or ""
+        view = self._open_action(BOB, message["ts"], ids.ORDER_REFUND)
+        units = next((b for b in view.get("blocks", []) if str(b.get("block_id", "")).startswith("qty_")), None)
+        if units is None:
+            raise StepFailed("the Refund form lists no shipped units to refund")
+        most = str(units["element"].get("max_value", "1"))
+        values: JSON = {
+            "reason": {"reason": _selected("DAMAGED_GOODS", "static_select")},
+            "note": {"note": _typed("So sorry it arrived broken: here is your money back.")},
+            units["block_id"]: {units["block_id"]: _typed(most, "number_input")},
+        }
+        self._say(f"   bob refunds {most} shipped unit(s), arrived damaged, with a note to the buyer")
+        mark = self._graph_seq()
+        self._check_ack(self.demo.requester.view_submission(view, values, user=BOB))
+        review = self.slack.view(view["id"])
+        if review.get("errors"):
+            raise StepFailed(f"the form was refused: {review.get('errors')}")
+        self._say(f"   the review: {_summary({'blocks': review.get('blocks', [])})}")
+        self._check_ack(self.demo.requester.view_submission(review, {}, user=BOB))
+        self._wait(
+            lambda: "It now waits in" in json.dumps(self.slack.view(view["id"])["blocks"]), "the modal to say so"
+        )
+        request = self._wait(
+            lambda: next(
+                (m for m in self.slack.messages(APPROVAL_CHANNEL) if ids.APPROVAL_APPROVE in json.dumps(m["blocks"])),
+                None,
+            ),
+            "the approval request in #support",
+        )
+        if self._posts(order_id, "refunds", mark):
+            raise StepFailed("Meta received a refund before anyone approved it")
+        self.cards["approval"] = request
+        self.cards["refund_order"] = {"id": order_id, "ts": message["ts"]}
+        return f"nothing sent to Meta yet; the request waits in #support: {_summary(request)}"
+
+    def refund_approved(self) -> str:
+        request = self._needs("approval", "the approval request from the step before")
+        order = self._needs("refund_order", "the refunded order from the step before")
+        value, block_id = self._button(request, ids.APPROVAL_APPROVE)
+        mark = self._graph_seq()
+        self._say("   bob clicks Approve on his own request")
+        self._check_ack(
+            self.demo.requester.block_action(
+                ids.APPROVAL_APPROVE, value, user=BOB, channel=APPROVAL_CHANNEL, message_ts=request["ts"]
+            )
+        )
+        self._wait(
+            lambda: any(
+                "someone else must approve" in json.dumps(e)
+                for e in self.slack.ephemerals(user=BOB, channel=APPROVAL_CHANNEL)
+            ),
+            "bob to be told someone else must approve",
+        )
+        self._say("   alice (on call, allowed to refund) clicks Approve")
+        self._check_ack(
+            self.demo.requester.block_action(
+                ids.APPROVAL_APPROVE,
+                value,
+                user=ALICE,
+                channel=APPROVAL_CHANNEL,
+                message_ts=request["ts"],
+                block_id=block_id,
+            )
+        )
+        self._wait(
+            lambda: "went through at Meta" in json.dumps(self.slack.message(APPROVAL_CHANNEL, request["ts"])["blocks"]),
+            "the request to say the refund went through",
+        )
+        posts = self._posts(str(order["id"]), "refunds", mark)
+        if len(posts) != 1:
+            raise StepFailed(f"Meta received {len(posts)} refunds of order {order['id']}, not 1")
+        self._thread_line(str(order["ts"]), "approved by")
+        return f"1 refund at Meta for order {order['id']}, approved by alice; the card's thread names both"
 
     def _open_action(self, user: str, message_ts: str, action_id: str) -> JSON:
         """Click a card action's button on the channel card and wait for its form to fill the modal."""

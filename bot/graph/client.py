@@ -246,10 +246,15 @@ class GraphClient:
         reason_code: str,
         reason_text: str | None = None,
         items: Sequence[Mapping[str, Any]] | None = None,
+        shipping: Mapping[str, Any] | None = None,
+        deductions: Sequence[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Refund shipped items: the given ``items`` (by quantity or amount) or the whole order."""
+        """Refund shipped items: the given ``items`` (by quantity or amount) or the whole order, with
+        ``shipping`` (``{"shipping_refund": currency_amount}``) and ``deductions``
+        (``[{"deduction_type": "RETURN_SHIPPING", "deduction_amount": currency_amount}]``)."""
         params = {"idempotency_key": idempotency_key, "reason_code": reason_code, "reason_text": reason_text}
-        return self.send("POST", f"{segment(order_id)}/refunds", {**params, "items": items})
+        extra = {"shipping": shipping, "deductions": deductions}
+        return self.send("POST", f"{segment(order_id)}/refunds", {**params, "items": items, **extra})
 
     def create_shipment(
         self,

@@ -14,10 +14,11 @@ import csv
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol, TextIO
 
 from bot.actions.entries import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS
+from bot.domain import money
 from bot.storage.ports import Audit, OrderIndex
 from bot.storage.rows import IndexedOrder
 
@@ -123,6 +124,7 @@ def export_row(order: IndexedOrder, store: Audit, state_words: Callable[[str], s
     total = _mapping(payment.get("total_amount"))
     items = _items(data)
     prices = {str(item.get("id")): _amount(_mapping(item.get("price_per_unit")).get("amount")) for item in items}
+    currency = _currency(total, items)
     acknowledged = _acknowledgement(store, order.id)
     return [
         order.id,
@@ -131,13 +133,13 @@ def export_row(order: IndexedOrder, store: Audit, state_words: Callable[[str], s
         state_words(order.state) if order.state else "",
         order.created or "",
         order.last_updated or "",
-        _text(total.get("amount")),
+        _plain(total.get("amount"), currency),
         _text(total.get("currency")),
         str(sum(_int(item.get("quantity")) for item in items)) if items else "",
         _text(data.get("ship_by_date")),
-        _lines_amount(data.get("shipments"), prices),
-        _lines_amount(data.get("cancellations"), prices),
-        _refunded(data.get("refunds")),
+        _lines_amount(data.get("shipments"), prices, currency),
+        _lines_amount(data.get("cancellations"), prices, currency),
+        _refunded(data.get("refunds"), currency),
         acknowledged[0],
         acknowledged[1],
     ]
@@ -151,7 +153,7 @@ def _acknowledgement(store: Audit, order_id: str) -> tuple[str, str]:
     return "", ""
 
 
-def _lines_amount(connection: object, prices: Mapping[str, Decimal | None]) -> str:
+def _lines_amount(connection: object, prices: Mapping[str, Decimal | None], currency: str) -> str:
     """The value of a shipments or cancellations connection (its lines × unit prices); empty when not cached."""
     records = _records(connection)
     if records is None:
@@ -163,10 +165,10 @@ def _lines_amount(connection: object, prices: Mapping[str, Decimal | None]) -> s
             if price is None:
                 return ""
             total += price * _int(line.get("quantity"))
-    return f"{total:.2f}"
+    return money.plain_amount(total, currency)
 
 
-def _refunded(connection: object) -> str:
+def _refunded(connection: object, currency: str) -> str:
     records = _records(connection)
     if records is None:
         return ""
@@ -176,7 +178,22 @@ def _refunded(connection: object) -> str:
         if amount is None:
             return ""
         total += amount
-    return f"{total:.2f}"
+    return money.plain_amount(total, currency)
+
+
+def _currency(total: Mapping[str, Any], items: list[Mapping[str, Any]]) -> str:
+    """The order's currency (its total's, else its first item's): it says how many decimals the amounts get."""
+    for value in [total.get("currency")] + [_mapping(item.get("price_per_unit")).get("currency") for item in items]:
+        if isinstance(value, str) and value:
+            return value.upper()
+    return ""
+
+
+def _plain(value: object, currency: str) -> str:
+    """An amount in the currency's digits (``1500`` yen, ``12.50`` dollars); text Meta sent that is not a number
+    stays as it was."""
+    amount = money.parse_amount(value)
+    return money.plain_amount(amount, currency) if amount is not None else _text(value)
 
 
 def _records(connection: object) -> list[Mapping[str, Any]] | None:
@@ -197,10 +214,7 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 
 def _amount(value: object) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value is not None else None
-    except InvalidOperation:
-        return None
+    return money.parse_amount(value)
 
 
 def _int(value: object) -> int:

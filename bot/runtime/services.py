@@ -8,12 +8,16 @@ around sandboxes.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from types import TracebackType
 
 from bot.actions.acknowledge import AcknowledgementService
+from bot.actions.approvals import ApprovalService
 from bot.actions.cancel import CANCEL_ACTION
-from bot.actions.order_actions import OrderActionsService
+from bot.actions.order_actions import REFUND, OrderActionsService
+from bot.actions.refund import REFUND_ACTION
 from bot.actions.runner import CrashPoints
 from bot.actions.ship import SHIP_ACTION
 from bot.actions.update_tracking import TRACKING_ACTION
@@ -22,8 +26,9 @@ from bot.graph.client import GraphClient
 from bot.lookup.service import OrderService
 from bot.notify.health import UsageRecorder
 from bot.slack.access import Access, Members
+from bot.slack.approval_board import SlackApprovalBoard
 from bot.slack.publisher import SlackPublisher
-from bot.storage.ports import Backend
+from bot.storage.ports import Backend, Storage
 from bot.storage.postgres.store import PostgresStore, redacted
 from bot.storage.sqlite.store import Store
 
@@ -57,6 +62,7 @@ class Services:
     access: Access | None = None
     publisher: SlackPublisher | None = None
     order_actions: OrderActionsService | None = None
+    approvals: ApprovalService | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, crash_points: CrashPoints | None = None) -> Services:
@@ -82,7 +88,7 @@ class Services:
             graph,
             store,
             publisher=publisher,
-            actions=[SHIP_ACTION, TRACKING_ACTION, CANCEL_ACTION],
+            actions=[SHIP_ACTION, TRACKING_ACTION, CANCEL_ACTION, REFUND_ACTION],
             groups=members,
             crash_points=crash_points,
         )
@@ -95,6 +101,9 @@ class Services:
             access=access,
             publisher=publisher,
             order_actions=order_actions,
+            approvals=approvals_for(
+                settings, graph, store, order_actions, SlackApprovalBoard(publisher.client, publisher.lanes)
+            ),
         )
 
     def context(self) -> dict[str, object]:
@@ -114,3 +123,26 @@ class Services:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def approvals_for(
+    settings: Settings,
+    graph: GraphClient,
+    store: Storage,
+    order_actions: OrderActionsService,
+    board: SlackApprovalBoard,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> ApprovalService:
+    """Four-eyes refunds on the card actions' runner and ledger: approvers are those allowed to refund."""
+    return ApprovalService(
+        graph,
+        store,
+        runner=order_actions.runner,
+        board=board,
+        permissions=order_actions.permissions[REFUND],
+        over=settings.refund_approval_over,
+        channel=settings.approval_channel,
+        ttl_seconds=settings.approval_ttl_seconds,
+        clock=clock,
+    )

@@ -318,6 +318,14 @@ def attach_action_sweeper(running: Running) -> None:
         running.add_worker("action-sweeper", actions.sweep, running.services.settings.sweep_seconds)
 
 
+def attach_approvals(running: Running) -> None:
+    """Expires refund approval requests past ``ORDERDESK_APPROVAL_TTL`` (the request message is edited and the
+    requester told) and sends approved refunds whose process died: now, then every ``sweep_seconds``."""
+    approvals = running.services.approvals
+    if approvals is not None:
+        running.add_worker("approvals", approvals.work, running.services.settings.sweep_seconds)
+
+
 BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_notifier,  # the new-order poller, when ORDERDESK_NOTIFY_CHANNEL is set
     attach_sweeper,
@@ -326,6 +334,7 @@ BACKGROUND_JOBS: tuple[Callable[[Running], object], ...] = (
     attach_daily_summary,
     attach_home_refresher,
     attach_action_sweeper,
+    attach_approvals,
 )
 
 

@@ -41,6 +41,10 @@ ORDER_REFUND = "order_refund"
 ACTION_MODAL = "order_action_modal"
 CARRIER_SELECT = "carrier"  # an external_select: its options come from the options listener
 
+# Four-eyes refunds: the buttons of an approval request (their value is the request's id).
+APPROVAL_APPROVE = "refund_approve"
+APPROVAL_DECLINE = "refund_decline"
+
 # Message metadata event type: lets the notifier find its own cards after a crash.
 ORDER_CARD_EVENT = "orderdesk_order_card"
 
@@ -63,4 +67,6 @@ ALL_ACTION_IDS = (
     ORDER_TRACKING,
     ORDER_CANCEL,
     ORDER_REFUND,
+    APPROVAL_APPROVE,
+    APPROVAL_DECLINE,
 )

@@ -282,6 +282,7 @@ class BuyerCoverage(Protocol):
     def forget_buyer_index(self) -> int:
         """Drop every buyer hash and every covered span, in one transaction (after the search key changed, the
         hashes match nothing): how many orders had hashes."""
+        ...
 
 
 class OnCall(Protocol):
@@ -360,6 +361,57 @@ class HomeUsers(Protocol):
         ...
 
 
+class Approvals(Protocol):
+    """Requests for a second person's approval of a write (four-eyes refunds): who asked, for which intent (the
+    idempotency key), what it will do, where the request was posted, and how it ended.
+
+    A request moves ``pending`` → ``approved`` (an approver won) → ``sent`` (its write was claimed in the ledger),
+    or ``pending`` → ``declined`` / ``expired``; an approved one that cannot be sent any more is ``declined`` too.
+    Every move is one conditional update that exactly one caller wins. A waiting request holds no lock.
+    """
+
+    def approval_create(self, row: Mapping[str, Any]) -> bool:
+        """Insert a request (the columns by name) unless one exists for its ``key``: True iff this call inserted it."""
+        ...
+
+    def approval_get(self, approval_id: str) -> Row | None: ...
+
+    def approval_for_key(self, key: str) -> Row | None:
+        """The request made for this idempotency key, if any."""
+        ...
+
+    def approval_set_message(self, approval_id: str, *, channel: str, ts: str) -> None:
+        """Where the request was posted, so it can be edited when it ends."""
+        ...
+
+    def approval_move(
+        self,
+        approval_id: str,
+        *,
+        from_state: str,
+        to_state: str,
+        now: float,
+        user_id: str | None = None,
+        detail: str | None = None,
+        unexpired: bool = False,
+    ) -> Row | None:
+        """``from_state`` → ``to_state`` in one conditional update, recording who (``user_id``), when and why; with
+        ``unexpired`` only while ``expires_at`` is after ``now``. The row iff this caller moved it, else None."""
+        ...
+
+    def approvals_due(self, *, now: float) -> list[Row]:
+        """Pending requests whose ``expires_at`` is at or before ``now``, oldest first."""
+        ...
+
+    def approvals_stalled(self, *, decided_before: float) -> list[Row]:
+        """Approved requests not yet sent whose approval is older than ``decided_before`` (their process died)."""
+        ...
+
+    def approvals_for_order(self, order_id: str) -> list[Row]:
+        """The order's requests, newest first."""
+        ...
+
+
 class Storage(
     Transaction,
     OrderIndex,
@@ -375,6 +427,7 @@ class Storage(
     OnCall,
     Summaries,
     HomeUsers,
+    Approvals,
     Protocol,
 ):
     """Every port at once: what a backend's store offers."""

@@ -46,7 +46,17 @@ def order(
         "id": "7001",
         "order_status": {"state": state},
         "created": "2026-05-28T00:00:00+00:00",
-        "items": {"data": [{"id": i, "quantity": q, "product_name": f"Mug {i}"} for i, q in items]},
+        "items": {
+            "data": [
+                {
+                    "id": i,
+                    "quantity": q,
+                    "product_name": f"Mug {i}",
+                    "price_per_unit": {"amount": "9.50", "currency": "USD"},
+                }
+                for i, q in items
+            ]
+        },
         "shipments": {
             "data": [
                 {
@@ -94,7 +104,8 @@ def test_a_snapshot_survives_the_modal_metadata() -> None:
     snap = snapshot(order("IN_PROGRESS", items=[("a", 2)], shipped=[("a", 1)]), now=NOW)
     assert Snapshot.from_json(snap.to_json()) == snap
     assert snap.tracking_numbers == ("1Z0",)
-    assert snap.lines == (Line("a", "Mug a", 1, 1),)
+    assert snap.lines == (Line("a", "Mug a", 1, 1, "9.50", "USD"),)
+    assert snap.refund is not None  # a shipped, priced unit: what is left to refund travels with the snapshot
     with pytest.raises(ValueError, match="not a snapshot"):
         Snapshot.from_json({"o": "7001"})
 

@@ -43,7 +43,7 @@ def test_the_scripted_demo_passes_every_step(tmp_path: Path, capsys: pytest.Capt
     transcript = capsys.readouterr().out
     assert "FAILED" not in transcript, transcript
     assert status == 0
-    assert "13 of 13 steps passed." in transcript
+    assert "15 of 15 steps passed." in transcript
 
 
 def test_the_stack_is_wired_only_through_settings(demo: Demo) -> None:

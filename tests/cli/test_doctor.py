@@ -307,3 +307,20 @@ def test_empty_cancel_and_refund_lists_are_warnings_that_say_how_to_allow_them(s
     assert "! who may cancel: ORDERDESK_CANCEL_ALLOWED is empty: nobody can cancel orders from Slack" in out
     assert "fix: set ORDERDESK_REFUND_ALLOWED to the Slack user ids (U…) and user-group ids (S…)" in out
     assert "✓ who may cancel: 1 user and 1 user group" in stack.doctor()[1]
+
+
+def test_refund_approvals_say_where_requests_go_and_warn_when_nobody_else_could_approve(stack: Stack) -> None:
+    code, out = stack.doctor(
+        ORDERDESK_REFUND_APPROVAL_OVER="100",
+        ORDERDESK_APPROVAL_CHANNEL="C0RANDOM",
+        ORDERDESK_REFUND_ALLOWED="U0AGENT1,S0ONCALL",
+    )
+    assert (
+        "✓ refund approvals: refunds over 100 before tax wait for a second person's approval in channel C0RANDOM" in out
+    )
+    assert "requests expire after 1d" in out
+    assert "channel C0RANDOM" in out.split("refund approvals", 1)[1]  # its channel is checked like the others
+    code, out = stack.doctor(ORDERDESK_REFUND_APPROVAL_OVER="100", ORDERDESK_REFUND_ALLOWED="U0AGENT1")
+    assert code == 0, out
+    assert "! refund approvals: refunds over 100 need a second person's approval, but" in out
+    assert "fix: add a second person or a user group to ORDERDESK_REFUND_ALLOWED" in out

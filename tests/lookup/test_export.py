@@ -139,3 +139,33 @@ def test_a_long_export_reports_its_progress_every_thousand_rows(store: Store) ->
     heard: list[int] = []
     write_export(io.StringIO(), store, ExportRequest(7 * DAY), now=NOW, state_words=state_words, progress=heard.append)
     assert heard == [1_000, 2_000]
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "total", "refund", "expected"),
+    [
+        ("JPY", "1500", "3300", "700", ("3300", "1500", "0", "700")),
+        ("KWD", "1.25", "2.75", "0.5", ("2.750", "1.250", "0.000", "0.500")),
+        ("USD", "10", "22", "0.5", ("22.00", "10.00", "0.00", "0.50")),
+    ],
+)
+def test_amounts_have_their_currencys_own_decimals(
+    store: Store, currency: str, price: str, total: str, refund: str, expected: tuple[str, ...]
+) -> None:
+    graph = GraphSandbox(orders=0)
+    order = graph_order(graph, days_ago=1)
+    item = order["items"]["data"][0] | {"price_per_unit": {"amount": price, "currency": currency}}
+    line = {"id": item["id"], "quantity": 1}
+    order |= {
+        "items": {"data": [item]},
+        "estimated_payment_details": {"total_amount": {"amount": total, "currency": currency}},
+        "shipments": {"data": [{"id": "s1", "items": [line]}]},
+        "cancellations": {"data": []},
+        "refunds": {"data": [{"id": "r1", "refund_amount": {"amount": refund, "currency": currency}}]},
+    }
+    store.upsert_order(order)
+    _, rows = export(store, ExportRequest(since_seconds=7 * DAY))
+    (row,) = rows
+    columns = ("total", "shipped_amount", "cancelled_amount", "refunded_amount")
+    assert tuple(row[column] for column in columns) == expected
+    assert row["currency"] == currency

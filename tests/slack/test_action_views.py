@@ -14,7 +14,7 @@ from bot.actions.answers import ActionConflict, ActionOutcome, NotAllowed, Write
 from bot.actions.cancel import CANCEL_ACTION
 from bot.actions.entries import derived_key
 from bot.actions.operation import Request
-from bot.actions.order_actions import CANCEL, SHIP, TRACKING, Line, Shipment, Snapshot
+from bot.actions.order_actions import CANCEL, REFUND, SHIP, TRACKING, Line, Shipment, Snapshot
 from bot.actions.ship import SHIP_ACTION
 from bot.actions.update_tracking import TRACKING_ACTION
 from bot.domain.carriers import search_carriers
@@ -58,7 +58,7 @@ def order(state: str, shipped: int = 0) -> dict[str, Any]:
     return {
         "id": "7001",
         "order_status": {"state": state},
-        "items": {"data": [{"id": "11", "quantity": 2}]},
+        "items": {"data": [{"id": "11", "quantity": 2, "price_per_unit": {"amount": "9.50", "currency": "USD"}}]},
         "shipments": {
             "data": [{"id": "s1", "items": {"data": [{"id": "11", "quantity": shipped}]}}] if shipped else []
         },
@@ -70,8 +70,8 @@ def order(state: str, shipped: int = 0) -> dict[str, Any]:
     [
         ("CREATED", 0, [ids.ORDER_CANCEL]),
         ("IN_PROGRESS", 0, [ids.ORDER_SHIP, ids.ORDER_CANCEL]),
-        ("IN_PROGRESS", 1, [ids.ORDER_SHIP, ids.ORDER_TRACKING, ids.ORDER_CANCEL]),
-        ("COMPLETED", 2, [ids.ORDER_TRACKING]),
+        ("IN_PROGRESS", 1, [ids.ORDER_SHIP, ids.ORDER_TRACKING, ids.ORDER_CANCEL, ids.ORDER_REFUND]),
+        ("COMPLETED", 2, [ids.ORDER_TRACKING, ids.ORDER_REFUND]),
     ],
 )
 def test_cards_offer_the_actions_the_state_allows_each_with_its_own_key(
@@ -80,7 +80,12 @@ def test_cards_offer_the_actions_the_state_allows_each_with_its_own_key(
     buttons = action_buttons(order(state, shipped), KEY)
     assert [b["action_id"] for b in buttons] == expected
     for button in buttons:
-        action = {ids.ORDER_SHIP: SHIP, ids.ORDER_TRACKING: TRACKING, ids.ORDER_CANCEL: CANCEL}[button["action_id"]]
+        action = {
+            ids.ORDER_SHIP: SHIP,
+            ids.ORDER_TRACKING: TRACKING,
+            ids.ORDER_CANCEL: CANCEL,
+            ids.ORDER_REFUND: REFUND,
+        }[button["action_id"]]
         assert parse_ack_value(button["value"]) == ("7001", derived_key(KEY, action))
     assert action_buttons(order(state, shipped), None) == []
 

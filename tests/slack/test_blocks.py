@@ -251,7 +251,13 @@ def test_clip_keeps_escaped_text_escaped(text: str, limit: int) -> None:
     [
         (money_of("12.50"), "USD 12.50"),
         (money_of("12.5"), "USD 12.50"),
-        (money_of("1234567.891"), "USD 1,234,567.89"),
+        (money_of("1234567.891"), "USD 1,234,567.891"),  # more digits than USD has: shown, never rounded
+        (money_of("1234567.890"), "USD 1,234,567.89"),
+        ({"amount": "1500", "currency": "JPY"}, "JPY 1,500"),
+        ({"amount": "1500.00", "currency": "JPY"}, "JPY 1,500"),
+        ({"amount": "1.25", "currency": "KWD"}, "KWD 1.250"),
+        ({"amount": "0.5", "currency": "BHD"}, "BHD 0.500"),
+        ({"amount": "12", "currency": "VND"}, "VND 12"),
         (money_of("-3.00"), "USD -3.00"),
         ({"amount": "7", "currency": "EUR"}, "EUR 7.00"),
         (money_of("twelve <b>"), "USD twelve &lt;b&gt;"),

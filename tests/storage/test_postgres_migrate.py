@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 from postgres import Cluster
 from storage_samples import SEARCH_KEY, Clock, full_order
+from test_contract_approvals import approval_row
 
 from bot.storage.ports import Storage
 from bot.storage.postgres.migrations import COPIED_TABLES, MIGRATIONS
@@ -71,6 +72,7 @@ def populate(store: Storage, clock: Clock) -> None:
     assert store.claim_summary("2026-12-01", "C1")
     store.home_opened("U2")
     store.set_home_preferences("U2", dm_escalations=True, daily_summary=False)
+    assert store.approval_create(approval_row(key="k9"))
 
 
 def reads(store: Storage) -> dict[str, object]:
@@ -99,6 +101,7 @@ def reads(store: Storage) -> dict[str, object]:
         "summary": store.get_summary("2026-12-01"),
         "home_user": store.home_user("U2"),
         "actions_by_user": store.actions_by_user("U2"),
+        "approvals": store.approvals_for_order("7001"),
     }
 
 

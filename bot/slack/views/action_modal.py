@@ -36,7 +36,7 @@ from bot.slack.views.kit import (
 )
 
 # The card actions whose modals exist, in the order cards show them.
-CARD_ACTIONS: tuple[str, ...] = (SHIP, TRACKING, CANCEL)
+CARD_ACTIONS: tuple[str, ...] = (SHIP, TRACKING, CANCEL, REFUND)
 
 BUTTON_LABELS = {
     SHIP: f"Mark shipped{ELLIPSIS}",

@@ -27,6 +27,8 @@ _ACTION_WORDS: dict[str, tuple[str, str, str]] = {
     "update_tracking": ("Updated tracking", "Tracking update", "update tracking"),
     "cancel": ("Cancelled", "Cancellation", "cancel"),
     "refund": ("Refunded", "Refund", "refund"),
+    # Four-eyes refunds: each step of an approval request (requested, approved, declined, withdrawn, expired).
+    "refund_approval": ("Refund approval", "Refund approval", "approve a refund"),
 }
 
 

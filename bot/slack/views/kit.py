@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
+
+from bot.domain import money as money_values
 
 # Re-exported: the builders take them from here with the other primitives.
 from bot.domain.text import ELLIPSIS as ELLIPSIS
@@ -109,24 +110,19 @@ def when(value: object) -> str | None:
 
 
 def money(amount: object) -> str | None:
-    """A Graph ``currency_amount`` (``{"amount": "12.50", "currency": "USD"}``) as ``USD 12.50``.
+    """A Graph ``currency_amount`` (``{"amount": "12.50", "currency": "USD"}``) as ``USD 12.50``, ``JPY 1,500``.
 
-    Amounts are decimal strings; Decimal keeps them exact. A value that is not a sane number is shown as Meta
-    sent it (escaped) rather than dropped, so nobody is told a wrong total.
+    Amounts are decimal strings, kept exact and written with their currency's own digits (ISO 4217, through
+    :mod:`bot.domain.money`). A value that is not a sane number is shown as Meta sent it (escaped) rather than
+    dropped, so nobody is told a wrong total.
     """
     if not isinstance(amount, Mapping) or amount.get("amount") is None:
         return None
     currency = clip(escape(amount.get("currency") or ""), 10)
-    raw = amount["amount"]
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or abs(value) >= Decimal(10) ** 15:
-        number = clip(escape(raw), 40)
-    else:
-        number = f"{value:,.2f}"
-    return f"{currency} {number}".strip()
+    parsed = money_values.from_graph(amount)
+    if parsed is None:
+        return f"{currency} {clip(escape(amount['amount']), 40)}".strip()
+    return f"{currency} {money_values.format_amount(parsed.amount, parsed.currency)}".strip()
 
 
 def plain(text: str, limit: int) -> dict[str, Any]:

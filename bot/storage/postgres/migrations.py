@@ -194,6 +194,36 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(
+        "0009_approvals",
+        """
+        CREATE TABLE approvals (
+            id TEXT PRIMARY KEY,
+            operation TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            key TEXT NOT NULL UNIQUE,
+            params TEXT NOT NULL,
+            total TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            requester_id TEXT NOT NULL,
+            requester_team TEXT,
+            origin_channel TEXT,
+            origin_ts TEXT,
+            origin_response_url TEXT,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined', 'expired', 'sent')),
+            channel TEXT,
+            ts TEXT,
+            decided_by TEXT,
+            decided_at DOUBLE PRECISION,
+            detail TEXT,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION
+        );
+        CREATE INDEX approvals_by_state ON approvals (state, expires_at);
+        CREATE INDEX approvals_by_order ON approvals (order_id, created_at);
+        """,
+    ),
+    Migration(
         "0011_on_call",
         """
         CREATE TABLE card_bands (
@@ -260,6 +290,14 @@ COPIED_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("unfurl_reads", ("order_id", "read_at")),
     ("buyer_hashes", ("order_id", "kind", "hash")),
     ("buyer_coverage", ("covered_from", "covered_to")),
+    (
+        "approvals",
+        (
+            "id", "operation", "order_id", "key", "params", "total", "currency", "requester_id", "requester_team",
+            "origin_channel", "origin_ts", "origin_response_url", "state", "channel", "ts", "decided_by",
+            "decided_at", "detail", "created_at", "expires_at", "updated_at",
+        ),
+    ),
     ("card_bands", ("order_id", "channel", "band", "updated_at")),
     ("reminders", ("order_id", "stage", "channel", "thread_ts", "claimed_at", "ts")),
     ("snoozes", ("order_id", "until", "user_id", "at")),

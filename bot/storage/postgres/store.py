@@ -2,8 +2,8 @@
 
 Each aggregate's SQL lives in its own module of this package, as in the sqlite backend (orders and the buyer
 index, ledger, notifications and cards, audit, key/value state, run locks, unfurl reads, the buyer index's
-coverage, on-call state, summaries and App Home users), built on :class:`bot.storage.postgres.db.PostgresDatabase`;
-:class:`PostgresStore` puts them together.
+coverage, on-call state, summaries, App Home users, approval requests), built on
+:class:`bot.storage.postgres.db.PostgresDatabase`; :class:`PostgresStore` puts them together.
 
 A new table: a migration appended to ``migrations.MIGRATIONS`` (and its columns to ``COPIED_TABLES``), a module
 here with a ``PostgresDatabase`` subclass holding its SQL, and that class added to :class:`PostgresStore`'s bases.
@@ -12,6 +12,7 @@ here with a ``PostgresDatabase`` subclass holding its SQL, and that class added 
 from __future__ import annotations
 
 from bot.storage.ports import Storage
+from bot.storage.postgres.approvals import PostgresApprovals
 from bot.storage.postgres.audit import PostgresAudit
 from bot.storage.postgres.buyers import PostgresBuyers
 from bot.storage.postgres.coverage import PostgresCoverage
@@ -41,6 +42,7 @@ class PostgresStore(
     PostgresCoverage,
     PostgresOnCall,
     PostgresHome,
+    PostgresApprovals,
     PostgresDatabase,
 ):
     """The PostgreSQL database at a URL: every port of ``bot.storage.ports``.

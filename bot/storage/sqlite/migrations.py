@@ -238,6 +238,45 @@ def _buyer_coverage(db: Database) -> None:
     db.execute("CREATE TABLE buyer_coverage (covered_from REAL PRIMARY KEY, covered_to REAL NOT NULL)")
 
 
+@MIGRATIONS(name="0009_approvals")
+def _approvals(db: Database) -> None:
+    """Four-eyes approval requests: a refund over ``ORDERDESK_REFUND_APPROVAL_OVER`` waits here for a second person.
+
+    One row per intent (``key`` is the idempotency key the write will be sent with), moved pending → approved →
+    sent, or to declined / expired, by conditional updates. ``params`` is the checked refund (its preview) as JSON;
+    no buyer data. ``channel``/``ts`` name the request message, ``origin_*`` where the requester asked.
+    """
+    db.execute(
+        """
+        CREATE TABLE approvals (
+            id TEXT PRIMARY KEY,
+            operation TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            key TEXT NOT NULL UNIQUE,
+            params TEXT NOT NULL,
+            total TEXT NOT NULL,                -- the amount approved, a decimal string in the currency's digits
+            currency TEXT NOT NULL,
+            requester_id TEXT NOT NULL,
+            requester_team TEXT,
+            origin_channel TEXT,
+            origin_ts TEXT,
+            origin_response_url TEXT,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined', 'expired', 'sent')),
+            channel TEXT,
+            ts TEXT,
+            decided_by TEXT,
+            decided_at REAL,
+            detail TEXT,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            updated_at REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX approvals_by_state ON approvals (state, expires_at)")
+    db.execute("CREATE INDEX approvals_by_order ON approvals (order_id, created_at)")
+
+
 @MIGRATIONS(name="0011_on_call")
 def _on_call(db: Database) -> None:
     """The on-call helpers' state: the urgency band each posted card shows (so a card is redrawn only when its

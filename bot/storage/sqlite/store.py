@@ -14,6 +14,7 @@ from __future__ import annotations
 from bot.domain.order import strip_pii
 from bot.storage.ports import Storage
 from bot.storage.rows import AuditRow, Card, DigestRow, IndexedOrder, NotificationRow, Row
+from bot.storage.sqlite.approvals import SqliteApprovals
 from bot.storage.sqlite.audit import SqliteAudit
 from bot.storage.sqlite.buyers import SqliteBuyers
 from bot.storage.sqlite.coverage import SqliteCoverage
@@ -57,11 +58,12 @@ class Store(
     SqliteCoverage,
     SqliteOnCall,
     SqliteHome,
+    SqliteApprovals,
     SqliteDatabase,
 ):
     """The sqlite database: orders index, ledger rows, notifications, cards, audit, scan memory, key/value state,
     run locks, unfurl reads, the buyer search index (hashed with ``search_key``, when given) and what scans of
-    Meta covered of it.
+    Meta covered of it, on-call state, summaries, App Home users and approval requests.
 
     Opening a Store enables WAL and applies pending migrations; a path sqlite cannot use raises
     :class:`DatabaseUnusable` saying why, never sqlite's bare error. Close it (or use it as a context manager): that
