@@ -152,13 +152,18 @@ def _acknowledgement(store: Audit, order_id: str) -> tuple[str, str]:
 
 
 def _lines_amount(connection: object, prices: Mapping[str, Decimal | None]) -> str:
-    """The value of a shipments or cancellations connection (its lines × unit prices); empty when not cached."""
+    """The value of a shipments or cancellations connection (its lines × unit prices); empty when it cannot be
+    known from what is cached: the connection, a record's lines (a read that asked for the records without their
+    items) or a line's unit price missing."""
     records = _records(connection)
     if records is None:
         return ""
     total = Decimal(0)
     for record in records:
-        for line in _records(record.get("items")) or []:
+        lines = _records(record.get("items"))
+        if lines is None:
+            return ""
+        for line in lines:
             price = prices.get(str(line.get("id")))
             if price is None:
                 return ""
