@@ -68,17 +68,19 @@ def write_export(
     *,
     now: float,
     state_words: Callable[[str], str],
+    names: Callable[[str], str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Exported:
-    """Write the header and one row per order of the window to ``out``; ``state_words`` names a Meta state.
-    ``progress`` hears the count every :data:`PROGRESS_EVERY` rows, so a long export can say how far it got."""
+    """Write the header and one row per order of the window to ``out``; ``state_words`` names a Meta state and
+    ``names`` a Slack user by id (the edge resolves them; without it, the ids are written). ``progress`` hears the
+    count every :data:`PROGRESS_EVERY` rows, so a long export can say how far it got."""
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     count = 0
     for order in store.orders_updated_since(now - request.since_seconds):
         if request.states and (order.state or "") not in request.states:
             continue
-        writer.writerow(export_row(order, store, state_words))
+        writer.writerow(export_row(order, store, state_words, names))
         count += 1
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(count)
@@ -117,7 +119,12 @@ def window_words(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def export_row(order: IndexedOrder, store: Audit, state_words: Callable[[str], str]) -> list[str]:
+def export_row(
+    order: IndexedOrder,
+    store: Audit,
+    state_words: Callable[[str], str],
+    names: Callable[[str], str] | None = None,
+) -> list[str]:
     data = order.data
     payment = _mapping(data.get("estimated_payment_details"))
     total = _mapping(payment.get("total_amount"))
@@ -138,7 +145,7 @@ def export_row(order: IndexedOrder, store: Audit, state_words: Callable[[str], s
         _lines_amount(data.get("shipments"), prices),
         _lines_amount(data.get("cancellations"), prices),
         _refunded(data.get("refunds")),
-        acknowledged[0],
+        _cell(names(acknowledged[0])) if names is not None and acknowledged[0] else acknowledged[0],
         acknowledged[1],
     ]
 

@@ -46,7 +46,10 @@ def test_export_uploads_the_window_to_the_askers_dm_in_three_calls(stack: Stack)
 
     assert sent.response.status_code == 200
     answers = sandbox.wait_for(lambda: sandbox.wait_responses(sent.response_url or "", count=2, timeout=10))
-    assert "2 orders updated in the last 30d" in answers[-1]["text"]
+    assert "2 orders updated in the last 30 days" in answers[-1]["text"]
+    assert answers[-1]["replace_original"] is True  # the answer takes the place of "Preparing your export"
+    (shown,) = sandbox.ephemerals(user="U0AGENT1")
+    assert "in your direct messages" in shown["text"]
     assert "orderdesk has seen" in answers[-1]["text"]
     methods = [call["method"] for call in sandbox.calls() if call["method"] in UPLOAD_CALLS]
     assert methods == UPLOAD_CALLS
@@ -61,7 +64,7 @@ def test_export_uploads_the_window_to_the_askers_dm_in_three_calls(stack: Stack)
     rows = list(csv.DictReader(io.StringIO(shared["content"].decode())))
     assert sorted(row["order_id"] for row in rows) == sorted(ids)  # the 40-day-old one is out of the window
     acknowledged = {row["order_id"]: row["acknowledged_by"] for row in rows}
-    assert acknowledged == {ids[0]: "U0AGENT2", ids[1]: ""}
+    assert acknowledged == {ids[0]: "bob", ids[1]: ""}  # the agent's Slack display name, not their id
     for order_id in ids:
         order = stack.graph_sandbox.order(order_id)
         buyer, address = order["buyer_details"], order["shipping_address"]
@@ -139,7 +142,9 @@ def test_an_order_shipped_then_polled_exports_no_wrong_amount(tmp_path: Path) ->
 
         stack.slack_sandbox.wait_for(polled, timeout=20)
         sent = stack.slack.slash_command("export since:1d", user="U0AGENT1")
-        (shared,) = stack.slack_sandbox.wait_for(lambda: [f for f in stack.slack_sandbox.files() if f["channel"]])
+        (shared,) = stack.slack_sandbox.wait_for(
+            lambda: [f for f in stack.slack_sandbox.files() if f["channel"]], timeout=20
+        )
         (row,) = [r for r in csv.DictReader(io.StringIO(shared["content"].decode())) if r["order_id"] == order_id]
         assert row["shipped_amount"] in ("", "20.00")  # unknown, or known from a read with the lines; never 0.00
         assert row["total"]

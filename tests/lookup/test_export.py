@@ -181,3 +181,16 @@ def test_a_poll_after_a_lookup_keeps_the_shipped_lines_and_their_amount(store: S
     write_export(out, store, ExportRequest(since_seconds=DAY), now=time.time(), state_words=state_words)
     (row,) = csv.DictReader(io.StringIO(out.getvalue(), newline=""))
     assert row["shipped_amount"] == "20.00"
+
+
+def test_who_acknowledged_is_named_and_a_name_never_runs_as_a_formula(store: Store) -> None:
+    graph = GraphSandbox(orders=0)
+    first, second = graph_order(graph, days_ago=1), graph_order(graph, days_ago=2)
+    store.upsert_orders([first, second])
+    for order, user in ((first, "U0BOB"), (second, "U0EVE")):
+        store.add_audit(action=ACKNOWLEDGE_ORDER, order_id=order["id"], user_id=user, outcome="succeeded", at=NOW)
+    out = io.StringIO(newline="")
+    names = {"U0BOB": "Bob Agent", "U0EVE": "=cmd|' /C calc'!A0"}.__getitem__
+    write_export(out, store, ExportRequest(since_seconds=7 * DAY), now=NOW, state_words=state_words, names=names)
+    rows = {row["order_id"]: row["acknowledged_by"] for row in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert rows == {first["id"]: "Bob Agent", second["id"]: "'=cmd|' /C calc'!A0"}
