@@ -54,7 +54,7 @@ SCAN_LOCK = "buyer_scan"  # one scan at a time per database: a second search wai
 # MAX_SCAN_WAIT_SECONDS in all: then it answers from the index, saying which part of the window it did not read.
 SCAN_WAIT_NOTICE_SECONDS = 3.0
 MAX_SCAN_WAIT_SECONDS = 120.0
-SCAN_LOCK_POLL_SECONDS = 0.25
+SCAN_LOCK_POLL_SECONDS = 0.5  # each try is a connection on PostgreSQL (an advisory lock)
 KEY_CHECK_STATE = "buyer_index_key_check"  # the fingerprint of the key the index's hashes were made with
 
 
