@@ -42,8 +42,12 @@ def on_link_shared(
     settings: Settings,
     later: Later,
 ) -> None:
-    """Slack retries an event it saw no quick answer to, so the reading and the unfurl wait for ``later``."""
+    """Slack retries an event it saw no quick answer to, so the reading and the unfurl wait for ``later``. Slack also
+    sends the event for conversations orderdesk is not a member of (``is_bot_user_member`` false): those unfurl
+    nothing, and cost no Graph request."""
     ack()
+    if event.get("is_bot_user_member") is False:
+        return
     later(unfurl_links, event, client, Unfurler(graph, store), settings)
 
 
