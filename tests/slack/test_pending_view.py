@@ -113,3 +113,27 @@ def walk_one(waiting: list[Any]) -> list[dict[str, Any]]:
 def test_a_cursor_not_from_orderdesk_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="not a page cursor"):
         parse_cursor(value)
+
+
+@pytest.mark.parametrize("count", [0, 1, 30, 500])
+def test_each_line_carries_the_cards_action_buttons_within_slacks_limits(tmp_path: Path, count: int) -> None:
+    with Store(tmp_path / "orderdesk.db") as store:
+        items = {"data": [{"id": "1", "quantity": 2}]}
+        store.upsert_orders({**order(n), "id": str(7_001_000_000_000 + n), "items": items} for n in range(count))
+        pages = walk(store)
+    lines = ships = 0
+    for blocks in pages:
+        assert len(blocks) <= 50
+        assert len(json.dumps(blocks)) < 40_000
+        for block in blocks:
+            Block.parse(block).validate_json()  # type: ignore[union-attr]
+        for block in blocks:
+            if block["type"] != "actions" or block["elements"][0]["action_id"] == ids.PENDING_MORE:
+                continue
+            lines += 1
+            assert len(block["elements"]) <= 25
+            shown = {e["action_id"] for e in block["elements"]}
+            assert ids.ORDER_CANCEL in shown  # as on the order's card
+            ships += ids.ORDER_SHIP in shown  # an acknowledged order can be marked shipped
+    assert lines == count
+    assert ships == sum(1 for n in range(count) if n % 3 == 0)
