@@ -54,6 +54,9 @@ def pending_blocks(
     the queue; ``ack_keys`` holds each order's freshly minted idempotency key for its Acknowledge buttons."""
     if total == 0:
         return [section(":white_check_mark: *Nothing is waiting*: no order awaits acknowledgement or shipment.")]
+    if not entries:  # "Show more" after the queue emptied behind the page: say so, not "(4–3 of 3)"
+        text = f"*No more orders after the last page*: {plural(total, 'order')} still waiting, all shown before."
+        return [section(text), context("Ask again with `/order pending` to see the queue as it is now.")]
     first, last = shown_before + 1, shown_before + len(entries)
     span = f"{first}–{last} of {total}" if total > len(entries) else plural(total, "order")
     blocks: list[Block] = [section(f"*Orders waiting for you* ({span}), most urgent first")]
