@@ -52,6 +52,9 @@ def test_a_posted_link_unfurls_once_into_a_valid_card_without_buyer_data(stack: 
     text = json.dumps(blocks)
     assert order_id in text
     assert "Acknowledge" not in text  # no buttons for whoever shares the channel
+    assert "ack due <!date^" in text  # the deadline as a date, with no band that nothing would redraw
+    assert "left" not in text
+    assert ":large_" not in text
     for value in buyer_values(stack.graph_sandbox.order(order_id)):
         assert value not in text, f"buyer data {value!r} in the unfurl"
     assert len(reads_of(stack, order_id)) == 1
