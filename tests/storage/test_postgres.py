@@ -57,6 +57,15 @@ def test_the_url_is_shown_without_its_password() -> None:
     assert redacted("postgresql://db/orderdesk") == "postgresql://db/orderdesk"
 
 
+def test_a_password_given_as_a_query_parameter_is_hidden_too() -> None:
+    assert redacted("postgresql://bot@db/x?password=s3cret") == "postgresql://bot@db/x?password=***"
+    assert redacted("postgresql://bot:a@h1:5432,h2:5432/x?sslmode=require&sslpassword=k3y&PassWord=b") == (
+        "postgresql://bot:***@h1:5432,h2:5432/x?sslmode=require&sslpassword=***&PassWord=***"
+    )
+    socket_url = "postgresql:///orderdesk?host=/var/run/postgresql&user=bot"
+    assert redacted(socket_url) == socket_url
+
+
 def test_an_unreachable_server_is_one_clear_error_without_the_password(postgres_cluster: Cluster) -> None:
     with pytest.raises(PostgresUnusable) as error:
         PostgresStore(f"postgresql://bot:s3cret@127.0.0.1:{postgres_cluster.port}/no_such_database")

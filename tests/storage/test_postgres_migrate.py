@@ -110,6 +110,15 @@ def test_migrate_alone_applies_the_migrations(postgres_cluster: Cluster, tmp_pat
     assert done.stdout == f"PostgreSQL at {url}: migrations current (schema version {len(MIGRATIONS)})\n"
 
 
+def test_a_password_in_the_query_is_never_printed(postgres_cluster: Cluster, tmp_path: Path) -> None:
+    postgres_cluster.execute('CREATE DATABASE "migrate_query_password"')
+    url = postgres_cluster.url("migrate_query_password")  # the test cluster trusts every local user
+    done = orderdesk("migrate", cwd=tmp_path, ORDERDESK_DATABASE_URL=f"{url}?password=s3cret-in-query")
+    assert done.returncode == 0, done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+    assert done.stdout.startswith(f"PostgreSQL at {url}?password=***: migrations current")
+
+
 def test_from_sqlite_copies_every_table_and_reads_agree(postgres_url: str, tmp_path: Path) -> None:
     clock = Clock()
     path = tmp_path / "orderdesk.db"
