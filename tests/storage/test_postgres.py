@@ -9,10 +9,18 @@ import psycopg
 import pytest
 from postgres import Cluster
 
+from bot.config import Settings, _database_url
 from bot.storage.ports import RunLockBusy
 from bot.storage.postgres.migrations import MIGRATIONS, migrate, pending
 from bot.storage.postgres.run_lock import AdvisoryLock
 from bot.storage.postgres.store import PostgresStore, PostgresUnusable, redacted
+
+CONFIGURED = {
+    "SLACK_BOT_TOKEN": "xoxb-test",
+    "SLACK_SIGNING_SECRET": "test-secret",
+    "FB_PAGE_ID": "1122334455",
+    "FB_PAGE_ACCESS_TOKEN": "test-page-token",
+}
 
 
 def test_replicas_starting_together_migrate_once(postgres_cluster: Cluster) -> None:
@@ -64,6 +72,28 @@ def test_a_password_given_as_a_query_parameter_is_hidden_too() -> None:
     )
     socket_url = "postgresql:///orderdesk?host=/var/run/postgresql&user=bot"
     assert redacted(socket_url) == socket_url
+
+
+def test_settings_take_the_urls_libpq_takes_a_unix_socket_among_them(
+    postgres_url: str, postgres_cluster: Cluster
+) -> None:
+    for accepted in (
+        "postgresql:///orderdesk?host=/var/run/postgresql",
+        "postgresql://%2Fvar%2Frun%2Fpostgresql/orderdesk",
+        "postgresql://bot:s3cret@h1:5432,h2:5433/orderdesk?sslmode=require",
+        "postgres://[::1]:5432/orderdesk",
+    ):
+        assert _database_url(accepted) == accepted
+    for refused in ("postgresql://db/x?no_such_option=1", "postgresql://h1:5432,h2:x/db", "postgresql://db/"):
+        with pytest.raises(ValueError):  # noqa: PT011 - the settings turn it into "is malformed"
+            _database_url(refused)
+    database = postgres_url.rsplit("/", 1)[1]
+    socket_url = f"postgresql:///{database}?host={postgres_cluster.sockets}&port={postgres_cluster.port}&user=postgres"
+    settings = Settings.from_env({**CONFIGURED, "ORDERDESK_DATABASE_URL": socket_url}, dotenv_path=None)
+    assert settings.database_url is not None
+    with PostgresStore(settings.database_url) as store:
+        store.set_state("through", "the socket")
+        assert store.get_state("through") == "the socket"
 
 
 def test_an_unreachable_server_is_one_clear_error_without_the_password(postgres_cluster: Cluster) -> None:
