@@ -12,7 +12,7 @@ from postgres import Cluster
 from bot.config import Settings, _database_url
 from bot.storage.ports import RunLockBusy
 from bot.storage.postgres.migrations import MIGRATIONS, migrate, pending
-from bot.storage.postgres.run_lock import AdvisoryLock
+from bot.storage.postgres.run_lock import SHARED_SESSION_NAME, AdvisoryLock
 from bot.storage.postgres.store import PostgresStore, PostgresUnusable, redacted
 
 CONFIGURED = {
@@ -105,6 +105,22 @@ def test_an_unreachable_server_is_one_clear_error_without_the_password(postgres_
     assert "no_such_database" in line
 
 
+def sessions(url: str, application_name: str) -> list[int]:
+    with psycopg.connect(url, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s ORDER BY pid", (application_name,)
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def terminate(url: str, application_name: str) -> None:
+    """The server ends the sessions (as when their host vanished and the keepalives gave up)."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (application_name,)
+        )
+
+
 def test_a_run_lock_is_lost_with_its_session_and_another_replica_takes_it(postgres_url: str) -> None:
     first, second = PostgresStore(postgres_url, pool_size=2), PostgresStore(postgres_url, pool_size=2)
     try:
@@ -120,18 +136,48 @@ def test_a_run_lock_is_lost_with_its_session_and_another_replica_takes_it(postgr
             assert settings == [("5",), ("11000",)]
             with pytest.raises(RunLockBusy), second.run_lock("poller", wait=False):
                 pytest.fail("two holders")
-            # The server ends the holder's session (as when its host vanished and the keepalives gave up).
-            with psycopg.connect(postgres_url, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                    ("orderdesk run lock poller",),
-                )
+            with pytest.raises(RunLockBusy), first.run_lock("poller", wait=False):
+                pytest.fail("two holders in one process")
+            terminate(postgres_url, SHARED_SESSION_NAME)
             assert not lock.held()
             with second.run_lock("poller", wait=False):
+                pass
+            with first.run_lock("poller", wait=False):  # a new session of the first replica's, after the break
                 pass
     finally:
         first.close()
         second.close()
+
+
+def test_tries_share_one_session_per_replica_however_many_jobs_and_turns(postgres_url: str) -> None:
+    """A standby tries every job's lock at every turn, and the runner checks it still holds its own: each is a
+    statement on the replica's one lock session, never a new connection."""
+    runner, standby = PostgresStore(postgres_url, pool_size=2), PostgresStore(postgres_url, pool_size=2)
+    jobs = ["poller", "ack-sweeper", "reminders", "daily-summary", "card-bands"]
+    try:
+        held = [runner.run_lock(f"job_{job}", wait=False) for job in jobs]
+        for lock in held:
+            lock.__enter__()
+        with pytest.raises(RunLockBusy), standby.run_lock("job_poller", wait=False):
+            pytest.fail("two runners")
+        before = sessions(postgres_url, SHARED_SESSION_NAME)
+        assert len(before) == 2  # one per replica
+        for _turn in range(20):
+            for job in jobs:
+                with pytest.raises(RunLockBusy), standby.run_lock(f"job_{job}", wait=False):
+                    pytest.fail("two runners")
+                with runner.run_lock(job, wait=False):  # the job's own lock inside its turn
+                    pass
+            assert all(lock.held() for lock in held)
+        assert sessions(postgres_url, SHARED_SESSION_NAME) == before
+        for lock in held:
+            lock.__exit__(None, None, None)
+        with standby.run_lock("job_poller", wait=False):
+            pass
+    finally:
+        runner.close()
+        standby.close()
+    assert sessions(postgres_url, SHARED_SESSION_NAME) == []
 
 
 def test_exclusive_transactions_of_one_name_run_one_at_a_time(postgres_url: str) -> None:
