@@ -196,6 +196,22 @@ def test_two_copies_at_once_one_copies_the_other_refuses_in_words(postgres_clust
     )
 
 
+def test_a_copy_the_server_refuses_is_one_line_in_words(postgres_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path) as old:
+        old.add_audit(action="acknowledge_order", order_id="7001", user_id="U1", outcome="succeeded")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # a rule of this server the copy breaks
+        conn.execute("ALTER TABLE audit ADD CONSTRAINT no_acks_here CHECK (action <> 'acknowledge_order')")
+    done = orderdesk("migrate", "--from-sqlite", str(path), cwd=tmp_path, ORDERDESK_DATABASE_URL=postgres_url)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith(f"orderdesk migrate: ORDERDESK_DATABASE_URL={postgres_url}: ")
+    assert "no_acks_here" in done.stderr
+    with PostgresStore(postgres_url) as target:
+        assert target.audit_for_order("7001") == []  # nothing half copied
+
+
 def test_from_sqlite_names_the_option_when_the_file_is_not_sqlite(postgres_url: str, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("hello, not a database\n" * 100)
