@@ -180,6 +180,14 @@ def test_tries_share_one_session_per_replica_however_many_jobs_and_turns(postgre
     assert sessions(postgres_url, SHARED_SESSION_NAME) == []
 
 
+def test_strings_are_still_sent_untyped_and_lose_only_their_nul(postgres_url: str) -> None:
+    """Dropping NUL changes nothing else about how a string is sent: untyped, so the server reads it as the type
+    its place wants (as psycopg's own default does), in parameters and in binary ones alike."""
+    with PostgresStore(postgres_url, pool_size=1) as store:
+        assert store._select_one("SELECT %s + 1 AS n", ("41",)) == {"n": 42}
+        assert store._select_one("SELECT %s AS t, %b AS b", ("a\x00b", "c\x00d")) == {"t": "ab", "b": "cd"}
+
+
 def test_exclusive_transactions_of_one_name_run_one_at_a_time(postgres_url: str) -> None:
     """A read-then-write under ``exclusive`` loses no update to another replica doing the same at once."""
     first, second = PostgresStore(postgres_url, pool_size=4), PostgresStore(postgres_url, pool_size=4)

@@ -89,8 +89,8 @@ def _json_without_nul(value: Any) -> str:
 
 
 ADAPTERS = AdaptersMap(psycopg.adapters)
-ADAPTERS.register_dumper(str, _TextDumper)
 ADAPTERS.register_dumper(str, _BinaryTextDumper)
+ADAPTERS.register_dumper(str, _TextDumper)  # registered last: the one ``%s`` uses, as psycopg's own default
 set_json_dumps(_json_without_nul, ADAPTERS)
 
 
