@@ -17,7 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
 from dotenv import dotenv_values
+from psycopg.conninfo import conninfo_to_dict
 
 from bot.durations import duration_seconds
 
@@ -181,7 +183,8 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_DATABASE_URL": (
         "database_url",
         False,
-        "a PostgreSQL URL such as postgresql://orderdesk:PASSWORD@db.internal:5432/orderdesk",
+        "a PostgreSQL URL such as postgresql://orderdesk:PASSWORD@db.internal:5432/orderdesk "
+        "(a local socket: postgresql:///DATABASE?host=/var/run/postgresql)",
     ),
     "ORDERDESK_TIMEZONE": ("timezone", False, "an IANA time zone name such as Europe/Berlin (default UTC)"),
     "ORDERDESK_REMIND_AFTER": ("remind_after_seconds", False, "a duration of at least 1s, e.g. 1h or 30m"),
@@ -384,11 +387,20 @@ def _log_level(raw: str) -> str:
 
 
 def _database_url(raw: str) -> str:
-    """``postgresql://[user[:password]@]host[:port]/database[?options]``: a host and a database name, a valid port."""
-    parts = urlsplit(raw)
-    if parts.scheme not in {"postgresql", "postgres"} or not parts.hostname or not parts.path.strip("/"):
+    """A ``postgresql://`` URL as libpq reads it (through psycopg's own parser, so what connects is accepted: a
+    Unix socket folder as ``?host=/var/run/postgresql`` or ``%2Fvar%2Frun%2Fpostgresql``, several hosts), naming a
+    host and a database, its ports numbers in range."""
+    if urlsplit(raw).scheme not in {"postgresql", "postgres"}:
         raise ValueError
-    _ = parts.port  # raises ValueError for a port that is not a number in range
+    try:
+        options = conninfo_to_dict(raw)
+    except psycopg.Error as error:
+        raise ValueError from error
+    if not options.get("host") or not options.get("dbname"):
+        raise ValueError
+    for port in str(options.get("port") or "").split(","):
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError
     return raw
 
 

@@ -163,10 +163,14 @@ class Ledger:
         (None when every order is held elsewhere) and, for each order left out, the entry holding it (None if it
         was freed meanwhile: it is simply left for the next run).
         """
+        # Locked in one order whatever the caller's: two batches over the same orders listed differently (the
+        # pending queue's and a digest's) would otherwise each hold one lock and wait on the other's, and
+        # PostgreSQL would end one of them as a deadlock.
+        by_id = sorted(orders, key=lambda order: str(order["id"]))
         with self._store.transaction():
             mine = [
                 dict(order)
-                for order in orders
+                for order in by_id
                 if self._store.lock_order(str(order["id"]), key, order.get("merchant_order_reference"))
             ]
             claim = None

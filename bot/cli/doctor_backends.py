@@ -3,9 +3,12 @@ token, its permissions and Page role) and the database."""
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -128,7 +131,7 @@ def postgres_checks(url: str) -> list[Check]:
             )
         else:
             try:
-                store.set_state("doctor.checked_at", str(int(time.time())))
+                _write_and_undo(store)
             except psycopg.Error as error:
                 checks.append(failed("migrations", f"current, but cannot write: {error}", "grant the user INSERT"))
             else:
@@ -137,10 +140,29 @@ def postgres_checks(url: str) -> list[Check]:
     return checks
 
 
-def pooling_check(url: str) -> Check:
+class _Undo(Exception):
+    """Rolls back the doctor's test write."""
+
+
+def _write_and_undo(store: PostgresStore) -> None:
+    """One write the bot makes, rolled back: proves the user may write, and leaves no row that would make
+    ``orderdesk migrate --from-sqlite`` take the database for one in use."""
+    try:
+        with store.transaction():
+            store.set_state("doctor.checked_at", str(int(time.time())))
+            raise _Undo
+    except _Undo:
+        pass
+
+
+PROBE_SETTING = "orderdesk.pooling_probe"  # a custom setting, set for the probe's session alone
+
+
+def pooling_check(url: str, *, open_connection: Callable[[], psycopg.Connection[Any]] | None = None) -> Check:
     """Run locks are session advisory locks: a proxy pooling by transaction (PgBouncer's ``pool_mode =
     transaction``) would hand a lock's session to other clients and lose it. Found from the URL (PgBouncer's
-    port, its name) or from the proxy answering ``SHOW pool_mode``, which a server alone does not know."""
+    port, its name), else by behaviour (:func:`session_kept`): a server alone, or a pool in session mode, keeps
+    a session's setting from one statement to the next, a transaction pool does not."""
     fix = (
         "point ORDERDESK_DATABASE_URL at the server itself, or at a pool in session mode (pool_mode = session): "
         "one runner per job needs session advisory locks"
@@ -150,11 +172,33 @@ def pooling_check(url: str) -> Check:
     if parts.port == POOLER_PORT or any("pgbouncer" in hint.lower() for hint in hints):
         return warning("connection pooling", f"{redacted(url)} looks like a PgBouncer connection pooler", fix)
     try:
-        with connect(url) as conn:
-            row = conn.execute("SHOW pool_mode").fetchone()
-    except psycopg.Error:
-        return ok("connection pooling", "direct to the server (no pooler answered SHOW pool_mode)")
-    mode = str(row[0]) if row else "unknown"
-    if mode != "session":
-        return warning("connection pooling", f"a connection pooler in {mode} mode", fix)
-    return ok("connection pooling", "a connection pooler in session mode")
+        kept = session_kept(open_connection or (lambda: connect(url, application_name="orderdesk doctor")))
+    except psycopg.Error as error:
+        return warning(
+            "connection pooling", f"could not tell whether a pooler is in between: {_first_line(error)}", fix
+        )
+    if not kept:
+        return warning(
+            "connection pooling",
+            "a connection pooler hands this client's statements to different server sessions (transaction pooling)",
+            fix,
+        )
+    return ok("connection pooling", "sessions are kept (direct to the server, or a pool in session mode)")
+
+
+def session_kept(open_connection: Callable[[], psycopg.Connection[Any]]) -> bool:
+    """Whether a client keeps its server session between statements. One connection sets a session setting; a
+    second, meanwhile, holds a transaction open (a transaction pooler then gives it the first's idle server
+    session, setting and all, and the first's next statement another session); the first then reads it back."""
+    token = secrets.token_hex(8)
+    with open_connection() as first, open_connection() as second:
+        first.execute("SELECT set_config(%s, %s, false)", (PROBE_SETTING, token))
+        with second.transaction():
+            leaked = second.execute("SELECT current_setting(%s, true)", (PROBE_SETTING,)).fetchone()
+            read_back = first.execute("SELECT current_setting(%s, true)", (PROBE_SETTING,)).fetchone()
+    return read_back == (token,) and leaked != (token,)
+
+
+def _first_line(error: psycopg.Error) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

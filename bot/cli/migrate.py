@@ -14,11 +14,12 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings, setting_variable
 from bot.runtime.services import backend_name, open_store
-from bot.storage.postgres.from_sqlite import TargetNotEmpty, copy_from_sqlite
+from bot.storage.postgres.from_sqlite import SourceUnusable, TargetNotEmpty, copy_from_sqlite
 
 
 def main(argv: Sequence[str]) -> int:
-    """Exit 0 once migrated (and copied), 2 for bad settings or arguments, 1 when the copy is refused."""
+    """Exit 0 once migrated (and copied), 2 for bad settings or arguments or a database that cannot be used (one
+    line saying why), 1 when the copy is refused because the PostgreSQL database already has orderdesk rows."""
     parser = argparse.ArgumentParser(
         prog="orderdesk migrate",
         description="Apply pending migrations to the configured database (ORDERDESK_DATABASE_URL or ORDERDESK_DB).",
@@ -59,6 +60,9 @@ def _copy(settings: Settings, source: Path) -> int:
     except TargetNotEmpty as refused:
         print(f"orderdesk migrate: {refused}", file=sys.stderr)
         return 1
+    except SourceUnusable as refused:
+        print(f"orderdesk migrate: {refused}", file=sys.stderr)
+        return 2
     copied = ", ".join(f"{table} {count}" for table, count in counts.items())
     print(f"copied {source} into {backend_name(settings)}: {copied}")
     return 0

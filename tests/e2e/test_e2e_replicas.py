@@ -23,12 +23,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from postgres import Cluster, postgres_cluster, postgres_url
 from slack_sdk import WebClient
 
+from bot.actions.entries import CREATE_SHIPMENT
 from bot.actions.ledger import new_key
 from bot.config import Settings
 from bot.sandbox.graph import GraphSandbox
@@ -45,6 +47,7 @@ pytestmark = pytest.mark.e2e
 
 CHANNEL = "C0ORDERS"
 POLL_SECONDS = 5  # the smallest interval Settings accepts
+SHIPPED = 10  # cards shipped through both replicas
 ORDERDESK = Path(sys.executable).with_name("orderdesk")
 _SERVING = re.compile(r"serving Slack requests at (http://127\.0\.0\.1:\d+)/slack/events")
 
@@ -133,6 +136,50 @@ def post_card(slack: SlackSandbox, store: PostgresStore, graph: GraphSandbox, or
     return key, ts
 
 
+def ship_review(
+    slack: SlackSandbox, graph: GraphSandbox, via: SlackRequester, order_id: str, ts: str, tracking: str
+) -> dict[str, Any]:
+    """Click the card's Mark shipped through ``via``, fill the form with every unit and ``tracking``, and return
+    the review the replica answered with (the modal as Slack holds it, ready to confirm)."""
+    message = slack.message(CHANNEL, ts)
+    elements = [e for b in message["blocks"] for e in b.get("elements", []) if "action_id" in e]
+    buttons = {e["action_id"]: e.get("value", "") for e in elements}
+    before = {view["id"] for view in slack.views()}
+    assert via.block_action(ids.ORDER_SHIP, buttons[ids.ORDER_SHIP], message_ts=ts).response.status_code == 200
+    form = slack.wait_for(lambda: [v for v in slack.views() if v["id"] not in before and v.get("submit")], timeout=30)
+    order = graph.order(order_id)
+    entered: dict[str, Any] = {
+        "carrier": {ids.CARRIER_SELECT: {"type": "external_select", "selected_option": _option("UPS")}},
+        "tracking_number": {"tracking_number": {"type": "plain_text_input", "value": tracking}},
+        "shipping_method": {"shipping_method": {"type": "plain_text_input", "value": ""}},
+        "external_shipment_id": {"external_shipment_id": {"type": "plain_text_input", "value": ""}},
+    }
+    for item in order["items"]["data"]:
+        entered[f"qty_{item['id']}"] = {f"qty_{item['id']}": {"type": "number_input", "value": str(item["quantity"])}}
+    answer = via.view_submission(form[0], entered).response.json()
+    assert answer.get("response_action") == "update", answer
+    return slack.view(form[0]["id"])
+
+
+def _option(value: str) -> dict[str, Any]:
+    return {"value": value, "text": {"type": "plain_text", "text": value}}
+
+
+def confirm(via: SlackRequester, review: dict[str, Any]) -> httpx.Response:
+    """Confirm a reviewed modal, signed as Slack sends it (raw, so several can go at once)."""
+    payload = {
+        "type": "view_submission",
+        "token": "sandbox-verification-token",
+        "user": {"id": "U0AGENT1", "team_id": via.sandbox.team_id},
+        "team": {"id": via.sandbox.team_id},
+        "view": {k: v for k, v in review.items() if k in ("id", "type", "callback_id", "private_metadata", "blocks")}
+        | {"state": {"values": {}}},
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    return via.send_raw(body, {**headers, **via.sign(body)})
+
+
 def test_two_replicas_acknowledge_and_announce_once_and_survive_a_kill(tmp_path: Path, postgres_url: str) -> None:
     graph, slack = GraphSandbox(orders=0), SlackSandbox()
     with graph.serve() as graph_server, slack.serve(), PostgresStore(postgres_url, pool_size=4) as store:
@@ -142,7 +189,8 @@ def test_two_replicas_acknowledge_and_announce_once_and_survive_a_kill(tmp_path:
             slack,
             tmp_path / "unused.db",
             # The test cluster trusts every local connection, so a password changes nothing but what is logged.
-            database_url=postgres_url.replace("postgresql://postgres@", "postgresql://postgres:pw-s3cret@"),
+            database_url=postgres_url.replace("postgresql://postgres@", "postgresql://postgres:pw-s3cret@")
+            + "?password=pw-s3cret-q&application_name=replica",
             notify_channel=CHANNEL,
             poll_seconds=POLL_SECONDS,
             merchant_ref_template="FB-{order_id}",
@@ -211,6 +259,35 @@ def test_two_replicas_acknowledge_and_announce_once_and_survive_a_kill(tmp_path:
             ]
             assert sorted(batched) == sorted(batch)  # each once, whichever replica's click got it
 
+            # The same for an action of the actions engine: Mark shipped on cards spread across both replicas,
+            # each reviewed shipment confirmed twice at once, once through each replica.
+            shipping = first_orders[:SHIPPED]  # acknowledged above: their cards offer Mark shipped
+            with (
+                SlackRequester(slack, f"{a.url}/slack/events") as via_a,
+                SlackRequester(slack, f"{b.url}/slack/events") as via_b,
+            ):
+                reviews = [
+                    ship_review(slack, graph, (via_a, via_b)[n % 2], order_id, cards[order_id][1], f"1ZREPLICA{n}")
+                    for n, order_id in enumerate(shipping)
+                ]
+                confirmations = [(via, review) for review in reviews for via in (via_a, via_b)]
+                with ThreadPoolExecutor(max_workers=len(confirmations)) as pool:
+                    confirmed = list(pool.map(lambda c: confirm(c[0], c[1]), confirmations))
+            assert [response.status_code for response in confirmed] == [200] * len(confirmations)
+
+            def audited() -> dict[str, list[str]]:
+                return {
+                    order_id: [r.outcome for r in store.audit_for_order(order_id) if r.action == CREATE_SHIPMENT]
+                    for order_id in shipping
+                }
+
+            wait_until(lambda: all(audited().values()), 60, "every shipment audited")
+            shipped = [c for c in graph.calls() if c["method"] == "POST" and c["path"].endswith("/shipments")]
+            assert len([c for c in shipped if 200 <= c["status"] < 300]) == SHIPPED
+            assert sorted(c["path"].split("/")[-2] for c in shipped) == sorted(shipping)
+            assert [len(graph.order(order_id)["shipments"]["data"]) for order_id in shipping] == [1] * SHIPPED
+            assert audited() == {order_id: ["succeeded"] for order_id in shipping}
+
             # kill -9 the replica running the poller: the other takes it over within one interval plus 5 s.
             runners = [r for r in (a, b) if r.jobs().get("poller") == "running here"]
             assert len(runners) == 1, [r.jobs() for r in (a, b)]
@@ -241,4 +318,5 @@ def test_two_replicas_acknowledge_and_announce_once_and_survive_a_kill(tmp_path:
         for started in (a, b):  # each said which database it uses, never with the password
             log = started.log.read_text()
             assert "storage: PostgreSQL at postgresql://postgres:***@127.0.0.1:" in log
+            assert "?password=***&application_name=replica" in log
             assert "pw-s3cret" not in log

@@ -64,11 +64,10 @@ def test_a_replica_whose_database_session_ended_gives_the_job_up(postgres_cluste
         a, b = JobLease(first, "poller"), JobLease(second, "poller")
         assert a.take()
         assert not b.take()
+        session = first._lock_session._conn  # the first replica's run-lock session
+        assert session is not None
         with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                ("orderdesk run lock job_poller",),
-            )
+            admin.execute("SELECT pg_terminate_backend(%s)", (session.info.backend_pid,))
         assert b.take()
         assert not a.take()
         assert not a.runs_here

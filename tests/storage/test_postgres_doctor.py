@@ -3,10 +3,16 @@ for a transaction-pooling proxy, with the URL never shown with its password."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
 from postgres import Cluster
 
 from bot.cli.checks import Status
-from bot.cli.doctor_backends import pooling_check, postgres_checks
+from bot.cli.doctor_backends import pooling_check, postgres_checks, session_kept
 from bot.storage.postgres.migrations import MIGRATIONS
 
 
@@ -45,4 +51,50 @@ def test_a_pgbouncer_url_is_a_warning_that_says_why(postgres_url: str) -> None:
         assert check.status is Status.WARNING
         assert "session" in check.fixes[0]
         assert "pw" not in check.detail
-    assert pooling_check(postgres_url).status is Status.OK  # the server itself does not know pool_mode
+    direct = pooling_check(postgres_url)
+    assert (direct.status, direct.detail) == (
+        Status.OK,
+        "sessions are kept (direct to the server, or a pool in session mode)",
+    )
+
+
+class TransactionPooled:
+    """A client connection behind a transaction-mode pooler, played with real server sessions: each statement
+    outside a transaction runs on whichever session is idle, here the next one in turn."""
+
+    def __init__(self, sessions: list[psycopg.Connection[Any]]) -> None:
+        self._sessions = itertools.cycle(sessions)
+        self._in_transaction: psycopg.Connection[Any] | None = None
+        self._all = sessions
+
+    def execute(self, sql: str, params: Any = None) -> psycopg.Cursor[Any]:
+        session = self._in_transaction or next(self._sessions)
+        return session.execute(sql, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._in_transaction = next(self._sessions)
+        try:
+            with self._in_transaction.transaction():
+                yield
+        finally:
+            self._in_transaction = None
+
+    def __enter__(self) -> TransactionPooled:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for session in self._all:
+            session.close()
+
+
+def test_a_transaction_pooler_is_found_by_its_behaviour(postgres_url: str) -> None:
+    def behind_the_pooler() -> Any:
+        return TransactionPooled([psycopg.connect(postgres_url, autocommit=True) for _ in range(2)])
+
+    assert not session_kept(behind_the_pooler)
+    check = pooling_check(postgres_url, open_connection=behind_the_pooler)
+    assert check.status is Status.WARNING
+    assert "transaction pooling" in check.detail
+    assert "session" in check.fixes[0]
+    assert session_kept(lambda: psycopg.connect(postgres_url, autocommit=True))

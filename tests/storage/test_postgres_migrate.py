@@ -113,6 +113,15 @@ def test_migrate_alone_applies_the_migrations(postgres_cluster: Cluster, tmp_pat
     assert done.stdout == f"PostgreSQL at {url}: migrations current (schema version {len(MIGRATIONS)})\n"
 
 
+def test_a_password_in_the_query_is_never_printed(postgres_cluster: Cluster, tmp_path: Path) -> None:
+    postgres_cluster.execute('CREATE DATABASE "migrate_query_password"')
+    url = postgres_cluster.url("migrate_query_password")  # the test cluster trusts every local user
+    done = orderdesk("migrate", cwd=tmp_path, ORDERDESK_DATABASE_URL=f"{url}?password=s3cret-in-query")
+    assert done.returncode == 0, done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+    assert done.stdout.startswith(f"PostgreSQL at {url}?password=***: migrations current")
+
+
 def test_from_sqlite_copies_every_table_and_reads_agree(postgres_url: str, tmp_path: Path) -> None:
     clock = Clock()
     path = tmp_path / "orderdesk.db"
@@ -142,6 +151,78 @@ def test_from_sqlite_copies_every_table_and_reads_agree(postgres_url: str, tmp_p
     again = orderdesk("migrate", "--from-sqlite", str(path), cwd=tmp_path, ORDERDESK_DATABASE_URL=postgres_url)
     assert again.returncode == 1
     assert "already has orderdesk rows" in again.stderr
+
+
+def test_migrate_then_doctor_then_from_sqlite_copies(postgres_cluster: Cluster, tmp_path: Path) -> None:
+    """The README's move to replicas with a doctor run between: the doctor's write check leaves nothing behind.
+    The sqlite state holds an order whose product name has a NUL (which PostgreSQL refuses): it comes across."""
+    postgres_cluster.execute('CREATE DATABASE "moving"')
+    url = postgres_cluster.url("moving")
+    path = tmp_path / "old.db"
+    with Store(path) as old:
+        old.set_state("notifier.watermark", "1700000000.0")
+        old.set_state("doctor.checked_at", "1700000000")  # what the sqlite doctor writes
+        old.upsert_order(full_order("7001", items={"data": [{"id": "1", "product_name": "Mug\x00 blue"}]}))
+    assert orderdesk("migrate", cwd=tmp_path, ORDERDESK_DATABASE_URL=url).returncode == 0
+    offline = {"FB_GRAPH_URL": "http://127.0.0.1:9", "SLACK_API_URL": "http://127.0.0.1:9/api/"}
+    doctor = orderdesk("doctor", cwd=tmp_path, ORDERDESK_DATABASE_URL=url, **offline)
+    assert f"{url} (PostgreSQL" in doctor.stdout + doctor.stderr
+    assert "writable" in doctor.stdout + doctor.stderr
+    done = orderdesk("migrate", "--from-sqlite", str(path), cwd=tmp_path, ORDERDESK_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    with PostgresStore(url) as copied:
+        assert copied.get_state("notifier.watermark") == "1700000000.0"
+        order = copied.get_order("7001")
+        assert order is not None
+        assert order.data["items"]["data"][0]["product_name"] == "Mug blue"
+
+
+def test_two_copies_at_once_one_copies_the_other_refuses_in_words(postgres_cluster: Cluster, tmp_path: Path) -> None:
+    postgres_cluster.execute('CREATE DATABASE "copy_race"')
+    url = postgres_cluster.url("copy_race")
+    path = tmp_path / "old.db"
+    with Store(path) as old:
+        for n in range(2000):
+            old.add_audit(action="acknowledge_order", order_id=str(n), user_id="U1", outcome="succeeded")
+    command = [str(ORDERDESK), "migrate", "--from-sqlite", str(path)]
+    env = {"PATH": os.environ.get("PATH", ""), **SETTINGS, "ORDERDESK_DATABASE_URL": url}
+    runs = [
+        subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outcomes = sorted((run.wait(60), *run.communicate()) for run in runs)
+    assert [code for code, _, _ in outcomes] == [0, 1], outcomes
+    assert "audit 2000" in outcomes[0][1]
+    assert outcomes[1][2] == (
+        "orderdesk migrate: the PostgreSQL database already has orderdesk rows (in audit): copy into a new, "
+        "empty database\n"
+    )
+
+
+def test_a_copy_the_server_refuses_is_one_line_in_words(postgres_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path) as old:
+        old.add_audit(action="acknowledge_order", order_id="7001", user_id="U1", outcome="succeeded")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # a rule of this server the copy breaks
+        conn.execute("ALTER TABLE audit ADD CONSTRAINT no_acks_here CHECK (action <> 'acknowledge_order')")
+    done = orderdesk("migrate", "--from-sqlite", str(path), cwd=tmp_path, ORDERDESK_DATABASE_URL=postgres_url)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith(f"orderdesk migrate: ORDERDESK_DATABASE_URL={postgres_url}: ")
+    assert "no_acks_here" in done.stderr
+    with PostgresStore(postgres_url) as target:
+        assert target.audit_for_order("7001") == []  # nothing half copied
+
+
+def test_from_sqlite_names_the_option_when_the_file_is_not_sqlite(postgres_url: str, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello, not a database\n" * 100)
+    done = orderdesk("migrate", "--from-sqlite", str(notes), cwd=tmp_path, ORDERDESK_DATABASE_URL=postgres_url)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"orderdesk migrate: --from-sqlite {notes}: ")
+    assert "ORDERDESK_DB" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1
 
 
 def test_from_sqlite_needs_the_url_and_an_existing_file(tmp_path: Path) -> None:

@@ -9,21 +9,32 @@ store) goes through that connection; nested blocks are savepoints.
 
 Connections carry TCP keepalives, so a connection to a server that vanished without closing it fails within
 seconds rather than when the kernel gives up after hours.
+
+NUL characters. PostgreSQL refuses U+0000 in ``text`` and ``jsonb`` (sqlite keeps it), and one order from Meta
+whose product name held one would fail every poll for good. Every connection adapts values through
+:data:`ADAPTERS`, which drops NUL from every string and every JSON document written, in parameters and ``COPY``
+alike, so no port has to think of it.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
+from psycopg.abc import Buffer
+from psycopg.adapt import AdaptersMap
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_dumps
+from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 from psycopg_pool import ConnectionPool
 
 from bot.storage.postgres.migrations import MIGRATIONS, migrate, pending
@@ -45,17 +56,64 @@ STREAM_ROWS = 500  # rows per network read when streaming (an export of any size
 
 Params = Sequence[Any] | Mapping[str, Any]
 
+NUL = "\x00"
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL dropped from every string in it, keys of mappings included (what PostgreSQL stores)."""
+    if isinstance(value, str):
+        return value.replace(NUL, "") if NUL in value else value
+    if isinstance(value, Mapping):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(item) for item in value]
+    return value
+
+
+class _TextDumper(StrDumperUnknown):
+    """psycopg's default for ``str`` (type left to the server), without NUL."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace(NUL, "") if NUL in obj else obj)
+
+
+class _BinaryTextDumper(StrBinaryDumper):
+    """psycopg's binary ``str`` dumper, without NUL."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace(NUL, "") if NUL in obj else obj)
+
+
+def _json_without_nul(value: Any) -> str:
+    return json.dumps(without_nul(value))
+
+
+ADAPTERS = AdaptersMap(psycopg.adapters)
+ADAPTERS.register_dumper(str, _BinaryTextDumper)
+ADAPTERS.register_dumper(str, _TextDumper)  # registered last: the one ``%s`` uses, as psycopg's own default
+set_json_dumps(_json_without_nul, ADAPTERS)
+
+
+SECRET_PARAMETER = re.compile(r"pass|secret|token", re.IGNORECASE)  # password, sslpassword, …
+
 
 def redacted(url: str) -> str:
-    """The URL without its password, fit for logs and messages: ``postgresql://bot:***@db:5432/orderdesk``."""
+    """The URL without its secrets, fit for logs and messages: the password of its user part and the value of any
+    secret-looking query parameter (``password``, ``sslpassword``, …), which libpq accepts too, become ``***``:
+    ``postgresql://bot:***@db:5432/orderdesk?password=***``. Hosts, ports and other parameters stay as written."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    users, at, hosts = netloc.rpartition("@")
+    if at and ":" in users:
+        netloc = f"{users.split(':', 1)[0]}:***@{hosts}"
+    query = "&".join(_redacted_parameter(item) for item in parts.query.split("&"))
+    shown = url.replace(f"//{parts.netloc}", f"//{netloc}", 1) if netloc != parts.netloc else url
+    return shown.replace(f"?{parts.query}", f"?{query}", 1) if query != parts.query else shown
+
+
+def _redacted_parameter(item: str) -> str:
+    name, equals, _ = item.partition("=")
+    return f"{name}=***" if equals and SECRET_PARAMETER.search(unquote(name)) else item
 
 
 T = TypeVar("T")
@@ -92,7 +150,9 @@ def _problem(error: psycopg.Error) -> str:
 
 def connect(url: str, **kwargs: Any) -> psycopg.Connection[tuple[Any, ...]]:
     """A connection of its own (not from the pool), in autocommit, with keepalives."""
-    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, **{**KEEPALIVES, **kwargs})
+    return psycopg.connect(
+        url, autocommit=True, context=ADAPTERS, connect_timeout=CONNECT_TIMEOUT_SECONDS, **{**KEEPALIVES, **kwargs}
+    )
 
 
 class PostgresDatabase:
@@ -126,7 +186,7 @@ class PostgresDatabase:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "row_factory": dict_row, **KEEPALIVES},
+            kwargs={"autocommit": True, "row_factory": dict_row, "context": ADAPTERS, **KEEPALIVES},
             connection_class=psycopg.Connection[Row],
             name="orderdesk",
             open=True,
