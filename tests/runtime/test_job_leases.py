@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,8 +67,14 @@ def test_a_replica_whose_database_session_ended_gives_the_job_up(postgres_cluste
         assert not b.take()
         session = first._lock_session._conn  # the first replica's run-lock session
         assert session is not None
+        pid = session.info.backend_pid
         with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (session.info.backend_pid,))
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            # The signal is asynchronous: the lock goes when the backend has exited, as a replica sees at its next turn.
+            for _ in range(200):
+                if admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() is None:
+                    break
+                time.sleep(0.05)
         assert b.take()
         assert not a.take()
         assert not a.runs_here
