@@ -71,12 +71,14 @@ NOTIFY_FIELDS = ",".join(
         "shipping_address{city,country}",
         "estimated_payment_details",
         "items.limit(100){id,retailer_id,product_name,quantity,price_per_unit}",
-        "shipments{id,tracking_info}",
-        "cancellations{id,cancel_reason}",
-        "refunds{id,refund_reason,refund_amount}",
+        "shipments{id,tracking_info,items}",
+        "cancellations{id,cancel_reason,items}",
+        "refunds{id,refund_reason,refund_amount,items}",
     )
 )
-"""What a notification card and its change tracking need, and no buyer PII (city and country only)."""
+"""What a notification card and its change tracking need, and no buyer PII (city and country only). The edges
+carry their items, so a card redrawn from the index offers the card actions the order allows (what is shipped,
+cancelled and refunded, unit by unit)."""
 
 POLL_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
 FIRST_POLL_STATES = ("FB_PROCESSING", "CREATED")
