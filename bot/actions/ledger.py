@@ -67,6 +67,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CARD_KEY_SALT = "card_key_salt"  # key/value name of this database's random part of every card's key
+CLOSED_APPROVALS = ("declined", "expired")  # approval requests that end their intent without a write
 
 
 class _Rollback(Exception):
@@ -308,13 +309,16 @@ class Ledger:
 
         A band change, a poll's update or another card's refresh redraws a card with the same keys, so a click
         before the redraw and one after it are one intent; a success or a refused request gives every card new
-        keys, so the next intent (or the corrected request) never reuses a spent one. The count of finished
-        writes is the database's, so every process and replica draws the same keys; the random salt, made once
-        per database, keeps two databases (a reinstall) from ever sending Meta the same key for the same order.
+        keys, so the next intent (or the corrected request) never reuses a spent one; so does a refund whose
+        approval was declined or expired. The counts are the database's, so every process and replica draws the
+        same keys; the random salt, made once per database, keeps two databases (a reinstall) from ever sending
+        Meta the same key for the same order.
         """
         count = sum(
             1 for operation in CARD_KEY_OPERATIONS for entry in self.for_order(order_id, operation) if finished(entry)
         )
+        # A refund waiting for a second person is no ledger entry yet; declined or expired, its intent is over too.
+        count += sum(1 for row in self._store.approvals_for_order(order_id) if row["state"] in CLOSED_APPROVALS)
         return canonical_json([self._salt(), order_id, count])
 
     def _salt(self) -> str:

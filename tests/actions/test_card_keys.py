@@ -170,3 +170,29 @@ def test_two_cards_of_one_order_never_share_a_key_and_two_databases_never_repeat
     assert ledger.card_token("7001") == token  # the salt is made once per database
     with Store(tmp_path / "other.db") as other:
         assert Ledger(other).card_token("7001") != token
+
+
+def test_a_declined_approval_ends_its_intent_and_a_waiting_one_does_not(store: Store) -> None:
+    ledger = Ledger(store)
+    drawn = ledger.card_token("7001")
+    row = {
+        "id": "a1",
+        "operation": "refund_order",
+        "order_id": "7001",
+        "key": "c" * 32,
+        "params": "{}",
+        "total": "120.00",
+        "currency": "USD",
+        "requester_id": "U0AGENT1",
+        "requester_team": "T0SANDBOX",
+        "origin_channel": CHANNEL,
+        "origin_ts": TS,
+        "origin_response_url": None,
+        "state": "pending",
+        "created_at": 0.0,
+        "expires_at": 86_400.0,
+    }
+    assert store.approval_create(row)
+    assert ledger.card_token("7001") == drawn  # waiting for a second person: the same intent
+    assert store.approval_move("a1", from_state="pending", to_state="declined", now=1.0) is not None
+    assert ledger.card_token("7001") != drawn
