@@ -76,9 +76,9 @@ NOTIFY_FIELDS = ",".join(
         "refunds{id,refund_reason,refund_amount,items}",
     )
 )
-"""What a notification card and its change tracking need, and no buyer PII (city and country only). The edges
-carry their items, so a card redrawn from the index offers the card actions the order allows (what is shipped,
-cancelled and refunded, unit by unit)."""
+"""What a notification card, its change tracking and its action buttons need, and no buyer PII (city and country
+only). The edges carry their items: which units shipped, were cancelled or refunded decides what a card offers
+(Mark shipped, Cancel, Refund) and what the cached order tells an export."""
 
 POLL_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
 FIRST_POLL_STATES = ("FB_PROCESSING", "CREATED")
