@@ -461,6 +461,14 @@ def _parse(env: Mapping[str, str]) -> Settings:
             "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are both set: unset them, orderdesk is a single-workspace app "
             "that uses SLACK_BOT_TOKEN (Bolt would otherwise switch itself to OAuth installation mode)"
         )
+    remind = values.get("remind_after_seconds", Settings.remind_after_seconds)
+    escalate = values.get("escalate_after_seconds", Settings.escalate_after_seconds)
+    if remind >= escalate:
+        # Both count from the announcement: a reminder due at or after the escalation would never be posted.
+        problems.append(
+            "ORDERDESK_REMIND_AFTER must be shorter than ORDERDESK_ESCALATE_AFTER (both count from the "
+            "announcement; the reminder comes first, the escalation later): e.g. 1h and 4h"
+        )
     if problems:
         raise ConfigError(problems)
     return Settings(**values)

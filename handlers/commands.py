@@ -31,7 +31,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "find": find.find,
     "pending": pending.pending,
     "status": status.status,
-    "ref": lookup.lookup,  # `/order ref <reference>` always looks up, even a reference spelled like a command
+    "ref": lookup.lookup_references,  # `/order ref <reference>`: always a reference, even all digits or a keyword
 }
 
 

@@ -20,7 +20,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk.errors import SlackApiError
 
 from bot.lookup.export import ExportStore, record_export, write_export
-from bot.slack.export import ExportUsage, export_answer, parse_export
+from bot.slack.export import ExportUsage, export_answer, parse_export, user_names
 from bot.slack.upload import UploadFailed, upload_to_dm
 from bot.slack.views.help import message_blocks
 from bot.slack.views.words import state_words
@@ -29,11 +29,12 @@ log = logging.getLogger(__name__)
 
 WORKING = "Preparing your export: the file will arrive in your direct messages with orderdesk."
 PROGRESS_SECONDS = 5.0  # a long export says how far it got this often
-PROGRESS_UPDATES = 2  # at most: a response URL takes five posts, and the answer needs one
+PROGRESS_UPDATES = 3  # at most: a response URL takes five posts, "Preparing" and the answer take two
 
 
 class Progress:
-    """Replaces the "Preparing" answer with the count so far, every few seconds of a long export."""
+    """Replaces the "Preparing" answer with the count so far, every few seconds of a long export (``replace_original``:
+    the asker sees one message, which the final answer replaces too)."""
 
     def __init__(self, respond: Respond, clock: Callable[[], float]) -> None:
         self._respond = respond
@@ -46,7 +47,9 @@ class Progress:
             return
         self._updates += 1
         self._last = self._clock()
-        self._respond(text=f"{WORKING} {rows:,} orders written so far…", response_type="ephemeral")
+        self._respond(
+            text=f"{WORKING} {rows:,} orders written so far…", response_type="ephemeral", replace_original=True
+        )
 
 
 def register(app: App) -> None:
@@ -68,7 +71,13 @@ def export(argument: str, respond: Respond, context: BoltContext) -> None:
         path = Path(folder) / f"orderdesk-orders-{stamp}.csv"
         with path.open("w", newline="", encoding="utf-8") as out:
             exported = write_export(
-                out, store, request, now=now, state_words=state_words, progress=Progress(respond, time.monotonic)
+                out,
+                store,
+                request,
+                now=now,
+                state_words=state_words,
+                names=user_names(context.client),
+                progress=Progress(respond, time.monotonic),
             )
         answer = export_answer(request, exported.rows)
         try:
@@ -77,10 +86,10 @@ def export(argument: str, respond: Respond, context: BoltContext) -> None:
             failure, answer = upload_failure(error)
             log.warning("export: the upload failed (%s)", failure)
             record_export(store, request, exported, user_id=user_id, team_id=context.team_id, failure=failure)
-            respond(blocks=message_blocks(answer), text=answer, response_type="ephemeral")
+            respond(blocks=message_blocks(answer), text=answer, response_type="ephemeral", replace_original=True)
             return
     record_export(store, request, exported, user_id=user_id, team_id=context.team_id)
-    respond(blocks=message_blocks(answer), text=answer, response_type="ephemeral")
+    respond(blocks=message_blocks(answer), text=answer, response_type="ephemeral", replace_original=True)
 
 
 # What an admin does about Slack's refusals that only an admin can fix, by Slack's error name.

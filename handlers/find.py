@@ -3,8 +3,9 @@
 Dispatched by :mod:`handlers.commands`, which has acked and handed the work to ``later`` (whose admission check
 refuses Slack Connect guests before anything here runs), so the scan of Meta below runs in the work pool, never
 inside the ack. The search is :mod:`bot.lookup.find`: it reads from Meta the part of the window orderdesk's index
-does not cover yet, showing progress when that takes more than a few seconds. Each match is then looked up live,
-as ``/order <number>`` does, so the cards show what Meta says now.
+does not cover yet, showing progress when that takes more than a few seconds; a search arriving while another
+reads Meta waits for it a bounded time, saying so, then answers from the index and says what it did not cover.
+Each match is then looked up live, as ``/order <number>`` does, so the cards show what Meta says now.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from bot.slack.views.help import message_blocks
 from bot.slack.views.kit import context as context_block
 from bot.slack.views.lookup import render
 
-RESPONSE_URL_POSTS = 5  # what Slack allows a response URL
-MAX_CARDS = 4  # the last carrying the summary; progress updates take theirs from the same five posts
+MAX_CARDS = 4  # the last carrying the summary; progress updates take theirs from the response URL's five posts
 
 
 def register(app: App) -> None:
@@ -54,8 +54,9 @@ def find(argument: str, respond: Respond, context: BoltContext) -> None:
         user_id=context.user_id or "",
         team_id=context.team_id,
         progress=progress,
+        waiting=progress.waiting,
     )
-    shown = result.matches[: min(MAX_CARDS, RESPONSE_URL_POSTS - progress.updates)]
+    shown = result.matches[: min(MAX_CARDS, progress.posts_left)]
     summary = find_summary(result, request.kind, len(shown))
     replace = progress.replace_next  # the first post takes the place of "Searching Meta: page …"
     if not shown:

@@ -57,6 +57,17 @@ def lookup(argument: str, respond: Respond, context: BoltContext) -> None:
     answer_each(orders.lookup(queries), respond, context["settings"])
 
 
+def lookup_references(argument: str, respond: Respond, context: BoltContext) -> None:
+    """``/order ref <references>``: every word is a merchant reference, even all digits or a subcommand's name."""
+    try:
+        queries = parse_query(argument, references=True)
+    except QueryError as error:
+        respond(blocks=message_blocks(str(error)), text=str(error), response_type="ephemeral")
+        return
+    orders: OrderService = context["orders"]
+    answer_each(orders.lookup(queries), respond, context["settings"])
+
+
 def history(argument: str, respond: Respond, context: BoltContext) -> None:
     """``/order history <id or reference>``: the audit trail, to the asker only (it names agents and keys)."""
     acks: AcknowledgementService = context["acks"]

@@ -1,9 +1,15 @@
 """The Snooze buttons of reminders: no reminder for those orders before the chosen time, and a note in the thread
-saying who snoozed until when. Anyone who may acknowledge may snooze (``ORDERDESK_ACK_ALLOWED``)."""
+saying who snoozed until when. Anyone who may acknowledge may snooze (``ORDERDESK_ACK_ALLOWED``).
+
+A Snooze on a digest's reminder snoozes every order that reminder lists (its buttons carry their ids), and the
+note says how many. If Slack does not take the note (after the lane's retries), the snoozer is told privately:
+the snooze holds, but the thread does not show it.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -18,10 +24,12 @@ from bot.slack.lanes import call
 from bot.slack.later import Later
 from bot.slack.publisher import SlackPublisher, answer_blocks
 from bot.slack.views.help import message_blocks
+from bot.slack.views.kit import plural, slack_date
 from bot.slack.views.reminders import SNOOZE_SECONDS, parse_snooze_value, snoozed_text
 from bot.storage.ports import Storage
 
 SNOOZE_AUDIT = "snooze_reminders"
+NOTE_ATTEMPTS = 3  # the thread's note: retried briefly while the snoozer waits to hear if it failed
 NOT_OURS = "That button did not come from orderdesk, so nothing was snoozed."
 
 
@@ -46,11 +54,20 @@ def _thread(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return (str(channel) if channel else None), (str(thread_ts) if thread_ts else None)
 
 
-def snooze(body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def snooze(
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    context: BoltContext,
+    *,
+    clock: Callable[[], float] | None = None,
+) -> None:
+    """Snooze the reminder's orders from ``clock()`` (by default the publisher's clock, which tests move)."""
     settings: Settings = context["settings"]
     store: Storage = context["store"]
     access: Access | None = context.get("access")
     publisher: SlackPublisher | None = context.get("publisher")
+    now = (clock or (publisher.clock if publisher is not None else time.time))()
     seconds = SNOOZE_SECONDS.get(str(action.get("action_id")))
     try:
         order_ids = parse_snooze_value(action.get("value"))
@@ -68,7 +85,7 @@ def snooze(body: dict[str, Any], action: dict[str, Any], respond: Respond, conte
             blocks=blocks, text="You may not snooze these reminders", response_type="ephemeral", replace_original=False
         )
         return
-    until = time.time() + seconds
+    until = now + seconds
     with store.transaction():
         for order_id in order_ids:
             store.snooze(order_id, until=until, user_id=actor.user_id)
@@ -89,4 +106,10 @@ def snooze(body: dict[str, Any], action: dict[str, Any], respond: Respond, conte
             thread_ts=thread_ts,
             text=snoozed_text(actor.user_id, order_ids, until),
         )
-        publisher.lanes.submit(channel, note, urgent=True)
+        if publisher.lanes.submit(channel, note, attempts=NOTE_ATTEMPTS, urgent=True).exception() is not None:
+            text = (
+                f"Snoozed: no reminders for {plural(len(order_ids), 'order')} until "
+                f"{slack_date(until, '{time} {date_short_pretty}')}. Slack did not take the note in the thread, "
+                "so the others there do not see it yet: say so in the thread if it matters."
+            )
+            respond(blocks=message_blocks(text), text=text, response_type="ephemeral", replace_original=False)

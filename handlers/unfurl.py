@@ -3,7 +3,9 @@
 Listener only: ``ack()`` first, then ``later`` (which refuses Slack Connect guests before anything is read) asks
 :mod:`bot.lookup.unfurl` for the orders and answers with one ``chat.unfurl``. The card is the channel's
 notification card without acknowledge buttons: no buyer name, contact or street, so it is safe in shared channels.
-Links to unknown orders get no entry; a message with none known gets no call at all.
+Links to unknown orders get no entry; a message with none known gets no call at all. The deadline is drawn
+without an urgency band (a date, "overdue" only once it is): an unfurl is remembered nowhere (one in the composer
+has no channel or ts to name again), so nothing could redraw it when the band changes.
 """
 
 from __future__ import annotations
@@ -42,8 +44,12 @@ def on_link_shared(
     settings: Settings,
     later: Later,
 ) -> None:
-    """Slack retries an event it saw no quick answer to, so the reading and the unfurl wait for ``later``."""
+    """Slack retries an event it saw no quick answer to, so the reading and the unfurl wait for ``later``. Slack also
+    sends the event for conversations orderdesk is not a member of (``is_bot_user_member`` false): those unfurl
+    nothing, and cost no Graph request."""
     ack()
+    if event.get("is_bot_user_member") is False:
+        return
     later(unfurl_links, event, client, Unfurler(graph, store), settings)
 
 
@@ -83,7 +89,11 @@ def unfurl_links(event: dict[str, Any], client: WebClient, unfurler: Unfurler, s
         return deadline(order, now, settings.zone)
 
     unfurls = {
-        link: {"blocks": notification_card(order, ack_key=None, commerce_manager_url=url, clock=clock_of(order))}
+        link: {
+            "blocks": notification_card(
+                order, ack_key=None, commerce_manager_url=url, clock=clock_of(order), banded=False
+            )
+        }
         for link, order in orders.items()
     }
     try:

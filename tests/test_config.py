@@ -283,3 +283,15 @@ def test_the_approval_threshold_has_no_currency_of_its_own() -> None:
     assert "ORDERDESK_REFUND_APPROVAL_OVER is malformed" in str(error.value)
     assert "without a currency code" in str(error.value)
     assert "each refund in its order's own currency" in str(error.value)
+
+
+def test_a_reminder_due_at_or_after_the_escalation_is_refused_in_words() -> None:
+    for remind, escalate in (("5h", "1h"), ("4h", "4h")):
+        with pytest.raises(ConfigError) as raised:
+            Settings.from_env(
+                {**GOOD, "ORDERDESK_REMIND_AFTER": remind, "ORDERDESK_ESCALATE_AFTER": escalate}, dotenv_path=None
+            )
+        assert "ORDERDESK_REMIND_AFTER must be shorter than ORDERDESK_ESCALATE_AFTER" in str(raised.value)
+    with pytest.raises(ConfigError):  # the default escalation (4h) counts too
+        Settings.from_env({**GOOD, "ORDERDESK_REMIND_AFTER": "5h"}, dotenv_path=None)
+    assert Settings.from_env({**GOOD, "ORDERDESK_REMIND_AFTER": "30m"}, dotenv_path=None).remind_after_seconds == 1800

@@ -217,3 +217,15 @@ def test_the_readme_points_only_at_what_the_repository_has() -> None:
     paths = set(re.findall(r"`((?:bot|handlers|tests|bench|docs)/[\w./]*)`", readme))
     assert paths
     assert sorted(p for p in paths if not (REPO / p).exists()) == []
+
+
+def test_the_unfurl_domain_is_the_host_of_the_order_links_the_bot_unfurls(manifest: dict[str, Any]) -> None:
+    """Slack sends ``link_shared`` only for the manifest's ``unfurl_domains``: they must be exactly the Commerce
+    Manager host the unfurl listener recognises, and a link of the card's own shape on that host must unfurl."""
+    from bot.lookup.unfurl import COMMERCE_MANAGER_HOST, order_links
+    from bot.slack.views import reading
+
+    assert manifest["features"]["unfurl_domains"] == [COMMERCE_MANAGER_HOST]
+    card_link = reading.commerce_manager_link(f"https://{COMMERCE_MANAGER_HOST}/commerce_manager/", "7001234567890")
+    assert card_link is not None
+    assert order_links([card_link], "https://www.facebook.com/commerce_manager/") == {card_link: "7001234567890"}

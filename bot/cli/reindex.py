@@ -4,8 +4,9 @@ The index holds keyed hashes, so hashes made with the old key match nothing a se
 the spans earlier scans covered would stop ``/order find`` from reading those orders again. ``reindex`` drops every
 hash and every covered span, then reads the window (``--since``, 14 days unless given) from Meta again with the
 new key, printing its progress; older orders are read when a search's window reaches them. ``--forget-only`` drops
-and stops there: the next search reads its window from Meta instead. It runs beside ``orderdesk serve``: a search
-during the re-read waits for it (one scan at a time per database) and then finds the window covered. Without
+and stops there: the next search reads its window from Meta instead. It runs beside ``orderdesk serve``: the drop
+and the re-read hold the searches' scan lock together, so a scan in progress finishes first (and is dropped with
+the rest), and a search during the re-read waits for it and then finds the window covered. Without
 ``reindex``, the first search after the key changed notices it (a fingerprint of the key is kept with the index)
 and does the same for its own window, while the agent waits.
 """
@@ -21,7 +22,7 @@ from typing import TextIO
 from bot.config import ConfigError, Settings
 from bot.durations import NotADuration, duration_seconds, duration_words
 from bot.graph.client import GraphClient
-from bot.lookup.find import cover_window, drop_buyer_index
+from bot.lookup.find import rebuild_buyer_index
 from bot.storage.sqlite.store import Store
 
 DAY_SECONDS = 86_400
@@ -86,21 +87,24 @@ def main(argv: Sequence[str]) -> int:
         )
         return 2
     window = duration_words(args.since)
+
+    def dropped(count: int) -> None:
+        print(f"dropped the search hashes of {count} orders and forgot which updates earlier scans had read")
+
     with Store(settings.db_path, search_key=settings.search_key) as store:
-        dropped = drop_buyer_index(store, settings.search_key)
-        print(f"dropped the search hashes of {dropped} orders and forgot which updates earlier scans had read")
         if args.forget_only:
+            rebuild_buyer_index(None, store, 0, 0, key=settings.search_key, dropped=dropped)
             print("the next /order find reads its window from Meta and indexes it with the current key")
             return 0
         with GraphClient.from_settings(settings) as graph:
             now = time.time()
-            scanned = cover_window(
+            scanned = rebuild_buyer_index(
                 graph,
                 store,
                 now - args.since,
                 now,
                 key=settings.search_key,
-                min_seconds=0,
+                dropped=dropped,
                 progress=_progress(sys.stderr),
             )
     if sys.stderr.isatty() and scanned.pages:

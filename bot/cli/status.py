@@ -1,19 +1,19 @@
 """``orderdesk status``: the integration's health as the database keeps it (readable while ``serve`` runs): the
-same words as ``/order status`` (:func:`bot.notify.health.status_lines`), with the notify channel and watermark."""
+same lines as ``/order status`` (:func:`handlers.status.status_words`; the tokens' scopes as ``/order status`` last
+asked Slack and Meta), then the notify channel, the watermark and where each job runs."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 
 from bot.config import ConfigError, Settings
-from bot.notify.health import health, status_lines
 from bot.notify.poller import stored_status
 from bot.runtime.services import open_store
 from bot.runtime.workers import stored_jobs
+from handlers.status import status_words
 
 
 def main(argv: Sequence[str]) -> int:
@@ -29,16 +29,16 @@ def main(argv: Sequence[str]) -> int:
     store = open_store(settings)
     try:
         status = {**stored_status(store), "jobs": stored_jobs(store)}
-        words = status_lines(health(store, now=time.time(), zone=settings.zone), poll_seconds=settings.poll_seconds)
+        words = status_words(settings, store)
     finally:
         store.close()
     if args.json:
         print(json.dumps({**status, "health": dict(words)}, indent=2))
         return 0
     lines = {
+        **{label.lower(): value for label, value in words},
         "notify channel": settings.notify_channel or "not set (the poller is off)",
         "watermark": status["watermark"] or "none yet (the first poll announces every order awaiting acknowledgement)",
-        **{label.lower(): value for label, value in words},
     }
     for job, taken in status["jobs"].items():
         lines[f"{job} runs on"] = f"{taken['runner']} (since {taken['since']})" if taken else "no runner yet"

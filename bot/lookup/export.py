@@ -69,17 +69,19 @@ def write_export(
     *,
     now: float,
     state_words: Callable[[str], str],
+    names: Callable[[str], str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Exported:
-    """Write the header and one row per order of the window to ``out``; ``state_words`` names a Meta state.
-    ``progress`` hears the count every :data:`PROGRESS_EVERY` rows, so a long export can say how far it got."""
+    """Write the header and one row per order of the window to ``out``; ``state_words`` names a Meta state and
+    ``names`` a Slack user by id (the edge resolves them; without it, the ids are written). ``progress`` hears the
+    count every :data:`PROGRESS_EVERY` rows, so a long export can say how far it got."""
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     count = 0
     for order in store.orders_updated_since(now - request.since_seconds):
         if request.states and (order.state or "") not in request.states:
             continue
-        writer.writerow(export_row(order, store, state_words))
+        writer.writerow(export_row(order, store, state_words, names))
         count += 1
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(count)
@@ -118,7 +120,12 @@ def window_words(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def export_row(order: IndexedOrder, store: Audit, state_words: Callable[[str], str]) -> list[str]:
+def export_row(
+    order: IndexedOrder,
+    store: Audit,
+    state_words: Callable[[str], str],
+    names: Callable[[str], str] | None = None,
+) -> list[str]:
     data = order.data
     payment = _mapping(data.get("estimated_payment_details"))
     total = _mapping(payment.get("total_amount"))
@@ -140,7 +147,7 @@ def export_row(order: IndexedOrder, store: Audit, state_words: Callable[[str], s
         _lines_amount(data.get("shipments"), prices, currency),
         _lines_amount(data.get("cancellations"), prices, currency),
         _refunded(data.get("refunds"), currency),
-        acknowledged[0],
+        _cell(names(acknowledged[0])) if names is not None and acknowledged[0] else acknowledged[0],
         acknowledged[1],
     ]
 
@@ -154,13 +161,18 @@ def _acknowledgement(store: Audit, order_id: str) -> tuple[str, str]:
 
 
 def _lines_amount(connection: object, prices: Mapping[str, Decimal | None], currency: str) -> str:
-    """The value of a shipments or cancellations connection (its lines × unit prices); empty when not cached."""
+    """The value of a shipments or cancellations connection (its lines × unit prices); empty when it cannot be
+    known from what is cached: the connection, a record's lines (a read that asked for the records without their
+    items) or a line's unit price missing."""
     records = _records(connection)
     if records is None:
         return ""
     total = Decimal(0)
     for record in records:
-        for line in _records(record.get("items")) or []:
+        lines = _records(record.get("items"))
+        if lines is None:
+            return ""
+        for line in lines:
             price = prices.get(str(line.get("id")))
             if price is None:
                 return ""

@@ -55,8 +55,12 @@ class QueryError(ValueError):
     """Input that is not a lookup; the message says what is wrong and shows an example (mrkdwn, escaped)."""
 
 
-def parse_query(text: str) -> list[Query]:
+def parse_query(text: str, *, references: bool = False) -> list[Query]:
     """The lookups ``/order <text>`` asks for, in the order given, without repeats.
+
+    ``references=True`` (``/order ref <text>``) reads every word as a merchant reference, even one of 10 to 20
+    digits that would otherwise be taken for a Facebook order ID: a shop numbering its orders that way can still
+    look its own references up.
 
     Raises :class:`QueryError` for an empty text, a word that is neither an ID nor a reference, or more than
     :data:`MAX_QUERIES` distinct lookups.
@@ -66,7 +70,7 @@ def parse_query(text: str) -> list[Query]:
         raise QueryError(f"Tell me which order to look up, e.g. {EXAMPLE}.")
     queries = []
     for word in words:
-        query = _classify(word)
+        query = _as_reference(word) if references else _classify(word)
         if query is None:
             raise QueryError(
                 f"`{_quote(word)}` is neither a Facebook order ID (10 to 20 digits) nor a merchant reference "
@@ -99,6 +103,10 @@ def _classify(word: str) -> Query | None:
     if MERCHANT_REF_PATTERN.fullmatch(word):
         return Query("reference", word)
     return None
+
+
+def _as_reference(word: str) -> Query | None:
+    return Query("reference", word) if MERCHANT_REF_PATTERN.fullmatch(word) else None
 
 
 def _find_in_text(text: str) -> Iterable[Query]:

@@ -4,7 +4,8 @@ Slack sends ``link_shared`` more than once for one link (from the composer as it
 message), and several processes may serve the bot: the database decides who reads an order from Meta
 (:meth:`bot.storage.ports.UnfurlReads.claim_unfurl_read`), so an order costs at most one Graph request per
 ``window_seconds``. The others unfurl from the index, which holds what the winner read (buyer data stripped); an
-order nobody could read (unknown to Meta) is in neither, and unfurls to nothing.
+order nobody could read (unknown to Meta) is in neither, and unfurls to nothing. A read that failed for a reason
+time fixes (Meta did not answer, or rate limited) gives its claim back, so the next event may read the order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bot.domain import problems
 from bot.domain.order import strip_pii
 from bot.graph.client import GraphClient, GraphError
 from bot.storage.ports import OrderIndex, UnfurlReads
@@ -24,6 +26,9 @@ log = logging.getLogger(__name__)
 COMMERCE_MANAGER_HOST = "business.facebook.com"
 WINDOW_SECONDS = 60.0
 MAX_LINKS = 10  # a message with more order links than this unfurls its first ten: each may cost a Graph request
+# Failed reads that give the claim back: Meta may answer the next event's read. An order Meta refuses or does not
+# know keeps its claim, so repeated events for it cost no more than one read a window.
+RETRY_SOON = frozenset({"transient", "rate_limited"})
 
 # What the PII-free card shows: no buyer details at all, and the shipping address only down to the city.
 UNFURL_FIELDS = ",".join(
@@ -110,6 +115,8 @@ class Unfurler:
             except GraphError as error:
                 # Unknown orders are the common case (a typo, another shop's link); the rest an admin may want.
                 log.info("no unfurl for an order link: %s code=%s", type(error).__name__, error.code)
+                if problems.kind_of(error) in RETRY_SOON:
+                    self._store.release_unfurl_read(order_id)  # the next event may try: nothing was read
                 return None
             self._store.upsert_order(order)
             return strip_pii(order)

@@ -14,11 +14,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, card_key
-from bot.actions.status import ACKNOWLEDGED_STATES, CARD_NOTIFICATION, AckStatus, notification_place, status_of
+from bot.actions.status import (
+    ACKNOWLEDGED_STATES,
+    CARD_NOTIFICATION,
+    AckStatus,
+    card_place,
+    notification_place,
+    status_of,
+)
 from bot.notify.ports import Change, ChannelWriter
 from bot.notify.routing import snapshot
 from bot.storage.ports import Storage
-from bot.storage.rows import AuditRow, DigestRow, NotificationRow
+from bot.storage.rows import AuditRow, Card, DigestRow, NotificationRow
 
 
 class Announcer:
@@ -59,6 +66,11 @@ class Announcer:
         """The key of the order's notification card in ``channel``: the same for every redraw until a write of
         the order finishes (:meth:`Ledger.card_token`)."""
         return card_key(self._ledger.card_token(order_id), notification_place(channel))
+
+    def posted_card_key(self, card: Card) -> str:
+        """The key of another remembered card of the order (a shared one): the same for every redraw until a
+        write of the order finishes."""
+        return card_key(self._ledger.card_token(card.order_id), card_place(card))
 
     def status(self, order: Mapping[str, Any]) -> AckStatus | None:
         """The acknowledgement a card shows: the ledger's entry for the order; an order acknowledged in bulk (one

@@ -26,6 +26,9 @@ from bot.storage.ports import KeyValue, Storage
 log = logging.getLogger(__name__)
 
 USAGE = "graph.usage"
+SCOPES = "token.scopes"  # {"slack": words, "meta": words, "at": unix seconds}: both tokens' scopes, as last asked
+_NOT_ASKED = "not asked yet (`/order status` asks Slack and Meta)"
+SCOPES_MAX_AGE = 600.0  # seconds: the tokens' scopes are asked again at most this often
 WORKER_PREFIX = "worker."
 WORKER_NAMES = "workers"
 USAGE_WRITE_EVERY = 60.0  # seconds: an unchanged usage is written at most this often
@@ -105,6 +108,8 @@ class Health:
     waiting: int
     overdue: int
     queued: int | None  # Slack writes queued in this process (None: not known to a separate process)
+    scopes: Mapping[str, Any] | None = None  # as :func:`refresh_scopes` last kept them
+    zone: tzinfo = UTC  # ORDERDESK_TIMEZONE: where times are said
 
 
 def _loads(value: str | None) -> Any:
@@ -125,7 +130,32 @@ def health(store: Storage, *, now: float, zone: tzinfo, queued: int | None = Non
         waiting=len(waiting),
         overdue=sum(1 for entry in waiting if entry.clock is not None and entry.clock.band == "overdue"),
         queued=queued,
+        scopes=_loads(store.get_state(SCOPES)),
+        zone=zone,
     )
+
+
+def refresh_scopes(
+    store: KeyValue, *, now: float, slack: Callable[[], str], meta: Callable[[], str], max_age: float = SCOPES_MAX_AGE
+) -> None:
+    """Ask for both tokens' scopes (``slack`` and ``meta`` answer in words, failures included) unless they were
+    asked less than ``max_age`` ago, and keep the answers: ``/order status`` and ``orderdesk status`` then print
+    the same, and neither asks Slack and Meta on every call."""
+    kept = _loads(store.get_state(SCOPES))
+    if isinstance(kept, Mapping) and isinstance(kept.get("at"), int | float) and now - float(kept["at"]) < max_age:
+        return
+    store.set_state(SCOPES, json.dumps({"slack": slack(), "meta": meta(), "at": now}))
+
+
+def meta_scopes(permissions: Mapping[str, Any]) -> str:
+    """The granted permissions of a ``GET /me/permissions`` answer, in words."""
+    data = permissions.get("data")
+    granted = sorted(
+        str(entry.get("permission"))
+        for entry in (data if isinstance(data, list) else [])
+        if isinstance(entry, Mapping) and entry.get("status") == "granted" and entry.get("permission")
+    )
+    return ", ".join(granted) or "none granted"
 
 
 def _ago(now: float, then: float) -> str:
@@ -141,6 +171,13 @@ def _at(iso: str | None) -> float | None:
         return None
 
 
+def _error_words(error: Mapping[str, Any], now: float, zone: tzinfo) -> str:
+    """``<what failed> (2 h ago, Tue 01 Dec 09:14 CET)``: when, in words and in the shop's time zone."""
+    at = _at(error.get("at"))
+    when = f" ({_ago(now, at)}, {datetime.fromtimestamp(at, zone):%a %d %b %H:%M %Z})" if at is not None else ""
+    return f"{error.get('error')}{when}"
+
+
 def status_lines(state: Health, *, poll_seconds: int) -> list[tuple[str, str]]:
     """``(label, words)`` pairs, the same for Slack and the terminal; no ids, tokens or buyer data."""
     now, poller = state.now, state.poller
@@ -153,7 +190,7 @@ def status_lines(state: Health, *, poll_seconds: int) -> list[tuple[str, str]]:
     watermark = _at(poller.get("watermark"))
     lag = f"orders changed up to {_ago(now, watermark)} are handled" if watermark is not None else "no watermark yet"
     error = poller.get("last_error")
-    errors = f"{error.get('error')} (at {error.get('at')})" if isinstance(error, Mapping) else "none"
+    errors = _error_words(error, now, state.zone) if isinstance(error, Mapping) else "none"
     queue = f"{poller.get('unfinished', 0)} announcements claimed, not yet posted"
     if state.queued is not None:
         queue += f"; {state.queued} Slack writes queued"
@@ -173,6 +210,8 @@ def status_lines(state: Health, *, poll_seconds: int) -> list[tuple[str, str]]:
             workers.append(f"{name}: ran {_ago(now, float(record['at']))}")
         else:
             workers.append(f"{name}: failed {_ago(now, float(record['at']))}: {record.get('error')}")
+    scopes = state.scopes if isinstance(state.scopes, Mapping) else {}
+    asked = f" (as of {_ago(now, float(scopes['at']))})" if isinstance(scopes.get("at"), int | float) else ""
     return [
         ("Last successful poll", poll),
         ("Poll lag", lag),
@@ -181,4 +220,6 @@ def status_lines(state: Health, *, poll_seconds: int) -> list[tuple[str, str]]:
         ("Last error", errors),
         ("Meta rate limit", headroom),
         ("Workers", "; ".join(workers) or "none recorded (orderdesk serve not started?)"),
+        ("Slack token scopes", f"{scopes['slack']}{asked}" if scopes.get("slack") else _NOT_ASKED),
+        ("Meta Page token scopes", f"{scopes['meta']}{asked}" if scopes.get("meta") else _NOT_ASKED),
     ]

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from bot.actions.status import AckStatus
 from bot.domain.deadlines import Clock
+from bot.storage.rows import Card
 
 
 class NotifyError(Exception):
@@ -70,6 +71,11 @@ class ChannelWriter(Protocol):
     def update_card(
         self, channel: str, ts: str, order: Mapping[str, Any], status: AckStatus | None, key: str
     ) -> None: ...
+
+    def update_posted_card(self, card: Card, order: Mapping[str, Any], status: AckStatus | None, key: str) -> None:
+        """Redraw a remembered channel card (``channel`` and ``ts`` set) as its kind draws it (a shared card as
+        shared, crediting its sharer)."""
+        ...
 
     def post_digest(self, channel: str, digest_id: str, orders: Sequence[Mapping[str, Any]]) -> str:
         """Post one message for a burst of new orders, marked as that digest's."""

@@ -197,9 +197,12 @@ class Reminders:
             self._outbox.submit(channel, partial(self._recover_thread, rows=rows), self._on_error)
             for (channel, _), rows in threads.items()
         ]
-        return sum(1 for job in jobs if job.exception() is None)
+        # Only the replies posted now count: a claim completed from the thread's history posted nothing.
+        results = [job.result() for job in jobs if job.exception() is None]
+        return sum(result for result in results if isinstance(result, int))
 
-    def _recover_thread(self, out: ChannelWriter, rows: list[ReminderRow]) -> None:
+    def _recover_thread(self, out: ChannelWriter, rows: list[ReminderRow]) -> int:
+        """Finish one thread's unfinished claims; the number of replies posted."""
         channel, thread_ts = rows[0].channel, rows[0].thread_ts
         found = out.posted_reminders(channel, thread_ts)
         now = self._clock()
@@ -214,3 +217,4 @@ class Reminders:
                 stages[row.stage].append(row.order_id)
         for stage, order_ids in stages.items():
             self._post(out, channel, thread_ts, self._reminder(stage, order_ids, rows[0].claimed_at, now))
+        return len(stages)

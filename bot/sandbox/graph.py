@@ -500,6 +500,9 @@ class GraphSandbox:
                 return _rendered(page, PAGE, selection, self._edge_renderer(request))
             if edge == "commerce_orders":
                 return self._list(request, selection)
+            if edge == "permissions":  # what the token was granted, as Graph lists it
+                granted = ("commerce_account_manage_orders", "commerce_manage_accounts", "pages_read_engagement")
+                return {"data": [{"permission": name, "status": "granted"} for name in granted]}
             raise invalid(f"Tried accessing nonexisting field ({edge}) on node type (Page)")
         entry = self._book.get(node)
         if edge is None:

@@ -70,6 +70,8 @@ DEFAULT_SCOPES = (
     "groups:history",
     "links:read",
     "links:write",
+    "im:write",
+    "files:write",
 )
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})  # the methods Slack accepts only an xapp- token for
 

@@ -4,11 +4,20 @@ says back, in words: the service (:mod:`bot.lookup.export`) knows neither Slack 
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
-from bot.lookup.export import DAY_SECONDS, ExportRequest, window_words
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from bot.lookup.export import DAY_SECONDS, ExportRequest
+from bot.slack.find import span_words
 from bot.slack.views.words import STATE_WORDS
 from bot.slack.window import NotADuration, window_seconds
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SINCE_SECONDS = 7 * DAY_SECONDS
 _OPTION = re.compile(r"(since|state):", re.IGNORECASE)
@@ -101,6 +110,36 @@ def export_answer(request: ExportRequest, rows: int) -> str:
     noun = "order" if rows == 1 else "orders"
     return (
         f"Your export is in your direct messages with orderdesk: {rows} {noun} updated in the last "
-        f"{window_words(request.since_seconds)} ({states}). It covers the orders orderdesk has seen (announced, "
+        f"{span_words(request.since_seconds)} ({states}). It covers the orders orderdesk has seen (announced, "
         "looked up or acknowledged), with no buyer names, emails, phones or addresses."
     )
+
+
+def user_names(client: WebClient) -> Callable[[str], str]:
+    """A Slack user's name by id, for one export: asked of ``users.info`` once per user (the export's own cache),
+    their display name, else their full name; the id itself when Slack cannot say."""
+    known: dict[str, str] = {}
+
+    def name(user_id: str) -> str:
+        if user_id not in known:
+            known[user_id] = _name_of(client, user_id)
+        return known[user_id]
+
+    return name
+
+
+def _name_of(client: WebClient, user_id: str) -> str:
+    try:
+        user: Any = client.users_info(user=user_id).get("user") or {}
+    except SlackClientError:
+        log.warning("export: users.info failed for a user; the file shows their id")
+        return user_id
+    profile = user.get("profile") if isinstance(user, dict) else None
+    for value in (
+        (profile or {}).get("display_name"),
+        (profile or {}).get("real_name"),
+        user.get("real_name") if isinstance(user, dict) else None,
+    ):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return user_id

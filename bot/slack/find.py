@@ -12,15 +12,20 @@ from bot.domain import problems
 from bot.domain.buyer_search import query_kind
 from bot.domain.text import clip, escape
 from bot.graph.client import GraphError, RateLimitedError
-from bot.lookup.export import DAY_SECONDS, window_words
+from bot.lookup.export import DAY_SECONDS
 from bot.lookup.find import FindRequest, FindResult
 from bot.slack.window import NotADuration, window_seconds
 
 DEFAULT_SINCE_SECONDS = 14 * DAY_SECONDS
-PROGRESS_AFTER_SECONDS = 3.0  # a scan that ends sooner shows no progress, only its answer
-PROGRESS_EVERY_SECONDS = 5.0
-PROGRESS_UPDATES = 2
-_SINCE = re.compile(r"(?:^|\s)since:(\S*)\s*$", re.IGNORECASE)
+RESPONSE_URL_POSTS = 5  # what Slack allows a response URL (within 30 minutes)
+# When each progress post may go out, in seconds since the search began: a scan that ends within the first is
+# answered with no progress at all, and a long one keeps saying how far it got, ever less often. Four of the
+# response URL's five posts at most, so the answer always keeps one.
+PROGRESS_AT_SECONDS = (3.0, 10.0, 30.0, 90.0)
+PROGRESS_AFTER_SECONDS = PROGRESS_AT_SECONDS[0]
+PROGRESS_UPDATES = len(PROGRESS_AT_SECONDS)
+WAITING = "Another search is reading Meta; searching again when it finishes…"
+_SINCE = re.compile(r"(?:^|(?<=\s))since:(\S*)(?=\s|$)", re.IGNORECASE)
 
 USAGE = (
     "Usage: `/order find <email | phone | name> [since:14d]`, for example `/order find ana@example.com` or "
@@ -44,10 +49,13 @@ class FindUsage(ValueError):
 def parse_find(text: str) -> FindRequest:
     """The request for the text after ``/order find``; :class:`FindUsage` in words for anything else."""
     since = DEFAULT_SINCE_SECONDS
-    match = _SINCE.search(text)
-    if match:
+    found = list(_SINCE.finditer(text))
+    if len(found) > 1:
+        raise FindUsage(f"`since:` is given twice. {USAGE}")
+    if found:  # anywhere among the words: `since:7d Ana Díaz` as well as `Ana Díaz since:7d`
+        match = found[0]
         since = _since(match.group(1))
-        text = text[: match.start()]
+        text = " ".join(f"{text[: match.start()]} {text[match.end() :]}".split())
     kind = query_kind(text)
     if kind is None:
         raise FindUsage(f"Tell me a buyer's email, phone number or name to look for. {USAGE}")
@@ -66,7 +74,7 @@ def _since(value: str) -> int:
 def find_summary(result: FindResult, kind: str, shown: int) -> str:
     """One paragraph, the same whether anything matched: how many, over which window, how much of the window came
     from orderdesk's index and how much was read from Meta just now, never what was searched for."""
-    window, matches = window_words(result.window_seconds), len(result.matches)
+    window, matches = span_words(result.window_seconds), len(result.matches)
     if matches == 0:
         found = f"No order updated in the last {window} has a buyer with that {kind}."
     else:
@@ -93,6 +101,11 @@ def coverage_words(result: FindResult) -> str:
         )
     if scanned.error is not None:
         parts.append(f"{span_words(scanned.missed_seconds)} not searched: {scan_failure_words(scanned.error)}")
+    elif scanned.busy and scanned.missed_seconds >= 1:
+        parts.append(
+            f"{span_words(scanned.missed_seconds)} not searched: another search was still reading Meta, search "
+            "again in a minute"
+        )
     searched = f"Searched orders updated in the last {span_words(result.window_seconds)}: {', '.join(parts)}."
     if scanned.rekeyed:
         searched += " (The search key changed since the last search, so orderdesk's index was read again from Meta.)"
@@ -126,31 +139,37 @@ def scan_failure_words(error: GraphError) -> str:
 
 
 class ScanProgress:
-    """Says how far a long scan of Meta got ("Searching Meta: page 3…"), through the response URL: nothing during
-    the first :data:`PROGRESS_AFTER_SECONDS`, then at most every :data:`PROGRESS_EVERY_SECONDS`, at most
-    :data:`PROGRESS_UPDATES` times (a response URL takes five posts, and the answer needs the rest). The first
-    update posts the message, the next ones replace it, and so does the answer (``replace_next``)."""
+    """Says how far a long scan of Meta got ("Searching Meta: page 3…"), through the response URL, at the moments
+    of :data:`PROGRESS_AT_SECONDS` (none during the first few seconds; at most four posts, so the answer keeps at
+    least one of the URL's five). A search waiting for another's scan says so (:meth:`waiting`), from the same
+    posts. The first post is new, the next ones replace it, and so does the answer (``replace_next``)."""
 
     def __init__(self, respond: Callable[..., object], clock: Callable[[], float]) -> None:
         self._respond = respond
         self._clock = clock
         self._started = clock()
-        self._last: float | None = None
         self.updates = 0
 
     def __call__(self, pages: int) -> None:
-        now = self._clock()
-        if self.updates >= PROGRESS_UPDATES or now - self._started < PROGRESS_AFTER_SECONDS:
+        if self.updates >= PROGRESS_UPDATES or self._clock() - self._started < PROGRESS_AT_SECONDS[self.updates]:
             return
-        if self._last is not None and now - self._last < PROGRESS_EVERY_SECONDS:
-            return
-        self._respond(
-            text=f"Searching Meta: page {pages}…", response_type="ephemeral", replace_original=self.updates > 0
-        )
+        self._post(f"Searching Meta: page {pages}…")
+
+    def waiting(self) -> None:
+        """Another search holds the scan: say so (now), if a post is left for it."""
+        if self.updates < PROGRESS_UPDATES:
+            self._post(WAITING)
+
+    def _post(self, text: str) -> None:
+        self._respond(text=text, response_type="ephemeral", replace_original=self.updates > 0)
         self.updates += 1
-        self._last = now
 
     @property
     def replace_next(self) -> bool:
         """Whether the answer's first post replaces a progress message."""
         return self.updates > 0
+
+    @property
+    def posts_left(self) -> int:
+        """How many posts the response URL has left for the answer."""
+        return RESPONSE_URL_POSTS - self.updates

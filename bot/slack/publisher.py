@@ -196,19 +196,31 @@ class SlackPublisher:
     def _render(
         self, card: Card, order: Mapping[str, Any], status: AckStatus | None, key: str | None
     ) -> tuple[list[Block], str]:
-        url = self._commerce_manager_url
-        text = notification_text(order)
-        clock = deadline(order, self.clock(), self.zone)
-        if card.kind == CARD_LOOKUP:
-            return order_card(order, commerce_manager_url=url, ack_key=key, ack_status=status, clock=clock), text
-        if card.kind.startswith(CARD_SHARED):
-            shared_by = card.kind.removeprefix(CARD_SHARED)
-            return order_card(
-                order, commerce_manager_url=url, ack_key=key, ack_status=status, shared_by=shared_by, clock=clock
-            ), text
-        # Notifications, and any channel card of a kind this module does not know: the PII-free card.
-        card_blocks = notification_card(order, ack_key=key, commerce_manager_url=url, ack_status=status, clock=clock)
-        return card_blocks, text
+        return render_card(card, order, status, key, self._commerce_manager_url, self.clock(), self.zone)
+
+
+def render_card(
+    card: Card,
+    order: Mapping[str, Any],
+    status: AckStatus | None,
+    key: str | None,
+    url: str,
+    now: float,
+    zone: tzinfo,
+) -> tuple[list[Block], str]:
+    """A remembered card drawn again as its kind draws it: ``(blocks, notification text)``."""
+    text = notification_text(order)
+    clock = deadline(order, now, zone)
+    if card.kind == CARD_LOOKUP:
+        return order_card(order, commerce_manager_url=url, ack_key=key, ack_status=status, clock=clock), text
+    if card.kind.startswith(CARD_SHARED):
+        shared_by = card.kind.removeprefix(CARD_SHARED)
+        return order_card(
+            order, commerce_manager_url=url, ack_key=key, ack_status=status, shared_by=shared_by, clock=clock
+        ), text
+    # Notifications, and any channel card of a kind this module does not know: the PII-free card.
+    card_blocks = notification_card(order, ack_key=key, commerce_manager_url=url, ack_status=status, clock=clock)
+    return card_blocks, text
 
 
 class SlackChannel:
@@ -246,6 +258,12 @@ class SlackChannel:
         self._send(
             "chat_update", channel=channel, ts=ts, blocks=self._card(order, status, key), text=notification_text(order)
         )
+
+    def update_posted_card(self, card: Card, order: Mapping[str, Any], status: AckStatus | None, key: str) -> None:
+        assert card.channel is not None
+        assert card.ts is not None
+        blocks, text = render_card(card, order, status, key, self._url, self._clock(), self._zone)
+        self._send("chat_update", channel=card.channel, ts=card.ts, blocks=blocks, text=text)
 
     def post_digest(self, channel: str, digest_id: str, orders: Sequence[Mapping[str, Any]]) -> str:
         posted = self._send(

@@ -253,6 +253,11 @@ class UnfurlReads(Protocol):
         ``within_seconds``. The winner's claim starts a new window; a loser changes nothing."""
         ...
 
+    def release_unfurl_read(self, order_id: str) -> None:
+        """Give back the winner's claim after its read failed (Meta did not answer, or rate limited), so the next
+        event for the order may read it instead of unfurling nothing for the rest of the window."""
+        ...
+
 
 class BuyerIndex(Protocol):
     """Keyed hashes of each order's buyer email, phone and name tokens (``bot.domain.buyer_search``), written by

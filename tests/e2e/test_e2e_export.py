@@ -8,12 +8,15 @@ import io
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from e2e_stack import Stack, stack_fixture  # noqa: F401
 
 from bot.actions.entries import ACKNOWLEDGE_ORDER
+from bot.graph.client import GraphClient
 from bot.sandbox.console import Console
+from bot.sandbox.graph import GraphSandbox
 from bot.slack.access import GUEST_REFUSAL
 
 DAY = 86_400
@@ -43,7 +46,10 @@ def test_export_uploads_the_window_to_the_askers_dm_in_three_calls(stack: Stack)
 
     assert sent.response.status_code == 200
     answers = sandbox.wait_for(lambda: sandbox.wait_responses(sent.response_url or "", count=2, timeout=10))
-    assert "2 orders updated in the last 30d" in answers[-1]["text"]
+    assert "2 orders updated in the last 30 days" in answers[-1]["text"]
+    assert answers[-1]["replace_original"] is True  # the answer takes the place of "Preparing your export"
+    (shown,) = sandbox.ephemerals(user="U0AGENT1")
+    assert "in your direct messages" in shown["text"]
     assert "orderdesk has seen" in answers[-1]["text"]
     methods = [call["method"] for call in sandbox.calls() if call["method"] in UPLOAD_CALLS]
     assert methods == UPLOAD_CALLS
@@ -58,7 +64,7 @@ def test_export_uploads_the_window_to_the_askers_dm_in_three_calls(stack: Stack)
     rows = list(csv.DictReader(io.StringIO(shared["content"].decode())))
     assert sorted(row["order_id"] for row in rows) == sorted(ids)  # the 40-day-old one is out of the window
     acknowledged = {row["order_id"]: row["acknowledged_by"] for row in rows}
-    assert acknowledged == {ids[0]: "U0AGENT2", ids[1]: ""}
+    assert acknowledged == {ids[0]: "bob", ids[1]: ""}  # the agent's Slack display name, not their id
     for order_id in ids:
         order = stack.graph_sandbox.order(order_id)
         buyer, address = order["buyer_details"], order["shipping_address"]
@@ -116,3 +122,29 @@ def test_a_failed_upload_says_what_went_wrong_and_is_audited_as_failed(
     assert audit == [
         {"user_id": "U0AGENT1", "outcome": "failed", "detail": f"since=30d states=all rows=2 error={error}"}
     ]
+
+
+def test_an_order_shipped_then_polled_exports_no_wrong_amount(tmp_path: Path) -> None:
+    """The poller reads shipments without their lines: an amount the cache cannot tell is empty, never 0.00."""
+    graph = GraphSandbox(orders=0)
+    items = [{"quantity": 2, "price_per_unit": {"amount": "10.00", "currency": "USD"}}]
+    order_id = str(graph.add_order(order_status={"state": "IN_PROGRESS"}, items=items)["id"])
+    with Stack.start(tmp_path, graph_sandbox=graph, notify_channel="C0ORDERS", poll_seconds=1) as stack:
+        sent = stack.slack.slash_command(order_id)  # cached with its lines: no shipment yet
+        stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(sent.response_url or ""))
+        with GraphClient.from_settings(stack.settings, transport=graph.transport()) as client:
+            shipment = {"tracking_info": {"carrier": "UPS", "tracking_number": "1Z999"}, "idempotency_key": "k1"}
+            client.send("POST", f"{order_id}/shipments", shipment)
+
+        def polled() -> bool:
+            cached = stack.services.store.get_order(order_id)
+            return cached is not None and bool((cached.data.get("shipments") or {}).get("data"))
+
+        stack.slack_sandbox.wait_for(polled, timeout=20)
+        sent = stack.slack.slash_command("export since:1d", user="U0AGENT1")
+        (shared,) = stack.slack_sandbox.wait_for(
+            lambda: [f for f in stack.slack_sandbox.files() if f["channel"]], timeout=20
+        )
+        (row,) = [r for r in csv.DictReader(io.StringIO(shared["content"].decode())) if r["order_id"] == order_id]
+        assert row["shipped_amount"] in ("", "20.00")  # unknown, or known from a read with the lines; never 0.00
+        assert row["total"]

@@ -16,10 +16,11 @@ from typing import Any
 from e2e_stack import Stack, stack_fixture  # noqa: F401
 
 from bot import logs
-from bot.lookup.find import FIND_ACTION, SCAN_FIELDS
+from bot.lookup.find import FIND_ACTION, SCAN_FIELDS, SCAN_LOCK, SCAN_WAIT_NOTICE_SECONDS
 from bot.sandbox.graph import GraphSandbox
 from bot.slack.access import GUEST_REFUSAL
-from bot.slack.find import NOT_CONFIGURED
+from bot.slack.find import NOT_CONFIGURED, WAITING
+from bot.storage.sqlite.store import Store
 
 BUYER = {"name": "Zebulon Quiñones", "email": "Zeb.Quinones@Example.org", "phone_number": "+1 555 0199"}
 DAY = 86_400
@@ -86,7 +87,7 @@ def test_a_buyers_email_and_name_find_the_order_from_the_index(stack: Stack) -> 
 def test_nothing_found_answers_in_the_same_shape(stack: Stack) -> None:
     looked_up_order(stack)
     (answer,) = find(stack, "nobody@example.org")
-    assert "No order updated in the last 14d has a buyer with that email." in answer["text"]
+    assert "No order updated in the last 14 days has a buyer with that email." in answer["text"]
     assert "relay address" in answer["text"]
     (partial,) = find(stack, "zebulon smith")  # every name token must match
     assert "No order updated" in partial["text"]
@@ -167,7 +168,7 @@ def test_a_buyer_is_found_by_a_scan_of_only_the_windows_pages_then_from_the_inde
         assert wanted in json.dumps(scanned)
         assert old not in json.dumps(scanned)  # outside the 14 days
         words = summary(scanned)
-        assert "1 order updated in the last 14d matched that email." in words
+        assert "1 order updated in the last 14 days matched that email." in words
         assert "Searched orders updated in the last 14 days: 14 days read from Meta just now (2 pages)." in words
 
         lists = list_requests(stack, before)
@@ -192,7 +193,7 @@ def test_a_buyer_is_found_by_a_scan_of_only_the_windows_pages_then_from_the_inde
         newer, wider = find(stack, "zebulon since:30d", count=2)  # only the 16 days not covered yet are read
         assert wanted in json.dumps(newer)  # one card each, most recently updated first
         assert old in json.dumps(wider)
-        assert "2 orders updated in the last 30d matched that name." in summary(wider)
+        assert "2 orders updated in the last 30 days matched that name." in summary(wider)
         assert "14 days from orderdesk's index, 16 days read from Meta just now (2 pages)" in summary(wider)
         lists = list_requests(stack, before)
         assert len(lists) == 2
@@ -237,3 +238,26 @@ def test_when_meta_cannot_be_read_the_index_answers_and_says_what_was_not_search
         (again,) = find(stack, "zebulon")
         assert "14 days read from Meta just now" in summary(again)  # nothing was remembered as covered
         assert list_requests(stack, before)
+
+
+def test_since_before_the_buyer_is_the_window_not_part_of_the_name(stack: Stack) -> None:
+    order_id = looked_up_order(stack)
+    (answer,) = find(stack, "since:7d Zebulon Quiñones")
+    assert order_id in json.dumps(answer)
+    assert "1 order updated in the last 7 days matched that name." in summary(answer)
+    audit = stack.services.store._select("SELECT detail FROM audit WHERE action = ?", (FIND_ACTION,))
+    assert [row["detail"] for row in audit] == ["query=name since=7d results=1"]
+
+
+def test_a_search_during_anothers_scan_says_it_waits_then_answers(stack: Stack) -> None:
+    order_id = looked_up_order(stack)
+    sandbox = stack.slack_sandbox
+    with Store(stack.settings.db_path) as other, other.run_lock(SCAN_LOCK):
+        sent = stack.slack.slash_command("find zebulon")
+        url = sent.response_url or ""
+        (told,) = sandbox.wait_for(lambda: sandbox.responses(url), timeout=SCAN_WAIT_NOTICE_SECONDS + 10)
+        assert told["text"] == WAITING
+    _, answer = sandbox.wait_for(lambda: sandbox.wait_responses(url, count=2, timeout=10))
+    assert answer["replace_original"] is True
+    assert order_id in json.dumps(answer)
+    assert "read from Meta just now" in summary(answer)

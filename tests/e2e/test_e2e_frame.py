@@ -88,7 +88,12 @@ def test_healthz_reports_database_graph_version_and_added_sections(stack: Stack)
         "graph": "reachable",
         "poller": {"last_poll": None, "queue": 0},
         # the single-runner jobs, and whether this process runs them
-        "jobs": {"ack-sweeper": "running here", "app-home": "running here", "action-sweeper": "running here"},
+        "jobs": {
+            "ack-sweeper": "running here",
+            "app-home": "running here",
+            "action-sweeper": "running here",
+            "approvals": "running here",
+        },
     }
     assert isinstance(body["version"], str)
     assert body["version"]

@@ -85,3 +85,11 @@ def test_ref_looks_up_a_reference_spelled_like_a_command(stack: Stack) -> None:
     sent = stack.slack.slash_command("pending", user=USER, channel=CHANNEL)
     (queue,) = responses(stack, sent.response_url or "", 1)
     assert "Orders waiting for you* (1 order)" in json.dumps(queue["blocks"])  # the queue, not a lookup
+
+
+def test_ref_looks_up_a_reference_that_looks_like_an_order_id(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order()["id"])
+    stack.graph_sandbox.advance(order_id, "IN_PROGRESS", "12345678901")
+    sent = stack.slack.slash_command("ref 12345678901", user=USER, channel=CHANNEL)
+    (answer,) = responses(stack, sent.response_url or "", 1)
+    assert f"Order {order_id}" in json.dumps(answer["blocks"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from e2e_stack import Stack, stack_fixture  # noqa: F401
@@ -51,6 +52,9 @@ def test_a_posted_link_unfurls_once_into_a_valid_card_without_buyer_data(stack: 
     text = json.dumps(blocks)
     assert order_id in text
     assert "Acknowledge" not in text  # no buttons for whoever shares the channel
+    assert "ack due <!date^" in text  # the deadline as a date, with no band that nothing would redraw
+    assert "left" not in text
+    assert ":large_" not in text
     for value in buyer_values(stack.graph_sandbox.order(order_id)):
         assert value not in text, f"buyer data {value!r} in the unfurl"
     assert len(reads_of(stack, order_id)) == 1
@@ -100,3 +104,43 @@ def test_a_malformed_event_is_acked_and_unfurls_nothing(stack: Stack) -> None:
     time.sleep(1)  # long enough for a wrong unfurl to arrive
     assert unfurls(stack) == []
     assert reads_of(stack, order_id) == []
+
+
+def test_a_link_where_orderdesk_is_not_a_member_unfurls_nothing_and_reads_nothing(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order()["id"])
+    url = order_url(order_id)
+    stack.graph_sandbox.clear_calls()
+    event = {
+        "type": "link_shared",
+        "channel": "C0ELSEWHERE",
+        "user": "U0AGENT1",
+        "message_ts": "1700000000.000400",
+        "unfurl_id": "U0ELSEWHERE0001",
+        "source": "conversations_history",
+        "is_bot_user_member": False,
+        "links": [{"domain": "business.facebook.com", "url": url}],
+    }
+    assert stack.slack.event(event).response.status_code == 200
+    member = {**event, "channel": "C0ORDERS", "unfurl_id": "U0ORDERS0001", "is_bot_user_member": True}
+    assert stack.slack.event(member).response.status_code == 200
+    [call] = stack.slack_sandbox.wait_for(lambda: unfurls(stack))  # the member channel's, after the other's
+    assert call["args"]["unfurl_id"] == "U0ORDERS0001"
+    time.sleep(0.5)  # long enough for a wrong unfurl to arrive
+    assert len(unfurls(stack)) == 1
+    assert len(reads_of(stack, order_id)) == 1
+
+
+def test_a_read_that_failed_leaves_the_next_event_free_to_read(tmp_path: Path) -> None:
+    with Stack.start(tmp_path, graph_max_retries=0) as stack:
+        order_id = str(stack.graph_sandbox.add_order()["id"])
+        url = order_url(order_id)
+        stack.graph_sandbox.clear_calls()
+        stack.graph_sandbox.set_faults(status=503, count=1, match={"method": "GET", "path": order_id})
+        stack.slack.link_shared([url], source="composer", message_ts="1700000000.000500")
+        stack.slack_sandbox.wait_for(lambda: reads_of(stack, order_id))
+        time.sleep(0.5)  # the failed read is over: its claim given back
+        assert unfurls(stack) == []
+        stack.slack.link_shared([url], message_ts="1700000000.000500")
+        [call] = stack.slack_sandbox.wait_for(lambda: unfurls(stack))
+        assert list(call["args"]["unfurls"]) == [url]
+        assert [c["status"] for c in reads_of(stack, order_id)] == [503, 200]

@@ -81,6 +81,13 @@ def scenario(stack: Stack, slack: SlackRequester) -> list[dict[str, Any]]:
     assert ack.response.status_code == 200
     sandbox.wait_for(lambda: "Acknowledged by" in json.dumps(sandbox.message(CHANNEL, posted[0]["ts"])["blocks"]))
 
+    buyer = graph.order(referenced).get("buyer_details") or {}  # /order find: a scan of Meta, then the index
+    for query in (buyer.get("email"), buyer.get("name"), buyer.get("email")):
+        assert query, "the sandbox order has no buyer to search for"
+        answers = lookup(slack, sandbox, f"find {query}")
+        assert referenced in json.dumps(answers), f"/order find did not find order {referenced}"
+    Notifier(stack.settings, stack.services.graph, stack.services.store, publisher).poll()
+
     graph.set_faults(invalid_token=True)  # every Graph failure path writes its error somewhere
     lookup(slack, sandbox, order_id)
     if len(posted) > 1:
@@ -194,8 +201,9 @@ def test_no_buyer_pii_in_any_channel_message(run: Run) -> None:
 
 
 def test_no_buyer_name_email_phone_or_street_anywhere_in_the_database_file(run: Run) -> None:
-    """Rows and free pages alike: after lookups, contact reveals, acknowledgements and notifications, the file holds
-    no buyer data in clear (cards that show the buyer fetch the order live)."""
+    """Rows and free pages alike: after lookups, contact reveals, acknowledgements, notifications, polls and buyer
+    searches (which read buyer fields from Meta and index their hashes), the file holds no buyer data in clear (cards
+    that show the buyer fetch the order live)."""
     names = []
     for order_id in run.stack.graph_sandbox.order_ids():
         order = run.stack.graph_sandbox.order(order_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,11 @@ from typing import Any
 import pytest
 
 from bot.actions.entries import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS
+from bot.config import Settings
+from bot.graph.client import ORDER_CARD_FIELDS, GraphClient
 from bot.lookup.export import COLUMNS, EXPORT_ACTION, Exported, ExportRequest, record_export, write_export
-from bot.sandbox.graph import GraphSandbox
+from bot.notify.poller import NOTIFY_FIELDS
+from bot.sandbox.graph import SANDBOX_TOKEN, GraphSandbox
 from bot.slack.views.words import state_words
 from bot.storage.sqlite.store import Store
 
@@ -169,3 +173,54 @@ def test_amounts_have_their_currencys_own_decimals(
     columns = ("total", "shipped_amount", "cancelled_amount", "refunded_amount")
     assert tuple(row[column] for column in columns) == expected
     assert row["currency"] == currency
+
+
+def test_an_amount_the_cache_cannot_tell_is_left_empty_never_zero(store: Store) -> None:
+    """A read that asks for shipments and cancellations without their lines (the poller's) leaves their value
+    unknown: the cell is empty."""
+    graph = GraphSandbox(orders=0)
+    order = graph_order(graph, days_ago=1)
+    order |= {
+        "shipments": {"data": [{"id": "s1", "tracking_info": {"carrier": "UPS", "tracking_number": "1Z9"}}]},
+        "cancellations": {"data": [{"id": "c1", "cancel_reason": {"reason_code": "CUSTOMER_REQUESTED"}}]},
+    }
+    store.upsert_order(order)
+    _, (row,) = export(store, ExportRequest(since_seconds=7 * DAY))
+    assert (row["shipped_amount"], row["cancelled_amount"]) == ("", "")
+
+
+def test_a_poll_after_a_lookup_keeps_the_shipped_lines_and_their_amount(store: Store, tmp_path: Path) -> None:
+    graph = GraphSandbox(orders=0)
+    items = [{"quantity": 2, "price_per_unit": {"amount": "10.00", "currency": "USD"}}]
+    order_id = str(graph.add_order(order_status={"state": "IN_PROGRESS"}, items=items)["id"])
+    settings = Settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret="secret",
+        fb_page_id="1122334455",
+        fb_page_access_token=SANDBOX_TOKEN,
+        fb_graph_url="http://graph.test",
+        db_path=str(tmp_path / "unused.db"),
+        graph_max_retries=0,
+    )
+    with GraphClient.from_settings(settings, transport=graph.transport()) as client:
+        shipment = {"tracking_info": {"carrier": "UPS", "tracking_number": "1Z999"}, "idempotency_key": "k1"}
+        client.send("POST", f"{order_id}/shipments", shipment)
+        store.upsert_order(client.get_order(order_id, ORDER_CARD_FIELDS))  # a lookup: the shipment's lines
+        store.upsert_order(client.get_order(order_id, NOTIFY_FIELDS))  # a poll: the shipment without them
+    out = io.StringIO(newline="")
+    write_export(out, store, ExportRequest(since_seconds=DAY), now=time.time(), state_words=state_words)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue(), newline=""))
+    assert row["shipped_amount"] == "20.00"
+
+
+def test_who_acknowledged_is_named_and_a_name_never_runs_as_a_formula(store: Store) -> None:
+    graph = GraphSandbox(orders=0)
+    first, second = graph_order(graph, days_ago=1), graph_order(graph, days_ago=2)
+    store.upsert_orders([first, second])
+    for order, user in ((first, "U0BOB"), (second, "U0EVE")):
+        store.add_audit(action=ACKNOWLEDGE_ORDER, order_id=order["id"], user_id=user, outcome="succeeded", at=NOW)
+    out = io.StringIO(newline="")
+    names = {"U0BOB": "Bob Agent", "U0EVE": "=cmd|' /C calc'!A0"}.__getitem__
+    write_export(out, store, ExportRequest(since_seconds=7 * DAY), now=NOW, state_words=state_words, names=names)
+    rows = {row["order_id"]: row["acknowledged_by"] for row in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert rows == {first["id"]: "Bob Agent", second["id"]: "'=cmd|' /C calc'!A0"}

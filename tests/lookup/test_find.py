@@ -12,7 +12,16 @@ import pytest
 
 from bot.config import Settings
 from bot.graph.client import GraphClient
-from bot.lookup.find import MIN_SCAN_SECONDS, FindRequest, cover_window, find_orders, uncovered
+from bot.lookup.find import (
+    MIN_SCAN_SECONDS,
+    SCAN_LOCK,
+    SCAN_WAIT_NOTICE_SECONDS,
+    FindRequest,
+    cover_window,
+    drop_buyer_index,
+    find_orders,
+    uncovered,
+)
 from bot.sandbox.graph import SANDBOX_TOKEN, GraphSandbox
 from bot.storage.sqlite.store import Store
 
@@ -138,3 +147,62 @@ def test_an_index_built_with_another_key_is_dropped_and_read_again(
         again = find_orders(new, graph, KEY, request, now=time.time(), user_id="U1", team_id=None)
         assert not again.scanned.rekeyed
         assert again.scanned.pages == 0
+
+
+def test_an_index_dropped_during_a_scan_loses_no_buyer(settings: Settings, sandbox: GraphSandbox) -> None:
+    """``orderdesk reindex`` beside a search: the drop waits for the scan in progress, so no span is recorded as
+    covered while the hashes of its first pages are gone."""
+    for _ in range(60):
+        sandbox.add_order()
+    sandbox.set_faults(latency_ms=300, match={"method": "GET", "path": "commerce_orders"})
+    first_page = threading.Event()
+    now = time.time()
+
+    def search() -> None:
+        with (
+            GraphClient.from_settings(settings, transport=sandbox.transport()) as client,
+            Store(settings.db_path, search_key=KEY) as serve,
+        ):
+            cover_window(client, serve, now - 14 * DAY, now, key=KEY, progress=lambda pages: first_page.set())
+
+    thread = threading.Thread(target=search)
+    thread.start()
+    assert first_page.wait(10)
+    with Store(settings.db_path, search_key=KEY) as cli:
+        drop_buyer_index(cli, KEY)
+    thread.join()
+    sandbox.set_faults()
+    with (
+        Store(settings.db_path, search_key=KEY) as store,
+        GraphClient.from_settings(settings, transport=sandbox.transport()) as graph,
+    ):
+        for order_id in sandbox.order_ids():  # every buyer, those of the first page included
+            request = FindRequest("email", sandbox.order(order_id)["buyer_details"]["email"], 14 * DAY)
+            found = find_orders(store, graph, KEY, request, now=time.time(), user_id="U1", team_id=None)
+            assert order_id in found.matches
+
+
+def test_a_search_waits_a_bounded_time_for_another_scan_then_answers_from_the_index(
+    settings: Settings, store: Store, graph: GraphClient, sandbox: GraphSandbox
+) -> None:
+    sandbox.add_order(buyer_details=BUYER)
+    told: list[str] = []
+    with Store(settings.db_path, search_key=KEY) as other, other.run_lock(SCAN_LOCK):
+        request = FindRequest("email", BUYER["email"], 14 * DAY)
+        result = find_orders(
+            store,
+            graph,
+            KEY,
+            request,
+            now=time.time(),
+            user_id="U1",
+            team_id=None,
+            waiting=lambda: told.append("waiting"),
+            max_wait=SCAN_WAIT_NOTICE_SECONDS + 0.5,
+        )
+    assert told == ["waiting"]
+    assert result.scanned.busy
+    assert result.scanned.pages == 0
+    assert result.scanned.missed_seconds == pytest.approx(14 * DAY, abs=2)
+    assert lists(sandbox) == []
+    assert store.covered_spans(0, time.time() + 10) == []

@@ -136,3 +136,11 @@ def test_parse_order_id_accepts_ids(value: str) -> None:
 def test_parse_order_id_refuses_anything_else(value: str) -> None:
     with pytest.raises(QueryError, match="not a Facebook order ID"):
         parse_order_id(value)
+
+
+def test_ref_reads_every_word_as_a_reference_even_all_digits() -> None:
+    assert parse_query("12345678901", references=True) == refs("12345678901")
+    assert parse_query("12345678901") == ids("12345678901")
+    assert parse_query("pending, SO-1", references=True) == refs("pending", "SO-1")
+    with pytest.raises(QueryError):
+        parse_query("a<b", references=True)

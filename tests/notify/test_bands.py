@@ -104,3 +104,25 @@ def test_a_digest_is_redrawn_once_for_all_its_orders_that_moved(rig: Rig) -> Non
     assert rig.updates() == 1
     assert "ack overdue since" in str(rig.slack.message(CHANNEL, digest["ts"])["blocks"])
     assert rig.bands.refresh() == 0
+
+
+def test_a_shared_card_is_redrawn_as_shared_when_its_band_changes(rig: Rig) -> None:
+    from slack_sdk import WebClient
+
+    from bot.actions.status import CARD_SHARED
+
+    order = rig.graph_sandbox.add_order(created=int(START))
+    rig.store.upsert_order(order)  # as looking it up does
+    client = WebClient(token=rig.slack.bot_token, base_url=rig.slack.api_url)
+    posted = [str(client.chat_postMessage(channel=CHANNEL, text="shared card")["ts"]) for _ in range(2)]
+    for ts in posted:  # shared twice in the channel: two cards, each kept current
+        rig.store.remember_card(order["id"], channel=CHANNEL, ts=ts, response_url=None, kind=CARD_SHARED + "U0AGENT1")
+    assert rig.bands.refresh() == 0  # drawn when shared; nothing moved
+    rig.clock.now += 12 * 3600 + 1  # the acknowledgement deadline passed
+    assert rig.bands.refresh() == 2
+    for ts in posted:
+        redrawn = str(rig.slack.message(CHANNEL, ts)["blocks"])
+        assert "ack overdue since" in redrawn
+        assert "U0AGENT1" in redrawn  # still credited to its sharer: drawn as a shared card
+    assert rig.bands.refresh() == 0
+    assert rig.updates() == 2

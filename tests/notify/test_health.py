@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from e2e_stack import Stack
 
-from bot.notify.health import USAGE, UsageRecorder, WorkerRecorder, health, parse_usage, status_lines
+from bot.notify.health import (
+    USAGE,
+    UsageRecorder,
+    WorkerRecorder,
+    health,
+    meta_scopes,
+    parse_usage,
+    refresh_scopes,
+    status_lines,
+)
 from bot.storage.sqlite.store import Store
 
 BUC = json.dumps(
@@ -99,3 +108,54 @@ def test_order_status_over_http(stack: Stack) -> None:
     assert "commands" in text  # a scope the sandbox grants
     assert "ack-sweeper: " in text
     assert stack.settings.fb_page_access_token not in text
+
+
+def test_the_last_error_is_said_in_words_in_the_shop_time_zone_and_scopes_are_kept(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.notify.poller import LAST_ERROR
+
+    clock = Clock()  # 1_800_000_000 is Fri 15 Jan 2027 08:00 UTC
+    with Store(tmp_path / "o.db", clock=clock) as store:
+        store.set_state(LAST_ERROR, json.dumps({"at": "2027-01-15T08:00:00+00:00", "error": "Slack refused the post"}))
+        asked: list[str] = []
+
+        def slack() -> str:
+            asked.append("slack")
+            return "chat:write, commands"
+
+        def meta() -> str:
+            asked.append("meta")
+            return meta_scopes({"data": [{"permission": "b", "status": "granted"}, {"permission": "a", "status": "x"}]})
+
+        refresh_scopes(store, now=clock.now, slack=slack, meta=meta)
+        refresh_scopes(store, now=clock.now + 599, slack=slack, meta=meta)  # kept: not asked again
+        assert asked == ["slack", "meta"]
+        clock.now += 7200
+        lines = dict(status_lines(health(store, now=clock.now, zone=ZoneInfo("Europe/Berlin")), poll_seconds=60))
+        refresh_scopes(store, now=clock.now, slack=slack, meta=meta)
+        assert asked == ["slack", "meta", "slack", "meta"]
+    assert lines["Last error"] == "Slack refused the post (2 h ago, Fri 15 Jan 09:00 CET)"
+    assert lines["Slack token scopes"] == "chat:write, commands (as of 2 h ago)"
+    assert lines["Meta Page token scopes"] == "b (as of 2 h ago)"
+
+
+@pytest.mark.e2e
+def test_order_status_and_orderdesk_status_print_the_same_lines(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import status as cli_status
+
+    sent = stack.slack.slash_command("status")
+    url = sent.response_url or ""
+    (answer,) = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(url))
+    fields = [f["text"] for b in answer["blocks"] if b["type"] == "section" for f in b.get("fields", [])]
+    shown = dict(field.removeprefix("*").split("*\n", 1) for field in fields)
+    assert "commerce_account_manage_orders" in shown["Meta Page token scopes"]
+    assert "commands" in shown["Slack token scopes"]
+    for name, value in stack.settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert cli_status.main([]) == 0
+    printed = capsys.readouterr().out
+    for label, words in shown.items():
+        assert f"{label.lower() + ':':<34}{words.replace('&gt;', '>')}" in printed, label

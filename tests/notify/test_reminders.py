@@ -212,3 +212,49 @@ def test_an_escalation_is_copied_once_to_users_who_asked_for_it_on_home(rig: Rig
     assert stages == ["escalate", "escalate>U0AGENT2", "remind"]  # remind passed over: the bot was down
     (reply,) = rig.reminder_replies(ts)
     assert reply["metadata"]["event_payload"]["stage"] == "escalate"
+
+
+def test_a_claim_whose_reply_the_thread_has_is_completed_and_not_counted_as_posted(rig: Rig) -> None:
+    import sqlite3
+
+    order_id, ts = announce(rig)
+    rig.at(1.01)
+    assert rig.reminders().run() == 1
+    with sqlite3.connect(rig.settings.db_path) as db:  # the process died after posting, before recording the ts
+        db.execute("UPDATE reminders SET ts = NULL")
+    db.close()
+    rig.at(1.5)
+    assert rig.reminders().run() == 0  # found in the thread: completed, nothing posted
+    (reply,) = rig.reminder_replies(ts)
+    assert [(r.stage, r.ts) for r in rig.stack.services.store.reminders_for(order_id)] == [("remind", reply["ts"])]
+
+
+def test_a_snooze_whose_thread_note_slack_refuses_tells_the_snoozer_and_still_holds(rig: Rig) -> None:
+    order_id, ts = announce(rig)
+    rig.at(1.01)
+    assert rig.reminders().run() == 1
+    (reply,) = rig.reminder_replies(ts)
+    (value,) = {e["value"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    rig.stack.slack_sandbox.fail_next("chat.postMessage", 3, status=200, error="is_archived")  # every attempt
+    click = rig.stack.slack.block_action(ids.SNOOZE_1H, value, channel=CHANNEL, message_ts=reply["ts"], user="U0AGENT1")
+    url = click.response_url or ""
+    (answer,) = rig.stack.slack_sandbox.wait_for(lambda: rig.stack.slack_sandbox.responses(url), timeout=15)
+    assert "Slack did not take the note in the thread" in answer["text"]
+    assert rig.stack.services.store.snoozed(order_id) is not None
+
+
+def test_the_snooze_handler_counts_from_its_clock_and_a_digest_note_names_the_count(rig: Rig) -> None:
+    from slack_bolt import BoltContext
+
+    from bot.slack.views.reminders import snoozed_text
+    from handlers.reminders import snooze
+
+    order_id, _ = announce(rig)
+    context = BoltContext({"settings": rig.settings, "store": rig.stack.services.store, "user_id": "U0AGENT1"})
+    body = {"user": {"id": "U0AGENT1", "team_id": "T0SANDBOX"}}
+    answers: list[Any] = []
+    snooze(body, {"action_id": ids.SNOOZE_15M, "value": order_id}, answers.append, context, clock=lambda: 1000.0)
+    snoozed = rig.stack.services.store.snoozed(order_id)
+    assert snoozed is not None, answers
+    assert snoozed.until == 1000.0 + 15 * 60
+    assert "all 3 orders above" in snoozed_text("U0AGENT1", ["1", "2", "3"], 1000.0)

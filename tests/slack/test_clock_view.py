@@ -50,3 +50,18 @@ def test_every_card_draws_its_clock_lookup_live_channel_stable() -> None:
     assert "in 3 h" not in shared
     posted = str(notification_card(order(), ack_key="k1", commerce_manager_url=url, clock=clock))
     assert "ack due <!date^" in posted
+
+
+def test_the_unbanded_form_says_only_what_stays_true() -> None:
+    clock = deadline(order(), NOW)
+    assert clock is not None
+    due = int(datetime(2026, 12, 1, 20, 0, tzinfo=UTC).timestamp())
+    assert clock_text(clock, live=False, banded=False) == (
+        f"ack due <!date^{due}^{{date_short_pretty}} {{time}}|2026-12-01 20:00 UTC>"
+    )
+    shipping = deadline(order(order_status={"state": "IN_PROGRESS"}, ship_by_date="2026-12-05"), NOW)
+    assert shipping is not None
+    assert clock_text(shipping, live=False, banded=False) == "ship by Sat 5 Dec"
+    late = deadline(order(), NOW + 86_400)
+    assert late is not None  # an overdue deadline stays overdue: that much stays true
+    assert clock_text(late, live=False, banded=False) == clock_text(late, live=False)

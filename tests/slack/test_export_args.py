@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.lookup.export import ExportRequest
@@ -64,20 +66,54 @@ def test_arguments_that_do_not_read_get_words_and_the_usage(text: str, says: str
 
 def test_the_answer_says_what_it_covers() -> None:
     answer = export_answer(ExportRequest(30 * DAY, frozenset({"CREATED"})), 3)
-    assert "3 orders updated in the last 30d (Awaiting acknowledgement)" in answer
+    assert "3 orders updated in the last 30 days (Awaiting acknowledgement)" in answer
     assert "orderdesk has seen" in answer
     assert "direct messages" in answer
 
 
-def test_progress_is_said_every_five_seconds_and_at_most_twice() -> None:
+def test_progress_is_said_every_five_seconds_at_most_three_times_each_replacing_the_last() -> None:
     from handlers.export import Progress
 
     now = [0.0]
-    said: list[str] = []
-    progress = Progress(lambda **answer: said.append(answer["text"]), lambda: now[0])  # type: ignore[arg-type]
-    for rows, at in ((1_000, 1.0), (2_000, 5.5), (3_000, 7.0), (4_000, 11.0), (5_000, 30.0)):
+    said: list[dict[str, Any]] = []
+    progress = Progress(lambda **answer: said.append(answer), lambda: now[0])  # type: ignore[arg-type]
+    for rows, at in ((1_000, 1.0), (2_000, 5.5), (3_000, 7.0), (4_000, 11.0), (5_000, 30.0), (6_000, 60.0)):
         now[0] = at
         progress(rows)
-    assert len(said) == 2
-    assert "2,000 orders written so far" in said[0]
-    assert "4,000 orders written so far" in said[1]
+    assert [answer["text"].split(". ")[-1] for answer in said] == [
+        "2,000 orders written so far…",
+        "4,000 orders written so far…",
+        "5,000 orders written so far…",
+    ]  # "Preparing", these three and the answer: the response URL's five posts
+    assert all(answer["replace_original"] is True for answer in said)
+
+
+class _Users:
+    """``users.info`` as Slack answers it, counting the calls; ``U0GONE`` fails."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def users_info(self, *, user: str) -> dict[str, Any]:
+        from slack_sdk.errors import SlackApiError
+
+        self.asked.append(user)
+        if user == "U0GONE":
+            raise SlackApiError("user_not_found", {"ok": False, "error": "user_not_found"})
+        names = {"U0BOB": ("", "Bob Agent"), "U0EVE": ("=eve", "Eve")}[user]
+        return {"user": {"id": user, "profile": {"display_name": names[0], "real_name": names[1]}}}
+
+
+def test_an_export_names_its_agents_asking_slack_once_each() -> None:
+    from bot.slack.export import user_names
+
+    client = _Users()
+    names = user_names(client)  # type: ignore[arg-type]
+    assert [names(u) for u in ("U0BOB", "U0EVE", "U0BOB", "U0GONE", "U0GONE")] == [
+        "Bob Agent",  # no display name: the full name
+        "=eve",
+        "Bob Agent",
+        "U0GONE",  # Slack could not say: the id
+        "U0GONE",
+    ]
+    assert client.asked == ["U0BOB", "U0EVE", "U0GONE"]

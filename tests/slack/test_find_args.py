@@ -13,9 +13,11 @@ from bot.lookup.export import DAY_SECONDS
 from bot.lookup.find import FindRequest, FindResult, Scanned
 from bot.slack.find import (
     PROGRESS_AFTER_SECONDS,
-    PROGRESS_EVERY_SECONDS,
+    PROGRESS_AT_SECONDS,
     PROGRESS_UPDATES,
     RELAY_NOTE,
+    RESPONSE_URL_POSTS,
+    WAITING,
     FindUsage,
     ScanProgress,
     find_summary,
@@ -31,6 +33,9 @@ from bot.slack.find import (
         ("  Ana Díaz since:30d", "name", "Ana Díaz", 30),
         ("+1 555 0142 SINCE:2d", "phone", "+1 555 0142", 2),
         ("ana since:90d", "name", "ana", 90),
+        ("since:7d Ana Diaz", "name", "Ana Diaz", 7),
+        ("Ana since:3d Diaz", "name", "Ana Diaz", 3),
+        ("Since:2d ana@example.com", "email", "ana@example.com", 2),
     ],
 )
 def test_a_query_and_its_window(text: str, kind: str, query: str, days: int) -> None:
@@ -45,6 +50,7 @@ def test_a_query_and_its_window(text: str, kind: str, query: str, days: int) -> 
         ("ana since:1y", "a duration such as"),
         ("ana since:91d", "90 days at most"),
         ("ana since:0d", "more than nothing"),
+        ("since:7d ana since:3d", "given twice"),
         ("555-01", "Tell me a buyer's email"),
     ],
 )
@@ -74,9 +80,10 @@ def test_the_summary_has_one_shape_and_never_the_query() -> None:
     none = find_summary(_result(0, indexed=14 * DAY_SECONDS), "email", 0)
     one = find_summary(_result(1, indexed=14 * DAY_SECONDS), "email", 1)
     many = find_summary(_result(9, indexed=14 * DAY_SECONDS), "email", 4)
-    assert none.startswith("No order updated in the last 14d has a buyer with that email.")
-    assert one.startswith("1 order updated in the last 14d matched that email.")
+    assert none.startswith("No order updated in the last 14 days has a buyer with that email.")
+    assert one.startswith("1 order updated in the last 14 days matched that email.")
     assert "the 4 most recently updated are shown" in many
+    assert "14d" not in none + one + many  # one spelling of the window in one answer
     for summary in (none, one, many):
         assert summary.endswith(RELAY_NOTE)
         assert "ana" not in summary
@@ -131,15 +138,43 @@ def test_progress_waits_a_few_seconds_then_replaces_itself_at_a_pace() -> None:
     assert not progress.replace_next
     now[0] += 0.2
     progress(3)
-    now[0] += 1
     progress(4)  # too soon after the last
-    now[0] += PROGRESS_EVERY_SECONDS
-    progress(9)
-    now[0] += 60
-    progress(30)  # no more: the answer needs the response URL's remaining posts
+    for number, at in enumerate(PROGRESS_AT_SECONDS[1:], start=5):
+        now[0] = 100.0 + at
+        progress(number)
+    now[0] += 600
+    progress(90)  # no more: the answer keeps the response URL's last post
     assert [(post["text"], post["replace_original"]) for post in posts] == [
         ("Searching Meta: page 3…", False),
-        ("Searching Meta: page 9…", True),
+        ("Searching Meta: page 5…", True),
+        ("Searching Meta: page 6…", True),
+        ("Searching Meta: page 7…", True),
     ]
-    assert progress.updates == PROGRESS_UPDATES
+    assert progress.updates == PROGRESS_UPDATES == RESPONSE_URL_POSTS - 1
+    assert progress.posts_left == 1
     assert progress.replace_next
+
+
+def test_a_search_waiting_for_another_says_so_from_the_same_posts() -> None:
+    posts: list[dict[str, Any]] = []
+    now = [100.0]
+    progress = ScanProgress(lambda **post: posts.append(post), lambda: now[0])
+    now[0] += PROGRESS_AFTER_SECONDS
+    progress.waiting()
+    progress(1)  # the next post waits for its own moment
+    now[0] = 100.0 + PROGRESS_AT_SECONDS[1]
+    progress(2)
+    assert [(post["text"], post["replace_original"]) for post in posts] == [
+        (WAITING, False),
+        ("Searching Meta: page 2…", True),
+    ]
+    assert progress.posts_left == RESPONSE_URL_POSTS - 2
+
+
+def test_a_search_that_could_not_wait_longer_says_what_it_did_not_search() -> None:
+    result = FindResult(
+        [], 14 * DAY_SECONDS, Scanned(indexed_seconds=4 * DAY_SECONDS, missed_seconds=10 * DAY_SECONDS, busy=True)
+    )
+    words = find_summary(result, "email", 0)
+    assert "4 days from orderdesk's index" in words
+    assert "10 days not searched: another search was still reading Meta" in words

@@ -161,3 +161,22 @@ def test_an_answer_to_a_click_on_home_goes_to_the_users_dm(sandbox: tuple[SlackS
     (posted,) = slack.calls("chat.postMessage")
     assert posted["args"]["channel"] == slack.dm_channel(USER)
     assert posted["args"]["text"].startswith("orderdesk")
+
+
+def test_home_lines_carry_the_cards_action_buttons(sandbox: tuple[SlackSandbox, str], tmp_path: Path) -> None:
+    slack, api_url = sandbox
+    settings = settings_for(slack, api_url, tmp_path)
+    with Store(settings.db_path) as store:
+        store.upsert_orders({**order(n), "id": str(7_001_000_000_000 + n)} for n in range(30))
+        assert HomePublisher(settings, store, publisher_client(settings)).opened(USER) is True
+    (call,) = slack.calls("views.publish")
+    view = call["args"]["view"]
+    view = view if isinstance(view, dict) else json.loads(view)
+    View(**view).validate_json()
+    assert len(view["blocks"]) <= 100
+    lines = [
+        b for b in view["blocks"] if b["type"] == "actions" and any(e["action_id"] == ids.ACK for e in b["elements"])
+    ]
+    assert len(lines) == 20
+    for line in lines:
+        assert ids.ORDER_CANCEL in {e["action_id"] for e in line["elements"]}  # as on the order's card

@@ -113,3 +113,44 @@ def walk_one(waiting: list[Any]) -> list[dict[str, Any]]:
 def test_a_cursor_not_from_orderdesk_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="not a page cursor"):
         parse_cursor(value)
+
+
+@pytest.mark.parametrize("count", [0, 1, 30, 500])
+def test_each_line_carries_the_cards_action_buttons_within_slacks_limits(tmp_path: Path, count: int) -> None:
+    with Store(tmp_path / "orderdesk.db") as store:
+        items = {"data": [{"id": "1", "quantity": 2}]}
+        store.upsert_orders({**order(n), "id": str(7_001_000_000_000 + n), "items": items} for n in range(count))
+        pages = walk(store)
+    lines = ships = 0
+    for blocks in pages:
+        assert len(blocks) <= 50
+        assert len(json.dumps(blocks)) < 40_000
+        for block in blocks:
+            Block.parse(block).validate_json()  # type: ignore[union-attr]
+        for block in blocks:
+            if block["type"] != "actions" or block["elements"][0]["action_id"] == ids.PENDING_MORE:
+                continue
+            lines += 1
+            assert len(block["elements"]) <= 25
+            shown = {e["action_id"] for e in block["elements"]}
+            assert ids.ORDER_CANCEL in shown  # as on the order's card
+            ships += ids.ORDER_SHIP in shown  # an acknowledged order can be marked shipped
+    assert lines == count
+    assert ships == sum(1 for n in range(count) if n % 3 == 0)
+
+
+def test_a_show_more_after_the_queue_emptied_behind_the_page_says_so() -> None:
+    from bot.domain.deadlines import deadline
+    from bot.notify.queue import Waiting
+
+    orders = [{**order(n), "id": str(7_001_000_000_000 + n)} for n in range(3)]
+    waiting = sorted((Waiting(o, deadline(o, NOW)) for o in orders), key=lambda w: w.key)
+    shown, more = page(waiting, after=waiting[-1].key, size=PAGE_SIZE)
+    blocks = pending_blocks(
+        shown, total=3, shown_before=3, more=more, ack_keys={}, statuses={}, commerce_manager_url=""
+    )
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "4–3" not in text
+    assert "No more orders after the last page*: 3 orders still waiting" in text
+    for block in blocks:
+        Block.parse(block).validate_json()  # type: ignore[union-attr]

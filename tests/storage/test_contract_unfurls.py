@@ -38,3 +38,14 @@ def test_of_many_threads_and_two_stores_one_wins(open_store: Callable[[], Storag
     for thread in threads:
         thread.join()
     assert sorted(wins) == [False] * 7 + [True]
+
+
+def test_a_released_claim_lets_the_next_caller_read(store: Storage, clock: Clock) -> None:
+    assert store.claim_unfurl_read("7001", within_seconds=60) is True
+    assert store.claim_unfurl_read("7002", within_seconds=60) is True
+    store.release_unfurl_read("7001")  # its read failed
+    clock.now += 1
+    assert store.claim_unfurl_read("7001", within_seconds=60) is True
+    assert store.claim_unfurl_read("7001", within_seconds=60) is False
+    assert store.claim_unfurl_read("7002", within_seconds=60) is False  # another order's claim stands
+    store.release_unfurl_read("7999")  # nothing to give back: nothing happens

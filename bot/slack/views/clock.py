@@ -14,10 +14,16 @@ from bot.slack.views.kit import Block, context, slack_date
 DUE_FORMAT = "{date_short_pretty} {time}"
 
 
-def clock_text(clock: Clock, *, live: bool) -> str:
-    """One line: ``live`` for a reader now, else the form that does not go stale in a posted message."""
+def clock_text(clock: Clock, *, live: bool, banded: bool = True) -> str:
+    """One line: ``live`` for a reader now, else the form that does not go stale in a posted message.
+
+    ``banded=False`` is for a posted message nothing redraws (a link unfurl): only what stays true, the deadline
+    as a date with no band and no emoji, unless it has passed already ("overdue" stays true).
+    """
     if live:
         return f"{clock.emoji} {clock.words}"
+    if not banded and clock.band != "overdue":
+        return clock.stable if clock.kind == "ship_by" else f"{clock.stable} {slack_date(clock.due, DUE_FORMAT)}"
     text = f"{clock.emoji} {clock.stable}"
     if clock.kind != "ship_by":
         text += f" {slack_date(clock.due, DUE_FORMAT)}"

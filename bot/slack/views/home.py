@@ -10,6 +10,7 @@ from typing import Any
 from bot.notify.home import HomeState
 from bot.slack import ids
 from bot.slack.views.acknowledge import ack_buttons
+from bot.slack.views.action_modal import action_buttons
 from bot.slack.views.kit import (
     Block,
     actions,
@@ -64,7 +65,8 @@ def home_view(state: HomeState, *, ack_keys: dict[str, str], commerce_manager_ur
         blocks.append(section(title))
         for entry in state.urgent:
             blocks.append(section(pending_line(entry, commerce_manager_url)))
-            buttons = ack_buttons(entry.order, ack_keys.get(entry.order_id), None)
+            key = ack_keys.get(entry.order_id)
+            buttons = ack_buttons(entry.order, key, None) + action_buttons(entry.order, key)
             url = commerce_manager_link(commerce_manager_url, entry.order_id)
             if url:
                 buttons.append(button("Open in Commerce Manager", ids.OPEN_IN_COMMERCE_MANAGER, url=url))

@@ -214,9 +214,11 @@ def notification_card(
     commerce_manager_url: str,
     ack_status: AckStatus | None = None,
     clock: Clock | None = None,
+    banded: bool = True,
 ) -> list[Block]:
     """The compact, PII-free card posted in the on-call channel, kept current as the order moves on; ``clock``
-    (the order's deadline) is drawn so that it stays true until its band changes."""
+    (the order's deadline) is drawn so that it stays true until its band changes (``banded=False``: with no band
+    at all, for a copy nothing redraws)."""
     order_id = clip(escape(read.order_id(order)), 100) or "with no id"
     url = read.commerce_manager_link(commerce_manager_url, read.order_id(order))
     title = f"<{url}|{order_id}>" if url else order_id
@@ -232,7 +234,8 @@ def notification_card(
         f"State: {words.state_text(order)}",
     ]
     blocks = [section("\n".join(line for line in lines if line))]
-    notes = ([clock_text(clock, live=False)] if clock else []) + ([status_text(ack_status)] if ack_status else [])
+    notes = [clock_text(clock, live=False, banded=banded)] if clock else []
+    notes += [status_text(ack_status)] if ack_status else []
     if notes:
         blocks.append(context(*notes))
     buttons = ack_buttons(order, ack_key, ack_status) + action_buttons(order, ack_key)

@@ -1,6 +1,7 @@
 """``/order pending``: the queue of orders awaiting acknowledgement or shipment, a page at a time.
 
-Each order is one section (its clock in words for the reader now) and its buttons; a page holds at most
+Each order is one section (its clock in words for the reader now) and its buttons, the same a card has (at most
+seven, far from an actions block's 25); a page holds at most
 ``PAGE_SIZE`` orders, so the message keeps Slack's 50 blocks whatever the queue's length, and "Show more" brings
 the next page in place of this one.
 """
@@ -15,6 +16,7 @@ from bot.slack import ids
 from bot.slack.views import reading as read
 from bot.slack.views import words
 from bot.slack.views.acknowledge import ack_buttons
+from bot.slack.views.action_modal import action_buttons
 from bot.slack.views.clock import clock_text
 from bot.slack.views.kit import Block, actions, button, clip, context, escape, money, plural, section
 
@@ -52,12 +54,16 @@ def pending_blocks(
     the queue; ``ack_keys`` holds each order's freshly minted idempotency key for its Acknowledge buttons."""
     if total == 0:
         return [section(":white_check_mark: *Nothing is waiting*: no order awaits acknowledgement or shipment.")]
+    if not entries:  # "Show more" after the queue emptied behind the page: say so, not "(4–3 of 3)"
+        text = f"*No more orders after the last page*: {plural(total, 'order')} still waiting, all shown before."
+        return [section(text), context("Ask again with `/order pending` to see the queue as it is now.")]
     first, last = shown_before + 1, shown_before + len(entries)
     span = f"{first}–{last} of {total}" if total > len(entries) else plural(total, "order")
     blocks: list[Block] = [section(f"*Orders waiting for you* ({span}), most urgent first")]
     for entry in entries[:PAGE_SIZE]:
         blocks.append(section(pending_line(entry, commerce_manager_url)))
-        buttons = ack_buttons(entry.order, ack_keys.get(entry.order_id), statuses.get(entry.order_id))
+        key = ack_keys.get(entry.order_id)
+        buttons = ack_buttons(entry.order, key, statuses.get(entry.order_id)) + action_buttons(entry.order, key)
         url = read.commerce_manager_link(commerce_manager_url, entry.order_id)
         if url:
             buttons.append(button("Open in Commerce Manager", ids.OPEN_IN_COMMERCE_MANAGER, url=url))

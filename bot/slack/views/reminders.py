@@ -76,8 +76,9 @@ def reminder_blocks(reminder: Reminder, group_names: Mapping[str, str] | None = 
 
 
 def snoozed_text(user_id: str, order_ids: Sequence[str], until: float) -> str:
-    """The thread's note: who snoozed which orders until when."""
-    what = f"order {escape(order_ids[0])}" if len(order_ids) == 1 else plural(len(order_ids), "order")
+    """The thread's note: who snoozed which orders until when. A digest's reminder lists several orders, and its
+    Snooze snoozes them all: the note names how many."""
+    what = f"order {escape(order_ids[0])}" if len(order_ids) == 1 else f"all {plural(len(order_ids), 'order')} above"
     until_words = slack_date(until, "{time} {date_short_pretty}")
     return f":zzz: {mention(user_id)} snoozed reminders for {what} until {until_words}."
 

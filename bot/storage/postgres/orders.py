@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from bot.domain.order import reference_key, strip_pii
+from bot.storage.lines import keep_lines, lacks_lines
 from bot.storage.postgres.buyers import PostgresBuyers
 from bot.storage.rows import IndexedOrder, Row
 
 _COLUMNS = "id, merchant_ref, state, channel, created, last_updated, data, seen_at"
+_BATCH = 500  # orders per pipeline in upsert_orders: their cached lines are read in one statement first
 
 
 def _unix_time(iso: object) -> float | None:
@@ -83,13 +86,35 @@ class PostgresOrders(PostgresBuyers):
     """The ``orders`` and ``lookup_scans`` tables (the :class:`bot.storage.ports.OrderIndex` port)."""
 
     def upsert_order(self, order: Mapping[str, Any]) -> None:
-        self._write(_UPSERT_ORDER, self._upsert_values(order, self._clock()))
+        if not lacks_lines(order):
+            self._write(_UPSERT_ORDER, self._upsert_values(order, self._clock()))
+            return
+        with self.transaction():
+            (filled,) = self._with_cached_lines([order])
+            self._write(_UPSERT_ORDER, self._upsert_values(filled, self._clock()))
 
     def upsert_orders(self, orders: Iterable[Mapping[str, Any]]) -> None:
-        """Many orders in one transaction, sent in a pipeline (``executemany``); the iterable is consumed lazily."""
+        """Many orders in one transaction, sent in a pipeline (``executemany``), :data:`_BATCH` at a time: the
+        iterable is consumed lazily, a batch at a time."""
         seen_at = self._clock()
-        with self.transaction(), self._connection() as conn:
-            conn.cursor().executemany(_UPSERT_ORDER, (self._upsert_values(order, seen_at) for order in orders))
+        with self.transaction():
+            pending = iter(orders)
+            while batch := list(islice(pending, _BATCH)):
+                filled = self._with_cached_lines(batch)
+                with self._connection() as conn:
+                    conn.cursor().executemany(_UPSERT_ORDER, (self._upsert_values(o, seen_at) for o in filled))
+
+    def _with_cached_lines(self, orders: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The orders, those read without their records' lines given the cached ones (:mod:`bot.storage.lines`);
+        the cached rows are locked until the caller's transaction ends, so no write slips between."""
+        wanting = [str(order["id"]) for order in orders if lacks_lines(order)]
+        if not wanting:
+            return list(orders)
+        rows = self._select("SELECT id, data FROM orders WHERE id = ANY(%s) FOR UPDATE", (wanting,))
+        cached = {row["id"]: row["data"] for row in rows}
+        return [
+            keep_lines(order, cached[str(order["id"])]) if str(order["id"]) in cached else order for order in orders
+        ]
 
     def _upsert_values(self, order: Mapping[str, Any], seen_at: float) -> tuple[Any, ...]:
         hashes = sorted(self._buyer_hashes(order))

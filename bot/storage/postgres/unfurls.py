@@ -23,3 +23,7 @@ class PostgresUnfurls(PostgresDatabase):
             )
             == 1
         )
+
+    def release_unfurl_read(self, order_id: str) -> None:
+        """Delete the claim: within its window only its winner could have written it, so this is the caller's."""
+        self._write("DELETE FROM unfurl_reads WHERE order_id = %s", (order_id,))

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.order import reference_key, strip_pii
+from bot.storage.lines import keep_lines, lacks_lines
 from bot.storage.rows import IndexedOrder, Row
 from bot.storage.sqlite.buyers import SqliteBuyers
 
@@ -79,7 +80,12 @@ class SqliteOrders(SqliteBuyers):
                 self._upsert(order, seen_at)
 
     def _upsert(self, order: Mapping[str, Any], seen_at: float) -> None:
-        # A read older than the stored one changes nothing, its buyer's hashes included.
+        # A read older than the stored one changes nothing, its buyer's hashes included. Records read without their
+        # lines keep the cached ones (bot.storage.lines), read in this write transaction.
+        if lacks_lines(order):
+            row = self._select_one("SELECT data FROM orders WHERE id = ?", (str(order["id"]),))
+            if row is not None:
+                order = keep_lines(order, json.loads(row["data"]))
         if self._db().execute(_UPSERT_ORDER, _order_values(order, seen_at)).rowcount:
             self._index_buyer(order)
 
