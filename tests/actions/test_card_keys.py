@@ -196,3 +196,13 @@ def test_a_declined_approval_ends_its_intent_and_a_waiting_one_does_not(store: S
     assert ledger.card_token("7001") == drawn  # waiting for a second person: the same intent
     assert store.approval_move("a1", from_state="pending", to_state="declined", now=1.0) is not None
     assert ledger.card_token("7001") != drawn
+
+
+def test_a_shared_card_keeps_its_key_through_a_band_redraw_and_matches_the_runners_redraw(store: Store) -> None:
+    store.remember_card("7001", channel=CHANNEL, ts="3.000300", response_url=None, kind="shared:U0AGENT1")
+    [card] = store.cards_for_order("7001")
+    ledger = Ledger(store)
+    announcer = Announcer(store, ledger)
+    assert announcer.posted_card_key(card) == announcer.posted_card_key(card)
+    assert announcer.posted_card_key(card) == card_key(ledger.card_token("7001"), card_place(card))
+    assert announcer.posted_card_key(card) != announcer.card_key("7001", CHANNEL)  # not the notification's
