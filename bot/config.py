@@ -197,7 +197,8 @@ _SPECS: dict[str, tuple[str, bool, str]] = {
     "ORDERDESK_REFUND_APPROVAL_OVER": (
         "refund_approval_over",
         False,
-        "an amount in the orders' currency such as 100 or 250.50 (empty: no refund needs approval)",
+        "an amount such as 100 or 250.50, without a currency code: it is compared with each refund in its order's "
+        "own currency (empty: no refund needs approval)",
     ),
     "ORDERDESK_APPROVAL_CHANNEL": ("approval_channel", False, "a Slack channel id such as C0123456789 (not a DM)"),
     "ORDERDESK_APPROVAL_TTL": ("approval_ttl_seconds", False, "a duration of at least 1m, e.g. 24h or 2d"),

@@ -274,6 +274,17 @@ def test_four_eyes_settings_parse_and_refuse_what_they_cannot_use() -> None:
     assert all(name in str(error.value) for name in bad)
 
 
+def test_the_approval_threshold_has_no_currency_of_its_own() -> None:
+    """The threshold is compared with each refund in its order's own currency, so a currency code is refused in
+    words rather than silently meaning something else."""
+    base = {**GOOD, "ORDERDESK_REFUND_ALLOWED": "U0AGENT1,U0AGENT2"}
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({**base, "ORDERDESK_REFUND_APPROVAL_OVER": "100 USD"}, dotenv_path=None)
+    assert "ORDERDESK_REFUND_APPROVAL_OVER is malformed" in str(error.value)
+    assert "without a currency code" in str(error.value)
+    assert "each refund in its order's own currency" in str(error.value)
+
+
 def test_a_reminder_due_at_or_after_the_escalation_is_refused_in_words() -> None:
     for remind, escalate in (("5h", "1h"), ("4h", "4h")):
         with pytest.raises(ConfigError) as raised:

@@ -110,6 +110,39 @@ def test_interactivity_is_on_when_anything_interactive_is_registered(
     assert manifest["settings"]["interactivity"]["is_enabled"] is bool(interactive)
 
 
+HTTP_URL = "https://orderdesk.example.com/slack/events"
+
+
+def http_mode(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as README's "HTTP mode instead" step makes it: Socket Mode off, every Request URL set."""
+    changed: dict[str, Any] = json.loads(json.dumps(manifest))
+    settings = changed["settings"]
+    settings["socket_mode_enabled"] = False
+    for command in changed["features"]["slash_commands"]:
+        command["url"] = HTTP_URL
+    settings["interactivity"]["request_url"] = HTTP_URL
+    settings["interactivity"]["message_menu_options_url"] = HTTP_URL
+    settings.setdefault("event_subscriptions", {})["request_url"] = HTTP_URL
+    return changed
+
+
+def test_http_mode_sets_every_url_slack_needs_for_the_registered_listeners(
+    manifest: dict[str, Any], registered: dict[str, set[str]]
+) -> None:
+    """An external select (the carrier picker) gets its options from the Options Load URL, which only HTTP mode
+    needs: README's HTTP step and the manifest's comment name it, and the manifest with it is valid."""
+    readme = (REPO / "README.md").read_text()
+    step = readme[readme.index("6. HTTP mode instead") : readme.index("7. For new-order announcements")]
+    needed = {"`url:`", "`request_url:`"} | ({"`message_menu_options_url:`"} if registered["options"] else set())
+    assert {key for key in needed if key not in step} == set()
+    assert ids.CARRIER_SELECT in registered["options"]
+    assert "message_menu_options_url: https://<your host>/slack/events" in (REPO / "manifest.yml").read_text()
+    schema = json.loads(SCHEMA.read_text())
+    interactivity = schema["definitions"]["app-manifests.v1.settings.interactivity"]
+    assert "message_menu_options_url" in interactivity["properties"]
+    jsonschema.validate(http_mode(manifest), schema)
+
+
 def test_registered_action_ids_are_known_ids(registered: dict[str, set[str]]) -> None:
     """Buttons are rendered from ``bot.slack.ids``; a listener on any other id would never be reached."""
     assert registered["action"] <= set(ids.ALL_ACTION_IDS)

@@ -44,6 +44,23 @@ def derived_key(card_key: str, action: str) -> str:
     return hashlib.sha256(f"{card_key}:{action}".encode()).hexdigest()[:32]
 
 
+# The writes whose end gives an order's cards new keys (see :meth:`bot.actions.ledger.Ledger.card_token`).
+CARD_KEY_OPERATIONS = (ACKNOWLEDGE_ORDER, CREATE_SHIPMENT, UPDATE_SHIPMENT, CANCEL_ORDER, REFUND_ORDER)
+
+
+def finished(entry: LedgerEntry) -> bool:
+    """Whether ``entry`` ended so that its key is spent: it succeeded, or Meta refused it for good (the input, or
+    the order, must change first). A pending, retrying or given-up entry is still the card's intent."""
+    return entry.state == "succeeded" or (entry.state == "failed" and not entry.retryable)
+
+
+def card_key(token: str, place: str) -> str:
+    """The key of one card: a pure function of the order's card token (which changes only when a write of the
+    order finishes) and where the card is (:func:`bot.actions.status.card_place`), so every redraw of one card
+    between two finished writes carries the same key, and two cards never share one."""
+    return hashlib.sha256(f"{token}:{place}".encode()).hexdigest()[:32]
+
+
 def write_lock(order_id: str) -> str:
     """The lock an order's shipment, tracking update, cancellation or refund holds while it is in flight.
 

@@ -4,7 +4,8 @@ Slack sends one request per click and retries slow ones; processes crash; a seco
 sweeper. Meta dedupes POSTs by ``idempotency_key`` (same key + same request = one effect; same key + different
 request = an error). The ledger turns that into "an order is acknowledged once":
 
-1. The key belongs to the *intent* (minted with :func:`new_key` when a card is rendered), not to the click.
+1. The key belongs to the *intent* (a card's key, :meth:`Ledger.card_token`, kept across its redraws until a write
+   of the order finishes), not to the click.
 2. :meth:`Ledger.claim` inserts a ``pending`` row with ``INSERT OR IGNORE`` and, in the same transaction, the
    order's lock (``INSERT OR IGNORE`` on the order id, with the merchant reference reserved beside it), and
    commits before anyone calls Meta. Only a claim that wrote both (:attr:`Claim.won`) may call; if the order or
@@ -35,13 +36,16 @@ from bot.actions.entries import (
     ACK_OPERATIONS,
     ACKNOWLEDGE_ORDER,
     ACKNOWLEDGE_ORDERS,
+    CARD_KEY_OPERATIONS,
     KEY_PATTERN,
     Claim,
     LedgerEntry,
     RetryPolicy,
     canonical_json,
+    card_key,
     entry_from_row,
     fingerprint,
+    finished,
     new_key,
 )
 from bot.storage.ports import Storage
@@ -55,11 +59,15 @@ __all__ = [
     "LedgerEntry",
     "RetryPolicy",
     "canonical_json",
+    "card_key",
     "fingerprint",
     "new_key",
 ]
 
 log = logging.getLogger(__name__)
+
+CARD_KEY_SALT = "card_key_salt"  # key/value name of this database's random part of every card's key
+CLOSED_APPROVALS = ("declined", "expired")  # approval requests that end their intent without a write
 
 
 class _Rollback(Exception):
@@ -298,6 +306,31 @@ class Ledger:
     def for_order(self, order_id: str, operation: str = ACKNOWLEDGE_ORDER) -> list[LedgerEntry]:
         """Every entry of the order for ``operation``, newest first."""
         return [entry_from_row(row) for row in self._store.ledger_for_order(order_id, operation)]
+
+    def card_token(self, order_id: str) -> str:
+        """What every card of the order derives its key from (:func:`card_key`), the same until a write of the
+        order finishes (:func:`~bot.actions.entries.finished`: a success, or a refusal for good).
+
+        A band change, a poll's update or another card's refresh redraws a card with the same keys, so a click
+        before the redraw and one after it are one intent; a success or a refused request gives every card new
+        keys, so the next intent (or the corrected request) never reuses a spent one; so does a refund whose
+        approval was declined or expired. The counts are the database's, so every process and replica draws the
+        same keys; the random salt, made once per database, keeps two databases (a reinstall) from ever sending
+        Meta the same key for the same order.
+        """
+        count = sum(
+            1 for operation in CARD_KEY_OPERATIONS for entry in self.for_order(order_id, operation) if finished(entry)
+        )
+        # A refund waiting for a second person is no ledger entry yet; declined or expired, its intent is over too.
+        count += sum(1 for row in self._store.approvals_for_order(order_id) if row["state"] in CLOSED_APPROVALS)
+        return canonical_json([self._salt(), order_id, count])
+
+    def _salt(self) -> str:
+        salt = self._store.get_state(CARD_KEY_SALT)
+        if salt is None:
+            self._store.set_state(CARD_KEY_SALT, new_key())
+            salt = self._store.get_state(CARD_KEY_SALT) or ""
+        return salt
 
     def holding(self, order_id: str) -> LedgerEntry | None:
         """The live claim that holds the order (pending, retrying or succeeded), if any.

@@ -3,15 +3,17 @@
 Each action is a modal opened from a card's button and one :class:`OrderAction` (an :class:`Operation` that also
 checks the agent's form). The flow is the same for all of them:
 
-* The key belongs to the card: minted when the card is drawn, derived per action (:func:`derived_key`), carried
-  in the button and in the modal's metadata, so a double-click that opens two modals is still one intent.
+* The key belongs to the card: drawn with it, kept across its redraws until a write of the order finishes,
+  derived per action (:func:`derived_key`), carried in the button and in the modal's metadata, so a double-click
+  that opens two modals, or one before and one after a redraw, is still one intent.
 * The modal is filled from a :class:`Snapshot` of the order read once when it opens; the form is checked against
   that snapshot alone (no Graph call while Slack waits), then a review step shows what will be sent.
 * The final submission goes through the ledger and the runner: the same key with the same parameters makes one
   POST, the same key with other parameters is refused without calling Meta, and only one write per order is in
   flight at a time (:func:`bot.actions.entries.write_lock`). A transient failure is retried by the sweeper with
   the same key and parameters, then handed to a person; an ambiguous outcome is confirmed by reading the order.
-* Afterwards every card of the order is redrawn with a fresh key, and a notification card gets one thread line.
+* Afterwards every card of the order is redrawn, with new keys only when the write succeeded or was refused for
+  good (:meth:`bot.actions.ledger.Ledger.card_token`), and a notification card gets one thread line.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from bot import logs
 from bot.actions.answers import ActionOutcome, Answer, Outcome, Requester
-from bot.actions.ledger import Ledger, LedgerEntry, new_key
+from bot.actions.ledger import Ledger, LedgerEntry
 from bot.actions.operation import Operation, Request
 from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION, AckStatus, status_of
 from bot.domain import problems
@@ -41,9 +41,9 @@ class Publisher(Protocol):
         *,
         change: ActionOutcome | None = None,
     ) -> list[Card]:
-        """Redraw ``cards`` of ``order`` with ``status`` (``key``: the fresh key the card's buttons carry); the
-        cards that were updated. ``change``, a card action's outcome, also gets a line in each notification's
-        thread."""
+        """Redraw ``cards`` of ``order`` with ``status``; the cards that were updated. ``key`` is the order's card
+        token (:meth:`Ledger.card_token`): each card's buttons carry ``card_key(key, card_place(card))``.
+        ``change``, a card action's outcome, also gets a line in each notification's thread."""
         ...
 
     def tell(self, requester: Requester, answer: Answer) -> None:
@@ -155,16 +155,17 @@ class Runner:
             return
         for order_id in self.operation(entry).shown_on(entry):
             status = status_of(entry, order_id)
-            # Every redrawn card carries a fresh key: a permanent failure leaves the order to a corrected request,
-            # a success to the next action; Retry carries the claim's own key.
+            # The card token changes with a success or a permanent failure (the next intent, or the corrected
+            # request, gets new keys) and stays otherwise; Retry carries the claim's own key.
             mine = request if order_id == entry.order_id else None
-            updated = self._update_cards(order_id, status, new_key(), mine)
+            updated = self._update_cards(order_id, status, self.ledger.card_token(order_id), mine)
             if mine is not None and not updated:
                 self.tell(mine, Outcome(order_id, status))
 
     def _finish_action(self, entry: LedgerEntry) -> None:
         """A card action's outcome: every card of the order redrawn (each keeps its acknowledgement status) with
-        a fresh key, and, once it succeeded or needs a person, one line in each notification's thread."""
+        the order's card token (new keys after a success or a refusal for good, the same ones otherwise), and,
+        once it succeeded or needs a person, one line in each notification's thread."""
         if entry.state == "pending":
             return
         order_id = entry.order_id
@@ -175,7 +176,11 @@ class Runner:
         told = entry.state == "succeeded" or entry.gave_up
         change = outcome if told and isinstance(outcome, ActionOutcome) else None
         self._publisher.order_changed(
-            self._card_order(order_id), cards, self.ack_status(order_id), new_key(), change=change
+            self._card_order(order_id),
+            cards,
+            self.ack_status(order_id),
+            self.ledger.card_token(order_id),
+            change=change,
         )
 
     def ack_status(self, order_id: str) -> AckStatus | None:

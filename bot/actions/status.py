@@ -12,6 +12,7 @@ from bot.domain.acknowledgement import ACKNOWLEDGED_STATES as ACKNOWLEDGED_STATE
 from bot.domain.acknowledgement import MERCHANT_REF_MAX as MERCHANT_REF_MAX
 from bot.domain.acknowledgement import MERCHANT_REF_PATTERN as MERCHANT_REF_PATTERN
 from bot.domain.acknowledgement import AckStatus as AckStatus
+from bot.storage.rows import Card
 
 # Card kinds, as stored with each remembered card: what the card was drawn with decides how it is redrawn.
 CARD_LOOKUP = "lookup"  # the asking agent's ephemeral card (buyer name, contact button)
@@ -37,3 +38,19 @@ def status_of(entry: LedgerEntry, order_id: str | None = None) -> AckStatus:
         key=entry.key,
         next_try=entry.next_attempt_at,
     )
+
+
+def notification_place(channel: str) -> str:
+    """Where an order's notification card is, for its key: the channel (one notification per order and channel),
+    known before the card is posted."""
+    return f"channel:{channel}"
+
+
+def card_place(card: Card) -> str:
+    """Where a remembered card is, for its key (:func:`bot.actions.entries.card_key`): a notification by its
+    channel, any other channel card by its message, an ephemeral card by its response URL."""
+    if card.kind == CARD_NOTIFICATION and card.channel:
+        return notification_place(card.channel)
+    if card.channel and card.ts:
+        return f"message:{card.channel}:{card.ts}"
+    return f"url:{card.response_url}"

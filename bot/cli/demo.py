@@ -100,6 +100,7 @@ def _banner(demo: Demo) -> str:
             f"  /order {reference:<20} lookup by the shop's own order number (order {reference_id})",
             f"  a message like 'my order {awaiting} is late', then ⋮ → Look up order",
             "  switch to carol (not allowed to acknowledge) and click Acknowledge",
+            f"  /order {demo.actionable:<20} Mark shipped…, Update tracking…, Cancel order… and Refund… on one card",
             "  /order pending       the waiting orders, most urgent first, each with its deadline",
             "  /order status        the integration's health (polls, queue, errors, Meta's rate limit, workers)",
             f"  reminders in a card's thread after {demo.settings.remind_after_seconds}s, with Snooze; the Home tab",

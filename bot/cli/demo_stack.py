@@ -59,6 +59,7 @@ class Demo:
     requester: SlackRequester
     console: Console
     examples: tuple[str, str, str]  # chosen before the order feed starts, so the tips and the banner agree
+    actionable: str = ""  # an order whose card offers all four card actions (see :func:`partly_shipped`)
 
     @property
     def console_url(self) -> str:
@@ -75,6 +76,7 @@ class Demo:
         ``feed_seconds`` starts the order feed (a new order at that interval); None leaves the orders as seeded.
         """
         graph = GraphSandbox(orders=SEEDED_ORDERS)
+        actionable = partly_shipped(graph)
         slack = SlackSandbox()
         with ExitStack() as stack:
             database = stack.enter_context(_run_folder(directory)) / "orderdesk.db"
@@ -95,14 +97,14 @@ class Demo:
                 channel=CHANNEL,
                 agents=AGENTS,
                 command=ids.ORDER_COMMAND,
-                tips=tips(*chosen),
+                tips=(*tips(*chosen), actions_tip(actionable)),
             )
             console.mount()
             if feed_seconds is not None:
                 feed = Worker("demo-order-feed", OrderFeed(graph).tick, feed_seconds)
                 feed.start()
                 stack.callback(feed.stop)
-            yield cls(settings, graph, slack, server, requester, console, chosen)
+            yield cls(settings, graph, slack, server, requester, console, chosen, actionable)
 
 
 def polls_for_new_orders(call: JSON) -> bool:
@@ -115,6 +117,24 @@ def examples(graph: GraphSandbox) -> tuple[str, str, str]:
     awaiting = graph.order_ids("CREATED")[0]
     reference_id = graph.order_ids("IN_PROGRESS", with_reference=True)[0]
     return awaiting, reference_id, graph.order(reference_id)["merchant_order_id"]
+
+
+def partly_shipped(graph: GraphSandbox) -> str:
+    """Add an acknowledged order with one unit shipped and two still open: its card offers Mark shipped…, Update
+    tracking…, Cancel order… and Refund… together. Its id."""
+    placed = graph.add_order(state="IN_PROGRESS", items=[{"quantity": 2}, {"quantity": 1}])
+    first = placed["items"]["data"][0]["id"]
+    graph.ship(str(placed["id"]), {str(first): 1})
+    return str(placed["id"])
+
+
+def actions_tip(order_id: str) -> str:
+    """The tip (mrkdwn) naming the order whose card shows every card action."""
+    return (
+        f"`/order {order_id}`: one unit shipped, two to go. Its card offers *Mark shipped…*, *Update tracking…*, "
+        f"*Cancel order…* and *Refund…*; a refund over {REFUND_APPROVAL_OVER} waits for someone else's *Approve* "
+        "in #support."
+    )
 
 
 def tips(awaiting: str, reference_id: str, reference: str) -> tuple[str, ...]:

@@ -141,7 +141,8 @@ def approval_checks(settings: Settings) -> Iterator[Check]:
     )
     yield ok(
         "refund approvals",
-        f"refunds over {over} before tax wait for a second person's approval in {where}; "
+        f"refunds over {over} before tax (in each order's own currency) wait for a second person's approval in "
+        f"{where}; "
         f"requests expire after {duration_words(settings.approval_ttl_seconds)}",
     )
 

@@ -13,12 +13,19 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, new_key
-from bot.actions.status import ACKNOWLEDGED_STATES, CARD_NOTIFICATION, AckStatus, status_of
+from bot.actions.ledger import ACKNOWLEDGE_ORDER, ACKNOWLEDGE_ORDERS, Ledger, card_key
+from bot.actions.status import (
+    ACKNOWLEDGED_STATES,
+    CARD_NOTIFICATION,
+    AckStatus,
+    card_place,
+    notification_place,
+    status_of,
+)
 from bot.notify.ports import Change, ChannelWriter
 from bot.notify.routing import snapshot
 from bot.storage.ports import Storage
-from bot.storage.rows import AuditRow, DigestRow, NotificationRow
+from bot.storage.rows import AuditRow, Card, DigestRow, NotificationRow
 
 
 class Announcer:
@@ -31,7 +38,7 @@ class Announcer:
     def post_card(self, out: ChannelWriter, order_id: str, channel: str) -> None:
         """Post the card, then complete the claim (and make acknowledgements update it)."""
         order = self.order(order_id)
-        ts = out.post_card(channel, order, self.status(order), new_key())
+        ts = out.post_card(channel, order, self.status(order), self.card_key(order_id, channel))
         self._complete(order_id, channel, ts, order)
 
     def _complete(self, order_id: str, channel: str, ts: str, order: Mapping[str, Any]) -> None:
@@ -54,6 +61,16 @@ class Announcer:
         """The order as last indexed (PII already stripped): what was listed, so the card needs no Graph call."""
         indexed = self._store.get_order(order_id)
         return indexed.data if indexed is not None else {"id": order_id}
+
+    def card_key(self, order_id: str, channel: str) -> str:
+        """The key of the order's notification card in ``channel``: the same for every redraw until a write of
+        the order finishes (:meth:`Ledger.card_token`)."""
+        return card_key(self._ledger.card_token(order_id), notification_place(channel))
+
+    def posted_card_key(self, card: Card) -> str:
+        """The key of another remembered card of the order (a shared one): the same for every redraw until a
+        write of the order finishes."""
+        return card_key(self._ledger.card_token(card.order_id), card_place(card))
 
     def status(self, order: Mapping[str, Any]) -> AckStatus | None:
         """The acknowledgement a card shows: the ledger's entry for the order; an order acknowledged in bulk (one
@@ -83,7 +100,7 @@ class Announcer:
     def refresh(self, out: ChannelWriter, row: NotificationRow, ts: str, order: Mapping[str, Any]) -> None:
         """Redraw the order's card and say in its thread what changed."""
         change = self._change(row, order)
-        out.update_card(row.channel, ts, order, self.status(order), new_key())
+        out.update_card(row.channel, ts, order, self.status(order), self.card_key(row.order_id, row.channel))
         out.reply_change(row.channel, ts, change)
         self._store.set_notified_state(row.order_id, row.channel, snapshot(order))
 

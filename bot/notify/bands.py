@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from datetime import tzinfo
 from functools import partial
 
-from bot.actions.ledger import Ledger, new_key
+from bot.actions.ledger import Ledger
 from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION
 from bot.domain.deadlines import deadline
 from bot.notify.announce import Announcer
@@ -122,11 +122,17 @@ class BandRefresher:
     def _redraw_card(self, out: ChannelWriter, row: NotificationRow) -> None:
         assert row.ts is not None
         order = self._announcer.order(row.order_id)
-        out.update_card(row.channel, row.ts, order, self._announcer.status(order), new_key())
+        out.update_card(
+            row.channel,
+            row.ts,
+            order,
+            self._announcer.status(order),
+            self._announcer.card_key(row.order_id, row.channel),
+        )
 
     def _redraw_posted(self, out: ChannelWriter, card: Card) -> None:
         order = self._announcer.order(card.order_id)
-        out.update_posted_card(card, order, self._announcer.status(order), new_key())
+        out.update_posted_card(card, order, self._announcer.status(order), self._announcer.posted_card_key(card))
 
     def _redraw_digest(self, out: ChannelWriter, digest_id: str) -> None:
         digest = self._store.get_digest(digest_id)

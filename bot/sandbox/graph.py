@@ -346,6 +346,17 @@ class GraphSandbox:
             entry = self._book.advance(order_id, to, merchant_order_reference, self._clock())
             return render_all(entry.data, ORDER)
 
+    def ship(self, order_id: str, units: Mapping[str, int], tracking_number: str | None = None) -> dict[str, Any]:
+        """Ship ``units`` (item id → quantity) of an acknowledged order as another tool would, under Meta's rules
+        (``POST /{order-id}/shipments`` without recording a call): a partly shipped order for tests and the demo."""
+        params = {
+            "items": [{"item_id": item_id, "quantity": quantity} for item_id, quantity in units.items()],
+            "tracking_info": {"carrier": "UPS", "tracking_number": tracking_number or f"1Z{self._book.mint()}"},
+        }
+        with self._lock:
+            self._book.ship(order_id, params, self._clock())
+        return self.order(order_id)
+
     def set_faults(self, **faults: Any) -> None:
         """The same settings as ``POST /_sandbox/faults`` (see the module docstring)."""
         self._faults.configure(faults)

@@ -44,7 +44,8 @@ from bot.actions.answers import (
     UnknownOrder,
     WriteBusy,
 )
-from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION, CARD_SHARED, AckStatus
+from bot.actions.ledger import card_key
+from bot.actions.status import CARD_LOOKUP, CARD_NOTIFICATION, CARD_SHARED, AckStatus, card_place
 from bot.config import Settings
 from bot.domain.deadlines import Clock, deadline
 from bot.notify.ports import Change, NotifyError, OnError, Reminder, Summary
@@ -141,11 +142,14 @@ class SlackPublisher:
     ) -> list[Card]:
         """Redraw every given card of the order; the cards Slack took (a failure is logged, never raised).
 
+        ``key`` is the order's card token: each card's key is derived from it and the card's place, so a card
+        redrawn before its order's next finished write keeps the keys its buttons had.
+
         ``change`` (a card action's outcome) also goes, as one line, into the thread of each notification card.
         """
         updated = []
         for card in cards:
-            blocks, text = self._render(card, order, status, key)
+            blocks, text = self._render(card, order, status, None if key is None else card_key(key, card_place(card)))
             try:
                 if card.channel and card.ts:
                     update = partial(call, "chat_update", channel=card.channel, ts=card.ts, blocks=blocks, text=text)

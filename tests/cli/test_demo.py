@@ -17,12 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.cli.demo import main, parser
+from bot.actions.order_actions import CANCEL, REFUND, SHIP, TRACKING, offered_actions
+from bot.cli.demo import _banner, main, parser
 from bot.cli.demo_stack import ALICE, CAROL, Demo, OrderFeed
 from bot.cli.scenario import Scenario, StepFailed
 from bot.sandbox.console import Console
 from bot.sandbox.graph import GraphSandbox
 from bot.sandbox.slack import SlackRequester, SlackSandbox
+from bot.slack import ids
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,3 +232,16 @@ def test_the_consoles_graph_totals_count_each_call_once_even_when_calls_are_reco
         ("read", True, False),
         ("read", False, True),
     ]
+
+
+def test_the_demo_names_an_order_whose_card_offers_all_four_actions(demo: Demo) -> None:
+    """``make demo``: the banner and the console's tips name an order whose card, looked up over signed HTTP,
+    carries Mark shipped…, Update tracking…, Cancel order… and Refund…."""
+    order_id = demo.actionable
+    assert offered_actions(demo.graph.order(order_id)) == [SHIP, TRACKING, CANCEL, REFUND]
+    assert f"/order {order_id}" in _banner(demo)
+    assert any(f"/order {order_id}" in tip for tip in demo.console.tips)
+    scenario = Scenario(demo, io.StringIO())
+    card = scenario._lookup(ALICE, order_id, order_id)
+    buttons = {e.get("action_id") for b in card.get("blocks", []) for e in b.get("elements", [])}
+    assert {ids.ORDER_SHIP, ids.ORDER_TRACKING, ids.ORDER_CANCEL, ids.ORDER_REFUND} <= buttons

@@ -316,7 +316,8 @@ def test_refund_approvals_say_where_requests_go_and_warn_when_nobody_else_could_
         ORDERDESK_REFUND_ALLOWED="U0AGENT1,S0ONCALL",
     )
     assert (
-        "✓ refund approvals: refunds over 100 before tax wait for a second person's approval in channel C0RANDOM" in out
+        "✓ refund approvals: refunds over 100 before tax (in each order's own currency) wait for a second person's "
+        "approval in channel C0RANDOM" in out
     )
     assert "requests expire after 1d" in out
     assert "channel C0RANDOM" in out.split("refund approvals", 1)[1]  # its channel is checked like the others

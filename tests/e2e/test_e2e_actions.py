@@ -15,7 +15,8 @@ import pytest
 from e2e_stack import Stack
 from slack_sdk import WebClient
 
-from bot.actions.ledger import new_key
+from bot.actions.ledger import card_key, new_key
+from bot.actions.status import notification_place
 from bot.graph.client import ORDER_CARD_FIELDS
 from bot.slack import ids
 from bot.slack.views.blocks import notification_card, notification_text
@@ -38,13 +39,17 @@ def stack_fixture(tmp_path: Path) -> Iterator[Stack]:
 
 
 def post_card(stack: Stack, order_id: str) -> str:
-    """Post a notification card as the poller would, and remember it: its ts."""
+    """Post a notification card as the poller would (with the key the poller gives it), and remember it: its ts."""
     order = stack.services.graph.get_order(order_id, ORDER_CARD_FIELDS)
     stack.services.store.upsert_order(order)
     client = WebClient(token=stack.settings.slack_bot_token, base_url=stack.settings.slack_api_url)
     posted = client.chat_postMessage(
         channel=CHANNEL,
-        blocks=notification_card(order, ack_key=new_key(), commerce_manager_url=stack.settings.commerce_manager_url),
+        blocks=notification_card(
+            order,
+            ack_key=card_key(stack.services.order_actions.ledger.card_token(order_id), notification_place(CHANNEL)),
+            commerce_manager_url=stack.settings.commerce_manager_url,
+        ),
         text=notification_text(order),
     )
     ts = str(posted["ts"])
@@ -539,3 +544,88 @@ def test_an_order_held_in_processing_for_a_day_can_be_cancelled_whole(stack: Sta
     [sent] = posts(stack, "cancellations")
     assert "items" not in sent["params"]  # the whole order
     assert stack.graph_sandbox.order(held)["order_status"]["state"] == "COMPLETED"
+
+
+def test_a_card_keeps_its_keys_across_a_redraw_so_a_modal_opened_before_it_is_the_same_intent(stack: Stack) -> None:
+    order = stack.graph_sandbox.add_order(state="IN_PROGRESS", items=2)
+    order_id = str(order["id"])
+    ts = post_card(stack, order_id)
+    drawn = card_buttons(stack, ts)
+    values = ship_values(stack.graph_sandbox.order(order_id), "1ZREDRAWN")
+    early = open_form(stack, ts, ids.ORDER_SHIP)  # a double-click: this modal stays open across the redraw
+    late = open_form(stack, ts, ids.ORDER_SHIP)
+    stack.graph_sandbox.set_faults(status=503, count=1, match={"method": "POST"})
+    review_of(stack, late, values)
+    submit(stack, stack.slack_sandbox.view(late["id"]), {})
+    assert "Not through yet" in outcome_text(stack, late["id"])  # a transient failure, retried later
+    assert [c for c in stack.slack_sandbox.calls("chat.update") if c["args"].get("ts") == ts]  # the card was redrawn...
+    assert card_buttons(stack, ts) == drawn  # ...with the keys it had
+    review_of(stack, early, values)
+    submit(stack, stack.slack_sandbox.view(early["id"]), {})  # the same intent: re-sent with its key, not a second
+    stack.slack_sandbox.wait_for(
+        lambda: stack.services.order_actions.ledger.for_order(order_id, "create_shipment")[0].state == "succeeded",
+        timeout=20,
+    )
+    assert len(stack.services.order_actions.ledger.for_order(order_id, "create_shipment")) == 1
+    assert len([c for c in posts(stack, "shipments") if c["status"] == 200]) == 1
+    stack.slack_sandbox.wait_for(lambda: card_buttons(stack, ts) != drawn, timeout=20)  # a success: new keys
+
+
+def twenty_at_once(stack: Stack, review: dict[str, Any]) -> None:
+    """The very same final submission of a review twenty times at once, signed as Slack signs it."""
+    payload = {
+        "type": "view_submission",
+        "token": "sandbox-verification-token",
+        "user": {"id": ALLOWED, "team_id": stack.slack_sandbox.team_id},
+        "team": {"id": stack.slack_sandbox.team_id},
+        "view": {k: v for k, v in review.items() if k in ("id", "type", "callback_id", "private_metadata", "blocks")}
+        | {"state": {"values": {}}},
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        sent = list(pool.map(lambda _: stack.slack.send_raw(body, {**headers, **stack.slack.sign(body)}), range(20)))
+    assert [s.status_code for s in sent] == [200] * 20
+
+
+def settled(stack: Stack, order_id: str, operation: str) -> None:
+    ledger = stack.services.order_actions.ledger
+    stack.slack_sandbox.wait_for(
+        lambda: (e := ledger.for_order(order_id, operation)) and e[0].state == "succeeded", timeout=20
+    )
+
+
+def test_twenty_concurrent_submissions_of_one_cancellation_make_one_post(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=2)["id"])
+    ts = post_card(stack, order_id)
+    full = stack.graph_sandbox.order(order_id)
+    second = full["items"]["data"][1]
+    view = open_form(stack, ts, ids.ORDER_CANCEL)
+    review = review_of(stack, view, cancel_values(full, "OUT_OF_STOCK", "Sorry", False, **{f"i{second['id']}": 0}))
+    stack.graph_sandbox.set_faults(latency_ms=300, match={"method": "POST"})
+    twenty_at_once(stack, review)
+    settled(stack, order_id, "cancel_order")
+    assert len([c for c in posts(stack, "cancellations") if c["status"] == 200]) == 1
+    assert len(stack.graph_sandbox.order(order_id)["cancellations"]["data"]) == 1
+
+
+def test_twenty_concurrent_submissions_of_one_tracking_update_make_one_post(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    stack.services.graph.send(
+        "POST",
+        f"{order_id}/shipments",
+        {"idempotency_key": new_key(), "tracking_info": {"carrier": "FEDEX", "tracking_number": "OLD123"}},
+    )
+    ts = post_card(stack, order_id)
+    view = open_form(stack, ts, ids.ORDER_TRACKING)
+    shipment_id = stack.graph_sandbox.order(order_id)["shipments"]["data"][0]["id"]
+    values = {
+        "shipment": {"shipment": option(shipment_id)["value"]},
+        "carrier": {ids.CARRIER_SELECT: option("DHL", "external_select")["value"]},
+        "tracking_number": {"tracking_number": text("NEW456")["value"]},
+    }
+    review = review_of(stack, view, values)
+    stack.graph_sandbox.set_faults(latency_ms=300, match={"method": "POST"})
+    twenty_at_once(stack, review)
+    settled(stack, order_id, "update_shipment")
+    assert len([c for c in posts(stack, "update_shipment") if c["status"] == 200]) == 1
