@@ -271,9 +271,10 @@ def attach_sweeper(running: Running) -> None:
 
 
 def attach_band_refresher(running: Running) -> None:
-    """Redraws posted cards whose deadline band changed (later → soon → overdue), when the poller posts cards."""
+    """Redraws posted cards whose deadline band changed (later → soon → overdue): the poller's announcements and
+    digests, and cards agents shared in channels, which exist without a notify channel too."""
     services = running.services
-    if not services.settings.notify_channel or services.publisher is None:
+    if services.publisher is None:
         return
     bands = BandRefresher(services.store, services.publisher, services.settings.zone)
     running.add_worker("card-bands", bands.run_in_service, min(60, services.settings.poll_seconds))

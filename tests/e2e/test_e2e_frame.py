@@ -90,6 +90,7 @@ def test_healthz_reports_database_graph_version_and_added_sections(stack: Stack)
         # the single-runner jobs, and whether this process runs them
         "jobs": {
             "ack-sweeper": "running here",
+            "card-bands": "running here",
             "app-home": "running here",
             "action-sweeper": "running here",
             "approvals": "running here",
