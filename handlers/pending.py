@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 
-from bot.actions.ledger import Ledger, new_key
+from bot.actions.ledger import Ledger
 from bot.config import Settings
 from bot.notify.announce import Announcer
 from bot.notify.queue import page, parse_cursor, waiting_orders
@@ -34,7 +34,7 @@ def pending(argument: str, respond: Respond, context: BoltContext) -> None:
     if argument:
         respond(blocks=message_blocks(USAGE), text=USAGE, response_type="ephemeral")
         return
-    blocks = page_blocks(context["settings"], context["store"], after=None)
+    blocks = page_blocks(context["settings"], context["store"], str(context.get("user_id") or ""), after=None)
     respond(blocks=blocks, text="Orders waiting", response_type="ephemeral")
 
 
@@ -50,12 +50,15 @@ def show_more(action: dict[str, Any], respond: Respond, context: BoltContext) ->
         text = "That button did not come from orderdesk. Ask again with `/order pending`."
         respond(blocks=message_blocks(text), text=text, response_type="ephemeral", replace_original=False)
         return
-    blocks = page_blocks(context["settings"], context["store"], after=after)
+    blocks = page_blocks(context["settings"], context["store"], str(context.get("user_id") or ""), after=after)
     respond(blocks=blocks, text="Orders waiting", replace_original=True)
 
 
-def page_blocks(settings: Settings, store: Storage, *, after: tuple[float, str] | None) -> list[dict[str, Any]]:
-    """The page of the queue after ``after``, with fresh idempotency keys and acknowledgement statuses."""
+def page_blocks(
+    settings: Settings, store: Storage, user_id: str, *, after: tuple[float, str] | None
+) -> list[dict[str, Any]]:
+    """The page of the queue after ``after`` for ``user_id``, with acknowledgement statuses and the user's list
+    keys: the same on every page and re-render until a write of the order finishes, as a card's are."""
     waiting = waiting_orders(store, time.time(), settings.zone)
     shown, more = page(waiting, after=after, size=PAGE_SIZE)
     before = sum(1 for entry in waiting if after is not None and entry.key <= after)
@@ -65,7 +68,7 @@ def page_blocks(settings: Settings, store: Storage, *, after: tuple[float, str] 
         total=len(waiting),
         shown_before=before,
         more=more,
-        ack_keys={entry.order_id: new_key() for entry in shown},
+        ack_keys={entry.order_id: announcer.list_key(entry.order_id, user_id) for entry in shown},
         statuses={entry.order_id: announcer.status(entry.order) for entry in shown},
         commerce_manager_url=settings.commerce_manager_url,
     )

@@ -288,6 +288,10 @@ class ApprovalService:
 
         Without ``ORDERDESK_APPROVAL_CHANNEL`` the request goes to the card's channel, unless that is a direct
         message or a Slack Connect channel (people of another organisation would see, and could not decide).
+
+        A request made from a list's line (:attr:`Request.listed`) keeps no response URL: the refund, once approved,
+        would otherwise redraw the whole list as this order's card; the requester hears privately in the channel
+        or, failing that, in a DM.
         """
         channel = self._channel or request.channel_id
         direct = channel is None or channel.startswith("D")
@@ -311,8 +315,9 @@ class ApprovalService:
             "requester_id": request.user_id,
             "requester_team": request.user_team_id,
             "origin_channel": request.channel_id,
-            "origin_ts": None if request.ephemeral else request.message_ts,
-            "origin_response_url": request.response_url,
+            # A request from a list's line names no card: the approved refund must not take the list for one.
+            "origin_ts": None if request.ephemeral or request.listed else request.message_ts,
+            "origin_response_url": None if request.listed else request.response_url,
             "state": "pending",
             "created_at": now,
             "expires_at": now + self._ttl,

@@ -36,6 +36,10 @@ class Request:
     The key was minted when the card was drawn, so every press of one card is one intent at Meta. ``channel_id``
     and ``message_ts`` name the card when it is a channel message; ``response_url`` answers the requester (and
     replaces an ephemeral card).
+
+    ``listed``: the press came from a line of a list (a ``/order pending`` page, App Home), not from a card. The
+    list shows many orders, so it is never remembered as this order's card (a redraw of the order would replace
+    the whole list with one card); the requester is answered privately instead.
     """
 
     order_id: str
@@ -47,6 +51,7 @@ class Request:
     message_ts: str | None
     ephemeral: bool
     response_url: str | None
+    listed: bool = False
 
     @property
     def actor(self) -> Actor:

@@ -262,7 +262,10 @@ class Runner:
             return indexed.data if indexed else {"id": order_id}
 
     def remember(self, request: Request) -> None:
-        """Make the requester's card one the bot knows, so the sweeper can update it after a crash."""
+        """Make the requester's card one the bot knows, so the sweeper can update it after a crash. A press on a
+        list's line (:attr:`Request.listed`) names no card: the list stays as it is and the requester is told."""
+        if request.listed:
+            return
         if request.channel_id and request.message_ts and not request.ephemeral:
             known = any(c.ts == request.message_ts for c in self.store.cards_for_order(request.order_id))
             if not known:

@@ -46,6 +46,13 @@ def notification_place(channel: str) -> str:
     return f"channel:{channel}"
 
 
+def list_place(user_id: str) -> str:
+    """Where a user's lists are, for the key of an order's line in them (``/order pending`` pages, App Home): one
+    place per reader, so every re-render and every page of their lists offers the same keys until a write of the
+    order finishes, and two people never share a key (each may mean different parameters)."""
+    return f"list:{user_id}"
+
+
 def card_place(card: Card) -> str:
     """Where a remembered card is, for its key (:func:`bot.actions.entries.card_key`): a notification by its
     channel, any other channel card by its message, an ephemeral card by its response URL."""

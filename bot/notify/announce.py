@@ -19,6 +19,7 @@ from bot.actions.status import (
     CARD_NOTIFICATION,
     AckStatus,
     card_place,
+    list_place,
     notification_place,
     status_of,
 )
@@ -71,6 +72,12 @@ class Announcer:
         """The key of another remembered card of the order (a shared one): the same for every redraw until a
         write of the order finishes."""
         return card_key(self._ledger.card_token(card.order_id), card_place(card))
+
+    def list_key(self, order_id: str, user_id: str) -> str:
+        """The key of the order's line in ``user_id``'s lists (``/order pending``, App Home): like a card's, the
+        same for every re-render and page until a write of the order finishes, so a double press across a
+        re-render is one intent."""
+        return card_key(self._ledger.card_token(order_id), list_place(user_id))
 
     def status(self, order: Mapping[str, Any]) -> AckStatus | None:
         """The acknowledgement a card shows: the ledger's entry for the order; an order acknowledged in bulk (one

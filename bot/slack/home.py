@@ -16,8 +16,9 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.actions.ledger import new_key
+from bot.actions.ledger import Ledger
 from bot.config import Settings
+from bot.notify.announce import Announcer
 from bot.notify.home import home_state, queue_signature
 from bot.notify.queue import waiting_orders
 from bot.slack.views.home import home_view
@@ -57,14 +58,16 @@ class HomePublisher:
         self._store.set_state(SHOWN + user_id, STALE)
 
     def publish(self, user_id: str) -> bool:
-        """Publish the user's Home if this call wins the interval's claim; True when it did."""
+        """Publish the user's Home if this call wins the interval's claim; True when it did. Its lines carry the
+        user's list keys (:meth:`Announcer.list_key`), so a press before and after a re-publish is one intent."""
         if not self._store.claim_home_publish(user_id, every_seconds=self._every):
             return False
         now = self._clock()
         state, signature = home_state(self._store, user_id, now=now, zone=self._settings.zone)
+        announcer = Announcer(self._store, Ledger(self._store))
         view = home_view(
             state,
-            ack_keys={entry.order_id: new_key() for entry in state.urgent},
+            ack_keys={entry.order_id: announcer.list_key(entry.order_id, user_id) for entry in state.urgent},
             commerce_manager_url=self._settings.commerce_manager_url,
             now=now,
         )

@@ -18,6 +18,7 @@ from bot.actions.operation import Actor, Request
 from bot.actions.order_actions import Snapshot
 from bot.slack.errors import BadRequest
 from bot.slack.views.blocks import ack_reference_modal, ack_value, parse_ack_value
+from bot.slack.views.list_line import is_list_line
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 
@@ -37,7 +38,8 @@ class Click(Request):
     """One press of an Acknowledge / Retry button, read from Slack: the request the actions engine takes.
 
     ``user_team_id`` is the clicker's own workspace and ``workspace_id`` the one the app is installed in: they
-    differ for a Slack Connect guest. ``response_url`` answers the clicker and replaces an ephemeral card.
+    differ for a Slack Connect guest. ``response_url`` answers the clicker and replaces an ephemeral card; a press
+    on a list's line (its block marked by :func:`bot.slack.views.list_line.line_actions`) is ``listed``.
     """
 
     @classmethod
@@ -70,6 +72,7 @@ class Click(Request):
             message_ts=_text_or_none(container.get("message_ts")),
             ephemeral=bool(container.get("is_ephemeral")),
             response_url=_text_or_none(response_url),
+            listed=is_list_line(action.get("block_id")),
         )
 
     def to_metadata(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -438,3 +439,19 @@ def test_an_approval_meta_could_not_check_for_a_whole_window_is_ended_not_sent(
     assert ended.state == "declined"
     assert isinstance(board.news_for(REQUESTER)[-1], ApprovalEnded)
     assert refund_posts(sandbox) == []
+
+
+def test_an_approved_refund_asked_from_a_list_line_never_takes_the_list_for_its_card(
+    sandbox: GraphSandbox, graph: GraphClient, store: Store, board: Board, clock: Clock
+) -> None:
+    approvals = service(graph, store, board, clock)
+    order = shipped(sandbox, graph)
+    listed = replace(asked(order["id"]), ephemeral=True, response_url="https://hooks.slack.test/list/1", listed=True)
+    answer = approvals.ask(listed, preview(order))
+    assert isinstance(answer, AwaitingApproval)
+    approvals.approve(answer.approval.id, actor("U0BOSS1"), Person("U0BOSS1", "C0APPROVE"))
+    assert len(refund_posts(sandbox)) == 1
+    assert store.cards_for_order(order["id"]) == []  # the list is not remembered as the order's card
+    (person, news) = next((p, n) for p, n in board.told if p.user_id == REQUESTER)
+    assert isinstance(news, RefundSent)
+    assert (person.channel, person.response_url) == ("C0ORDERS", None)  # told privately in the channel, or a DM

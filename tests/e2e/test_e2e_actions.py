@@ -629,3 +629,27 @@ def test_twenty_concurrent_submissions_of_one_tracking_update_make_one_post(stac
     twenty_at_once(stack, review)
     settled(stack, order_id, "update_shipment")
     assert len([c for c in posts(stack, "update_shipment") if c["status"] == 200]) == 1
+
+
+def test_an_action_from_a_pending_line_answers_on_the_modal_and_leaves_the_list_as_it_is(stack: Stack) -> None:
+    order_id = str(stack.graph_sandbox.add_order(state="IN_PROGRESS", items=1)["id"])
+    stack.services.store.upsert_order(stack.services.graph.get_order(order_id, ORDER_CARD_FIELDS))
+    listed = stack.slack.slash_command("pending", user=ALLOWED)
+    page = stack.slack_sandbox.wait_for(lambda: stack.slack_sandbox.responses(listed.response_url or ""))[-1]
+    block, value = next(
+        (b.get("block_id"), e["value"])
+        for b in page["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == ids.ORDER_SHIP
+    )
+    before = {v["id"] for v in stack.slack_sandbox.views()}
+    click = stack.slack.block_action(ids.ORDER_SHIP, value, user=ALLOWED, block_id=block)  # on the ephemeral list
+    view = stack.slack_sandbox.wait_for(
+        lambda: next((v for v in stack.slack_sandbox.views() if v["id"] not in before and v.get("submit")), None)
+    )
+    submit(stack, review_of(stack, view, ship_values(stack.graph_sandbox.order(order_id), "1ZLISTED")), {})
+    assert "white_check_mark" in outcome_text(stack, view["id"])  # the outcome is on the clicker's modal
+    assert len(posts(stack, "shipments")) == 1
+    # The list is no card of the order: nothing remembers it, so no redraw of the order replaces it.
+    assert stack.services.store.cards_for_order(order_id) == []
+    assert not any(r.get("replace_original") for r in stack.slack_sandbox.responses(click.response_url or ""))

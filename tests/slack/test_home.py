@@ -180,3 +180,45 @@ def test_home_lines_carry_the_cards_action_buttons(sandbox: tuple[SlackSandbox, 
     assert len(lines) == 20
     for line in lines:
         assert ids.ORDER_CANCEL in {e["action_id"] for e in line["elements"]}  # as on the order's card
+
+
+def test_home_lines_keep_their_keys_across_publishes_and_are_marked_as_a_list(
+    sandbox: tuple[SlackSandbox, str], tmp_path: Path
+) -> None:
+    from bot.slack.payloads import Click
+    from bot.slack.views.list_line import is_list_line
+
+    slack, api_url = sandbox
+    settings = settings_for(slack, api_url, tmp_path)
+    with Store(settings.db_path) as store:
+        store.upsert_orders(order(n) for n in range(3))
+        home = HomePublisher(settings, store, publisher_client(settings), every_seconds=0)
+        assert home.opened(USER)
+        assert home.publish(USER)
+        assert home.opened("U0AGENT2")
+    first, again, other = (
+        view if isinstance(view := call["args"]["view"], dict) else json.loads(view)
+        for call in slack.calls("views.publish")
+    )
+
+    def lines(view: dict[str, Any]) -> list[dict[str, Any]]:
+        return [b for b in view["blocks"] if b["type"] == "actions" and "block_id" in b]
+
+    def values(view: dict[str, Any]) -> list[str]:
+        shown = [e for b in lines(view) for e in b["elements"]]
+        return [e.get("value", "") for e in shown if e["action_id"] != ids.OPEN_IN_COMMERCE_MANAGER]
+
+    assert len(lines(first)) == 3
+    assert values(first) == values(again)  # a re-publish offers the same intents
+    assert set(values(first)).isdisjoint(values(other))  # and another person's are their own
+    for line in lines(first):
+        assert is_list_line(line["block_id"])
+        ack = next(e for e in line["elements"] if e["action_id"] == ids.ACK)
+        body = {
+            "actions": [{"action_id": ids.ACK, "value": ack["value"], "block_id": line["block_id"]}],
+            "user": {"id": USER, "team_id": "T0SANDBOX"},
+            "container": {"type": "view", "view_id": "V0HOME"},
+        }
+        assert Click.from_action(body, "T0SANDBOX").listed is True
+        card = {**body, "actions": [{**body["actions"][0], "block_id": "ack_block"}]}
+        assert Click.from_action(card, "T0SANDBOX").listed is False

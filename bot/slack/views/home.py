@@ -13,7 +13,6 @@ from bot.slack.views.acknowledge import ack_buttons
 from bot.slack.views.action_modal import action_buttons
 from bot.slack.views.kit import (
     Block,
-    actions,
     button,
     context,
     escape,
@@ -23,6 +22,7 @@ from bot.slack.views.kit import (
     section,
     slack_date,
 )
+from bot.slack.views.list_line import line_actions
 from bot.slack.views.pending import pending_line
 from bot.slack.views.reading import commerce_manager_link
 
@@ -50,7 +50,8 @@ def _preferences(state: HomeState) -> list[Block]:
 
 
 def home_view(state: HomeState, *, ack_keys: dict[str, str], commerce_manager_url: str, now: float) -> dict[str, Any]:
-    """The Home tab's view for ``views.publish``."""
+    """The Home tab's view for ``views.publish``. ``ack_keys`` holds each order's key for its buttons, the user's
+    list key (:meth:`bot.notify.announce.Announcer.list_key`), kept across re-renders like a card's."""
     counts = [
         ("Awaiting acknowledgement", str(state.awaiting_ack)),
         ("Awaiting shipment", str(state.awaiting_shipment)),
@@ -70,7 +71,7 @@ def home_view(state: HomeState, *, ack_keys: dict[str, str], commerce_manager_ur
             url = commerce_manager_link(commerce_manager_url, entry.order_id)
             if url:
                 buttons.append(button("Open in Commerce Manager", ids.OPEN_IN_COMMERCE_MANAGER, url=url))
-            blocks += actions(buttons)
+            blocks += line_actions(entry.order_id, buttons)
     else:
         blocks.append(section(":white_check_mark: Nothing is waiting."))
     lines = [

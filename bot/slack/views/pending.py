@@ -19,6 +19,7 @@ from bot.slack.views.acknowledge import ack_buttons
 from bot.slack.views.action_modal import action_buttons
 from bot.slack.views.clock import clock_text
 from bot.slack.views.kit import Block, actions, button, clip, context, escape, money, plural, section
+from bot.slack.views.list_line import line_actions
 
 PAGE_SIZE = 20  # 2 blocks an order, plus a title, a note and "Show more": 43 of Slack's 50
 
@@ -51,7 +52,9 @@ def pending_blocks(
     commerce_manager_url: str,
 ) -> list[Block]:
     """One page: ``entries`` (at most :data:`PAGE_SIZE`), ``shown_before`` orders on earlier pages, ``total`` in
-    the queue; ``ack_keys`` holds each order's freshly minted idempotency key for its Acknowledge buttons."""
+    the queue; ``ack_keys`` holds each order's key for its buttons, the reader's list key
+    (:meth:`bot.notify.announce.Announcer.list_key`), so a press before and after a re-render is one intent. Each
+    line's buttons are marked as a list's (:func:`~bot.slack.views.list_line.line_actions`)."""
     if total == 0:
         return [section(":white_check_mark: *Nothing is waiting*: no order awaits acknowledgement or shipment.")]
     if not entries:  # "Show more" after the queue emptied behind the page: say so, not "(4–3 of 3)"
@@ -67,7 +70,7 @@ def pending_blocks(
         url = read.commerce_manager_link(commerce_manager_url, entry.order_id)
         if url:
             buttons.append(button("Open in Commerce Manager", ids.OPEN_IN_COMMERCE_MANAGER, url=url))
-        blocks += actions(buttons)
+        blocks += line_actions(entry.order_id, buttons)
     if more and entries:
         value = cursor_text(entries[-1].key)
         blocks += actions([button("Show more", ids.PENDING_MORE, value=value)])
