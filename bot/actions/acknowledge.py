@@ -40,14 +40,11 @@ from bot.actions.runner import CrashPoints, Publisher, Runner
 from bot.actions.status import ACKNOWLEDGEABLE_STATES, ACKNOWLEDGED_STATES, MERCHANT_REF_MAX, MERCHANT_REF_PATTERN
 from bot.config import Settings
 from bot.domain import problems
+from bot.domain.order import order_state
 from bot.graph.client import MAX_BATCH_ACK, GraphClient
 from bot.storage.ports import Storage
 
 _ORDER_CHECK_FIELDS = "id,order_status,merchant_order_id"
-
-
-def _state(order: Mapping[str, Any]) -> object:
-    return (order.get("order_status") or {}).get("state")
 
 
 class AcknowledgeOrder:
@@ -63,10 +60,10 @@ class AcknowledgeOrder:
         return graph.get_order(entry.order_id, _ORDER_CHECK_FIELDS)
 
     def took_effect(self, entry: LedgerEntry, order: Mapping[str, Any]) -> bool:
-        return _state(order) in ACKNOWLEDGED_STATES and order.get("merchant_order_id") == entry.reference
+        return order_state(order) in ACKNOWLEDGED_STATES and order.get("merchant_order_id") == entry.reference
 
     def recovered(self, order: Mapping[str, Any]) -> dict[str, Any]:
-        return {"id": order.get("id"), "state": _state(order), "recovered": True}
+        return {"id": order.get("id"), "state": order_state(order), "recovered": True}
 
     def refused_words(self, order: Mapping[str, Any]) -> str | None:
         return problems.refused_words(order)

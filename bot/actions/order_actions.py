@@ -32,6 +32,7 @@ from bot.actions.permissions import Groups, Permissions
 from bot.actions.runner import CrashPoints, Publisher, Runner
 from bot.actions.sweeper import sweep
 from bot.config import Settings
+from bot.domain.order import order_state
 from bot.domain.remaining import remaining, to_compact
 from bot.graph.client import GraphClient
 from bot.graph.wire import segment
@@ -111,12 +112,6 @@ def unshipped_units(order: Mapping[str, Any]) -> dict[str, int]:
     return open_units
 
 
-def _state(order: Mapping[str, Any]) -> str | None:
-    status = order.get("order_status")
-    state = status.get("state") if isinstance(status, Mapping) else None
-    return state if isinstance(state, str) else None
-
-
 def _created(order: Mapping[str, Any]) -> float | None:
     try:
         return datetime.fromisoformat(str(order.get("created"))).timestamp()
@@ -131,7 +126,7 @@ def offered_actions(order: Mapping[str, Any], *, now: float | None = None) -> li
     acknowledgement, acknowledged with unshipped units, or held in processing for more than 24 hours. Refund:
     shipped value not yet refunded.
     """
-    state = _state(order)
+    state = order_state(order)
     has_open = any(unshipped_units(order).values())
     created = _created(order)
     now = time.time() if now is None else now
@@ -288,7 +283,7 @@ def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
     offered = tuple(offered_actions(order, now=now))
     return Snapshot(
         order_id=str(order.get("id")),
-        state=_state(order) or "",
+        state=order_state(order) or "",
         lines=tuple(lines),
         tracking_numbers=numbers,
         shipments=tuple(shipments),

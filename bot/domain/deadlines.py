@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from bot.domain.order import order_state
+
 ACK_WITHIN = 12 * 3600
 AUTO_CANCEL_AFTER = 30 * 86_400
 HOLD_CANCELLABLE_AFTER = 24 * 3600
@@ -114,12 +116,6 @@ def end_of_day(day: date, zone: tzinfo) -> float:
     return datetime(following.year, following.month, following.day, tzinfo=zone).timestamp()
 
 
-def _state(order: Mapping[str, Any]) -> str | None:
-    status = order.get("order_status")
-    state = status.get("state") if isinstance(status, Mapping) else None
-    return state if isinstance(state, str) else None
-
-
 def _dispatched(order: Mapping[str, Any]) -> bool:
     shipments = order.get("shipments")
     if isinstance(shipments, Mapping):
@@ -159,7 +155,7 @@ def _clock(kind: Kind, due: float, now: float, ship_by: date | None = None) -> C
 
 def deadlines(order: Mapping[str, Any], now: float, zone: tzinfo) -> list[Clock]:
     """Every deadline the order still has, earliest first (an empty list once it is shipped, completed or gone)."""
-    state = _state(order)
+    state = order_state(order)
     created = parse_created(order.get("created"))
     found: list[Clock] = []
     if state == "FB_PROCESSING":

@@ -30,3 +30,11 @@ def strip_pii(order: Mapping[str, Any]) -> dict[str, Any]:
 def reference_key(reference: str) -> str:
     """The form in which two merchant references are the same reference: ``SO-1`` and ``so-1`` are one."""
     return reference.casefold()
+
+
+def order_state(order: Mapping[str, Any]) -> str | None:
+    """Meta's state of a Graph order (``order_status.state``: ``CREATED``, ``IN_PROGRESS``, …), or None when the read
+    did not include it or it is not text."""
+    status = order.get("order_status")
+    state = status.get("state") if isinstance(status, Mapping) else None
+    return state if isinstance(state, str) else None

@@ -50,10 +50,11 @@ from typing import Any
 
 from bot.actions.ledger import Ledger
 from bot.config import Settings
+from bot.domain.order import order_state
 from bot.graph.client import GraphClient, GraphError
 from bot.notify.announce import Announcer
 from bot.notify.ports import Job, NotifyError, Outbox
-from bot.notify.routing import channel_for, last_updated, order_state, snapshot
+from bot.notify.routing import channel_for, last_updated, snapshot
 from bot.storage.ports import RunLock, RunLockBusy, Storage
 from bot.storage.rows import DigestRow, NotificationRow
 

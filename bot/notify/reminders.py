@@ -31,6 +31,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.domain.deadlines import deadline, deadlines, end_of_day, parse_ship_by
+from bot.domain.order import order_state
 from bot.notify.ports import ChannelWriter, NotifyError, Outbox, Reminder
 from bot.storage.ports import RunLockBusy, Storage
 from bot.storage.rows import NotificationRow, ReminderRow
@@ -52,11 +53,6 @@ def _shipped(order: Mapping[str, Any]) -> bool:
     return isinstance(shipments, list) and len(shipments) > 0
 
 
-def _state(order: Mapping[str, Any]) -> str | None:
-    status = order.get("order_status")
-    return status.get("state") if isinstance(status, Mapping) else None
-
-
 class Reminders:
     """The reminder worker's passes (see the module's words)."""
 
@@ -71,7 +67,7 @@ class Reminders:
     def stage_times(self, order: Mapping[str, Any], announced_at: float) -> dict[str, float]:
         """When each stage the order still has falls due (unix seconds); none for an order that moved on."""
         times: dict[str, float] = {}
-        state = _state(order)
+        state = order_state(order)
         if state == "CREATED":
             times[REMIND] = announced_at + self._settings.remind_after_seconds
             times[ESCALATE] = announced_at + self._settings.escalate_after_seconds

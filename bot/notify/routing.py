@@ -45,11 +45,6 @@ def channel_for(settings: Settings, order: Mapping[str, Any]) -> str | None:
     return next((route.channel for route in settings.routes if _matches(route, order)), settings.notify_channel)
 
 
-def order_state(order: Mapping[str, Any]) -> str | None:
-    status = order.get("order_status")
-    return status.get("state") if isinstance(status, Mapping) else None
-
-
 def last_updated(order: Mapping[str, Any]) -> float | None:
     """The order's ``last_updated`` in unix seconds; None when Meta's value cannot be read."""
     try:

@@ -27,6 +27,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.domain.deadlines import parse_created
+from bot.domain.order import order_state
 from bot.notify.ports import ChannelWriter, NotifyError, Outbox, Summary
 from bot.notify.queue import waiting_orders
 from bot.storage.ports import RunLockBusy, Storage
@@ -41,11 +42,6 @@ def _edge(order: Mapping[str, Any], name: str) -> bool:
     if isinstance(value, Mapping):
         value = value.get("data")
     return isinstance(value, list) and len(value) > 0
-
-
-def _state(order: Mapping[str, Any]) -> str | None:
-    status = order.get("order_status")
-    return status.get("state") if isinstance(status, Mapping) else None
 
 
 class DailySummary:
@@ -102,7 +98,7 @@ class DailySummary:
                 counts["cancelled"] += 1
             elif _edge(order, "shipments"):
                 counts["shipped"] += 1
-            elif _state(order) == "IN_PROGRESS":
+            elif order_state(order) == "IN_PROGRESS":
                 counts["acknowledged"] += 1
         overdue = [
             (entry.order_id, entry.clock)
