@@ -14,6 +14,7 @@ from bot.actions import forms
 from bot.actions.entries import CANCEL_ORDER
 from bot.actions.ledger import Ledger, LedgerEntry
 from bot.actions.order_actions import CANCEL, Checked, Snapshot, post, read_order
+from bot.domain.order import edge_records
 from bot.graph.client import GraphClient
 from bot.storage.ports import Storage
 
@@ -25,11 +26,6 @@ CANCEL_REASONS: dict[str, str] = {
     "SUSPICIOUS_ORDER": "Suspicious order",
     "CANCEL_REASON_OTHER": "Other reason",
 }
-
-
-def _edge(value: object) -> list[Mapping[str, Any]]:
-    data = value.get("data") if isinstance(value, Mapping) else value
-    return [v for v in data if isinstance(v, Mapping)] if isinstance(data, list) else []
 
 
 class CancelOrder:
@@ -87,7 +83,7 @@ class CancelOrder:
             else sorted((str(line["item_id"]), int(line["quantity"])) for line in wanted_items)
         )
         earlier = set(entry.params.get("_earlier") or ())
-        for cancellation in _edge(order.get("cancellations")):
+        for cancellation in edge_records(order.get("cancellations")):
             if str(cancellation.get("id")) in earlier:
                 continue
             reason = cancellation.get("cancel_reason")
@@ -97,7 +93,8 @@ class CancelOrder:
             if (reason.get("reason_description") or "") != (wanted_reason.get("reason_description") or ""):
                 continue
             units = sorted(
-                (str(line.get("id")), int(line.get("quantity") or 0)) for line in _edge(cancellation.get("items"))
+                (str(line.get("id")), int(line.get("quantity") or 0))
+                for line in edge_records(cancellation.get("items"))
             )
             if wanted is None or units == wanted:
                 return True

@@ -32,7 +32,7 @@ from bot.actions.permissions import Groups, Permissions
 from bot.actions.runner import CrashPoints, Publisher, Runner
 from bot.actions.sweeper import sweep
 from bot.config import Settings
-from bot.domain.order import order_state
+from bot.domain.order import edge_records, order_state
 from bot.domain.remaining import remaining, to_compact
 from bot.graph.client import GraphClient
 from bot.graph.wire import segment
@@ -65,12 +65,6 @@ FB_PROCESSING_CANCEL_AFTER = 24 * 3600  # Meta lets a seller cancel an order hel
 MAX_FORM_LINES = 20  # items a modal lists one by one (Slack allows 100 blocks; the metadata 3000 characters)
 
 
-def _edge(order: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
-    value = order.get(name)
-    data = value.get("data") if isinstance(value, Mapping) else value
-    return [entry for entry in data if isinstance(entry, Mapping)] if isinstance(data, list) else []
-
-
 def _int(value: object) -> int:
     try:
         return int(str(value))
@@ -81,7 +75,7 @@ def _int(value: object) -> int:
 def _units(entries: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     units: dict[str, int] = {}
     for entry in entries:
-        for line in _edge(entry, "items"):
+        for line in edge_records(entry.get("items")):
             item_id = str(line.get("id"))
             units[item_id] = units.get(item_id, 0) + _int(line.get("quantity"))
     return units
@@ -89,7 +83,7 @@ def _units(entries: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 def shipped_units(order: Mapping[str, Any]) -> dict[str, int]:
     """Units of each item (by item id) that shipments carried."""
-    return _units(_edge(order, "shipments"))
+    return _units(edge_records(order.get("shipments")))
 
 
 def unshipped_units(order: Mapping[str, Any]) -> dict[str, int]:
@@ -98,9 +92,9 @@ def unshipped_units(order: Mapping[str, Any]) -> dict[str, int]:
     Meta's item ``status`` object says it directly when the order was read with it; otherwise it is counted from
     the order's shipments and cancellations.
     """
-    shipped, cancelled = shipped_units(order), _units(_edge(order, "cancellations"))
+    shipped, cancelled = shipped_units(order), _units(edge_records(order.get("cancellations")))
     open_units: dict[str, int] = {}
-    for item in _edge(order, "items"):
+    for item in edge_records(order.get("items")):
         item_id = str(item.get("id"))
         status = item.get("status")
         if isinstance(status, Mapping) and "in_progress" in status:
@@ -134,7 +128,7 @@ def offered_actions(order: Mapping[str, Any], *, now: float | None = None) -> li
     offered = []
     if state == "IN_PROGRESS" and has_open:
         offered.append(SHIP)
-    if _edge(order, "shipments"):
+    if edge_records(order.get("shipments")):
         offered.append(TRACKING)
     if state == "CREATED" or (state == "IN_PROGRESS" and has_open) or held_long:
         offered.append(CANCEL)
@@ -238,7 +232,7 @@ def _text(value: object, limit: int) -> str:
 def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
     """The :class:`Snapshot` of an order read with :data:`ACTION_ORDER_FIELDS`."""
     open_units, shipped = unshipped_units(order), shipped_units(order)
-    items = _edge(order, "items")
+    items = edge_records(order.get("items"))
     lines = []
     for item in items[:MAX_FORM_LINES]:
         item_id = str(item.get("id"))
@@ -256,10 +250,10 @@ def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
             )
         )
     shipments = []
-    for entry in _edge(order, "shipments")[:MAX_FORM_LINES]:
+    for entry in edge_records(order.get("shipments"))[:MAX_FORM_LINES]:
         tracking = entry.get("tracking_info")
         tracking = tracking if isinstance(tracking, Mapping) else {}
-        units = sum(_int(line.get("quantity")) for line in _edge(entry, "items"))
+        units = sum(_int(line.get("quantity")) for line in edge_records(entry.get("items")))
         external = _text(entry.get("external_shipment_id"), 100) or None
         shipments.append(
             Shipment(
@@ -276,7 +270,7 @@ def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
             (s.get("tracking_info") or {}).get("tracking_number")
             if isinstance(s.get("tracking_info"), Mapping)
             else None
-            for s in _edge(order, "shipments")
+            for s in edge_records(order.get("shipments"))
         )
         if t
     )
@@ -289,7 +283,7 @@ def snapshot(order: Mapping[str, Any], *, now: float | None = None) -> Snapshot:
         shipments=tuple(shipments),
         offered=offered,
         more_lines=max(0, len(items) - MAX_FORM_LINES),
-        cancellations=tuple(str(c.get("id")) for c in _edge(order, "cancellations")),
+        cancellations=tuple(str(c.get("id")) for c in edge_records(order.get("cancellations"))),
         refund=to_compact(remaining(order)) if REFUND in offered else None,
     )
 

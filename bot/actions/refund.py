@@ -27,6 +27,7 @@ from bot.actions.entries import REFUND_ORDER
 from bot.actions.ledger import Ledger, LedgerEntry
 from bot.actions.order_actions import REFUND, Checked, Snapshot
 from bot.domain import money
+from bot.domain.order import edge_records
 from bot.domain.remaining import (
     FIELD_DEDUCTION,
     FIELD_ITEMS,
@@ -233,7 +234,7 @@ def made_by(params: Mapping[str, Any], order: Mapping[str, Any]) -> str | None:
     before = {str(refund_id) for refund_id in params.get(REFUNDS_BEFORE) or ()}
     wanted = _wanted_lines(params)
     shipping = _shipping(params)
-    for refund in _records(order.get("refunds")):
+    for refund in edge_records(order.get("refunds")):
         refund_id = str(refund.get("id"))
         if refund_id in before:
             continue
@@ -260,7 +261,7 @@ def _wanted_lines(params: Mapping[str, Any]) -> dict[str, tuple[str, object]]:
 def _lines(refund: Mapping[str, Any]) -> dict[str, tuple[str, object]]:
     """A refund's lines as Meta reports them: by quantity when a quantity is given, else by their subtotal."""
     lines: dict[str, tuple[str, object]] = {}
-    for line in _records(refund.get("items")):
+    for line in edge_records(refund.get("items")):
         quantity = line.get("quantity")
         if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:
             lines[str(line.get("id"))] = ("quantity", quantity)
@@ -277,14 +278,6 @@ def _shipping(params: Mapping[str, Any]) -> Decimal:
 def _amount(value: object) -> Decimal | None:
     parsed = money.from_graph(value)
     return abs(parsed.amount) if parsed is not None else None
-
-
-def _records(connection: object) -> list[Mapping[str, Any]]:
-    if isinstance(connection, Mapping):
-        connection = connection.get("data")
-    if not isinstance(connection, list):
-        return []
-    return [record for record in connection if isinstance(record, Mapping)]
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -7,7 +7,7 @@ and Meta keeps what they typed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # Allow-lists, not deny-lists: a field Meta adds later stays out until someone decides it is safe. No names: a
@@ -38,3 +38,13 @@ def order_state(order: Mapping[str, Any]) -> str | None:
     status = order.get("order_status")
     state = status.get("state") if isinstance(status, Mapping) else None
     return state if isinstance(state, str) else None
+
+
+def edge_records(connection: object) -> list[Mapping[str, Any]]:
+    """The records of a Graph edge as an order read carries it (``{"data": [...], "paging": …}``, or the bare
+    list a cached order keeps); empty when the read did not include the edge."""
+    if isinstance(connection, Mapping):
+        connection = connection.get("data")
+    if not isinstance(connection, Sequence) or isinstance(connection, str):
+        return []
+    return [record for record in connection if isinstance(record, Mapping)]

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain import money
+from bot.domain.order import edge_records
 
 # Every documented refund reason an agent may give (Meta's own FACEBOOK_INITIATED is not one), in words.
 REFUND_REASONS: dict[str, str] = {
@@ -186,7 +187,7 @@ def from_compact(data: Mapping[str, Any], order_id: str, names: Mapping[str, str
 
 def remaining(order: Mapping[str, Any]) -> Remaining:
     """What is left of ``order`` (a Graph order with its ``items`` and the edges that change them)."""
-    items = _records(order.get("items"))
+    items = edge_records(order.get("items"))
     currency = _currency(order, items)
     lines: dict[str, dict[str, Any]] = {}
     by_retailer: dict[str, str] = {}
@@ -214,20 +215,20 @@ def remaining(order: Mapping[str, Any]) -> Remaining:
         item_id = _text(record_line.get("id")) or by_retailer.get(_text(record_line.get("retailer_id")) or "")
         return lines.get(item_id or "")
 
-    for shipment in _records(order.get("shipments")):
-        for record_line in _records(shipment.get("items")):
+    for shipment in edge_records(order.get("shipments")):
+        for record_line in edge_records(shipment.get("items")):
             if (line := line_of(record_line)) is not None:
                 line["shipped"] += _count(record_line.get("quantity"))
-    for cancellation in _records(order.get("cancellations")):
-        for record_line in _records(cancellation.get("items")):
+    for cancellation in edge_records(order.get("cancellations")):
+        for record_line in edge_records(cancellation.get("items")):
             if (line := line_of(record_line)) is not None:
                 line["cancelled"] += _count(record_line.get("quantity"))
     shipping_refunded = ZERO
     refund_ids: list[str] = []
-    for refund in _records(order.get("refunds")):
+    for refund in edge_records(order.get("refunds")):
         if (refund_id := _text(refund.get("id"))) is not None:
             refund_ids.append(refund_id)
-        for record_line in _records(refund.get("items")):
+        for record_line in edge_records(refund.get("items")):
             if (line := line_of(record_line)) is not None:
                 line["refunded_units"] += _count(record_line.get("quantity"))
                 line["refunded_amount"] += _amount(record_line.get("refund_subtotal"))
@@ -239,7 +240,7 @@ def remaining(order: Mapping[str, Any]) -> Remaining:
     if charged is None:
         charged = _mapping(order.get("selected_shipping_option")).get("price")
     complete = not any(_has_next(order.get(edge)) for edge in ("items", *_CHANGES)) and not any(
-        _has_next(record.get("items")) for edge in _CHANGES for record in _records(order.get(edge))
+        _has_next(record.get("items")) for edge in _CHANGES for record in edge_records(order.get(edge))
     )
     return Remaining(
         order_id=str(order.get("id") or ""),
@@ -554,14 +555,6 @@ def _blank(text: str) -> bool:
 
 
 # Reading Graph's shapes.
-
-
-def _records(connection: object) -> list[Mapping[str, Any]]:
-    if isinstance(connection, Mapping):
-        connection = connection.get("data")
-    if not isinstance(connection, Sequence) or isinstance(connection, str):
-        return []
-    return [record for record in connection if isinstance(record, Mapping)]
 
 
 def _has_next(connection: object) -> bool:

@@ -31,7 +31,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.domain.deadlines import deadline, deadlines, end_of_day, parse_ship_by
-from bot.domain.order import order_state
+from bot.domain.order import edge_records, order_state
 from bot.notify.ports import ChannelWriter, NotifyError, Outbox, Reminder
 from bot.storage.ports import RunLockBusy, Storage
 from bot.storage.rows import NotificationRow, ReminderRow
@@ -44,13 +44,6 @@ ESCALATIONS = frozenset({ESCALATE, SHIP_OVERDUE})
 PASSED_OVER = "-"  # the ts recorded for a stage that was not posted (a later one was, or its order moved on)
 OPEN_STATES = ("CREATED", "IN_PROGRESS")
 PER_REPLY = 50  # orders listed in one reply (its Snooze buttons carry their ids)
-
-
-def _shipped(order: Mapping[str, Any]) -> bool:
-    shipments = order.get("shipments")
-    if isinstance(shipments, Mapping):
-        shipments = shipments.get("data")
-    return isinstance(shipments, list) and len(shipments) > 0
 
 
 class Reminders:
@@ -72,7 +65,7 @@ class Reminders:
             times[REMIND] = announced_at + self._settings.remind_after_seconds
             times[ESCALATE] = announced_at + self._settings.escalate_after_seconds
         ship_by = parse_ship_by(order.get("ship_by_date"))
-        if state in OPEN_STATES and ship_by is not None and not _shipped(order):
+        if state in OPEN_STATES and ship_by is not None and not bool(edge_records(order.get("shipments"))):
             ends = end_of_day(ship_by, self._settings.zone)
             times[SHIP_SOON], times[SHIP_OVERDUE] = ends - 86_400, ends
         return times

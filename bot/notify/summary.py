@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
 
 from bot.config import Settings
 from bot.domain.deadlines import parse_created
-from bot.domain.order import order_state
+from bot.domain.order import edge_records, order_state
 from bot.notify.ports import ChannelWriter, NotifyError, Outbox, Summary
 from bot.notify.queue import waiting_orders
 from bot.storage.ports import RunLockBusy, Storage
@@ -35,13 +34,6 @@ from bot.storage.ports import RunLockBusy, Storage
 log = logging.getLogger(__name__)
 
 OVERDUE_SHOWN = 15
-
-
-def _edge(order: Mapping[str, Any], name: str) -> bool:
-    value = order.get(name)
-    if isinstance(value, Mapping):
-        value = value.get("data")
-    return isinstance(value, list) and len(value) > 0
 
 
 class DailySummary:
@@ -92,11 +84,11 @@ class DailySummary:
             updated = parse_created(order.get("last_updated"))
             if updated is None or not start <= updated < end:
                 continue
-            if _edge(order, "refunds"):
+            if bool(edge_records(order.get("refunds"))):
                 counts["refunded"] += 1
-            elif _edge(order, "cancellations"):
+            elif bool(edge_records(order.get("cancellations"))):
                 counts["cancelled"] += 1
-            elif _edge(order, "shipments"):
+            elif bool(edge_records(order.get("shipments"))):
                 counts["shipped"] += 1
             elif order_state(order) == "IN_PROGRESS":
                 counts["acknowledged"] += 1
